@@ -1,0 +1,194 @@
+"""Build the sandbox runtime image: `docker build` where a registry answers, else offline.
+
+The offline path makes a Debian bookworm minbase rootfs with debootstrap from the host's own apt
+mirror, adds python3, strips every setuid/setgid bit, packs it as a tarball cached under
+``~/.cache/nimbus`` (or ``$XDG_CACHE_HOME/nimbus``) and feeds it to ``docker import``. Building is
+skipped when the tag already exists. The image runs as uid 65534 and contains no compiler or sudo.
+
+Run it as ``python -m executor.image.build [--docker-host unix:///...] [--tag ...]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+DEFAULT_TAG = "nimbus-sandbox:py3"
+IMAGE_DIR = Path(__file__).resolve().parent
+SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# Packages beyond minbase; python3 pulls in the full standard library (python3.11).
+EXTRA_PACKAGES = ("python3",)
+# Removed after install: nothing in the sandbox needs a package manager or login tooling.
+PRUNE_PATHS = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
+
+
+class ImageBuildError(RuntimeError):
+    """The runtime image could not be built; the message says what to install or fix."""
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    path = Path(base) / "nimbus"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _docker(
+    docker_host: str | None, *args: str, **kwargs: object
+) -> subprocess.CompletedProcess[bytes]:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise ImageBuildError("the docker CLI is missing: apt-get install docker.io")
+    cmd = [docker] + (["-H", docker_host] if docker_host else []) + list(args)
+    return subprocess.run(cmd, check=False, capture_output=True, **kwargs)  # type: ignore[call-overload, no-any-return]  # noqa: S603
+
+
+def image_exists(tag: str, docker_host: str | None = None) -> bool:
+    return _docker(docker_host, "image", "inspect", tag, timeout=60).returncode == 0
+
+
+def _apt_mirror() -> str:
+    """The Debian mirror the host's apt already uses (deb822 or one-line format)."""
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for source in sources:
+        try:
+            text = source.read_text()
+        except OSError:
+            continue
+        for match in re.finditer(r"(https?://\S+/debian)(?:\s|$)", text):
+            return match.group(1)
+    return DEFAULT_MIRROR
+
+
+def _registry_reachable(timeout_s: float = 2.0) -> bool:
+    try:
+        with socket.create_connection(("registry-1.docker.io", 443), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
+def _run(cmd: list[str], what: str, timeout_s: float) -> None:
+    proc = subprocess.run(cmd, check=False, capture_output=True, timeout=timeout_s)  # noqa: S603
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).decode(errors="replace")[-2000:]
+        raise ImageBuildError(f"{what} failed ({proc.returncode}): {tail}")
+
+
+def build_rootfs_tarball(mirror: str | None = None) -> Path:
+    """Create (or reuse) the cached rootfs tarball and return its path."""
+    tarball = cache_dir() / f"rootfs-{SUITE}-python3.tar"
+    if tarball.exists():
+        return tarball
+    debootstrap = shutil.which("debootstrap")
+    if debootstrap is None:
+        raise ImageBuildError("debootstrap is missing: apt-get install debootstrap")
+    if os.geteuid() != 0:
+        raise ImageBuildError("debootstrap needs root to build the sandbox rootfs")
+    with tempfile.TemporaryDirectory(prefix="nimbus-rootfs-", dir=cache_dir()) as tmp:
+        root = Path(tmp) / "rootfs"
+        _run(
+            [
+                debootstrap,
+                "--variant=minbase",
+                f"--include={','.join(EXTRA_PACKAGES)}",
+                SUITE,
+                str(root),
+                mirror or _apt_mirror(),
+            ],
+            "debootstrap",
+            timeout_s=1800,
+        )
+        _harden_rootfs(root)
+        partial = tarball.with_suffix(".partial")
+        _run(
+            ["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."],
+            "tar",
+            timeout_s=600,
+        )
+        partial.rename(tarball)
+    return tarball
+
+
+def _harden_rootfs(root: Path) -> None:
+    """Strip setuid/setgid bits, drop compilers' leftovers and package caches."""
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for name in filenames:
+            path = Path(dirpath) / name
+            st = path.lstat()
+            if not path.is_symlink() and st.st_mode & 0o6000:
+                path.chmod(st.st_mode & 0o1777)
+    for rel in PRUNE_PATHS:
+        target = root / rel
+        if target.is_dir():
+            shutil.rmtree(target)
+            target.mkdir()
+    for compiler in ("usr/bin/gcc", "usr/bin/cc", "usr/bin/sudo"):
+        (root / compiler).unlink(missing_ok=True)
+
+
+def build_offline(tag: str = DEFAULT_TAG, docker_host: str | None = None) -> str:
+    tarball = build_rootfs_tarball()
+    with tarball.open("rb") as data:
+        proc = _docker(
+            docker_host,
+            "import",
+            "--change",
+            "USER 65534:65534",
+            "--change",
+            "WORKDIR /work/job",
+            "--change",
+            'CMD ["/usr/bin/python3"]',
+            "-",
+            tag,
+            stdin=data,
+            timeout=900,
+        )
+    if proc.returncode != 0:
+        raise ImageBuildError(f"docker import failed: {proc.stderr.decode(errors='replace')}")
+    return tag
+
+
+def build_from_dockerfile(tag: str = DEFAULT_TAG, docker_host: str | None = None) -> str:
+    proc = _docker(docker_host, "build", "-t", tag, str(IMAGE_DIR), timeout=1800)
+    if proc.returncode != 0:
+        raise ImageBuildError(f"docker build failed: {proc.stderr.decode(errors='replace')}")
+    return tag
+
+
+def build_image(docker_host: str | None = None, tag: str = DEFAULT_TAG) -> str:
+    """Make sure image ``tag`` exists on the engine at ``docker_host``; return the tag.
+
+    Uses the Dockerfile when a registry is reachable, otherwise the offline debootstrap build.
+    """
+    if image_exists(tag, docker_host):
+        return tag
+    if _registry_reachable():
+        try:
+            return build_from_dockerfile(tag, docker_host)
+        except ImageBuildError:
+            pass  # e.g. the registry answers TCP but refuses pulls: the offline build still works
+    return build_offline(tag, docker_host)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--docker-host", default=None)
+    parser.add_argument("--tag", default=DEFAULT_TAG)
+    parser.add_argument("--rootfs-only", action="store_true")
+    args = parser.parse_args()
+    if args.rootfs_only:
+        print(build_rootfs_tarball())
+    else:
+        print(build_image(args.docker_host, args.tag))
+
+
+if __name__ == "__main__":
+    main()
