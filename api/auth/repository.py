@@ -1,0 +1,113 @@
+"""Queries for users' credentials, refresh tokens, PATs and login failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, func, select, update
+from sqlmodel import col
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.models import LoginFailure, PersonalAccessToken, RefreshToken, User
+
+
+async def user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == email.lower()))
+
+
+async def count_users(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(User)) or 0
+
+
+async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
+    return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
+    """Mark a token spent; False when someone else spent it first (a concurrent reuse)."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == token_id,
+            col(RefreshToken.spent_at).is_(None),
+            col(RefreshToken.revoked_at).is_(None),
+        )
+        .values(spent_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def revoke_user_refresh_tokens(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user_id, col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=now)
+    )
+
+
+async def pat_with_user(
+    session: AsyncSession, token_hash: str
+) -> tuple[PersonalAccessToken, User] | None:
+    row = (
+        await session.execute(
+            select(PersonalAccessToken, User)
+            .join(User, col(User.id) == PersonalAccessToken.user_id)
+            .where(PersonalAccessToken.token_hash == token_hash)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def list_pats(session: AsyncSession, user_id: int) -> list[PersonalAccessToken]:
+    rows = await session.scalars(
+        select(PersonalAccessToken)
+        .where(PersonalAccessToken.user_id == user_id)
+        .order_by(col(PersonalAccessToken.id))
+    )
+    return list(rows.all())
+
+
+async def delete_pat(session: AsyncSession, user_id: int, token_id: int) -> bool:
+    result = await session.execute(
+        delete(PersonalAccessToken).where(
+            col(PersonalAccessToken.id) == token_id,
+            PersonalAccessToken.user_id == user_id,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def recent_failures(
+    session: AsyncSession, subject: str, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many failures `subject` had since `since`, and the oldest of them."""
+    count, oldest = (
+        await session.execute(
+            select(func.count(), func.min(LoginFailure.created_at)).where(
+                LoginFailure.subject == subject, LoginFailure.created_at >= since
+            )
+        )
+    ).one()
+    return int(count), oldest
+
+
+async def forget_failures(session: AsyncSession, subject: str) -> None:
+    await session.execute(delete(LoginFailure).where(LoginFailure.subject == subject))
+
+
+async def prune_failures(
+    session: AsyncSession, subjects: tuple[str, ...], before: datetime
+) -> None:
+    await session.execute(
+        delete(LoginFailure).where(
+            col(LoginFailure.subject).in_(subjects), LoginFailure.created_at < before
+        )
+    )

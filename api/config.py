@@ -1,0 +1,85 @@
+"""Nimbus settings: every knob is an environment variable with the NIMBUS_ prefix."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "change-me"  # noqa: S105 - the sentinel that production refuses
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NIMBUS_", extra="ignore")
+
+    env: Literal["dev", "production"] = "dev"
+    data_dir: Path = Path("./data")
+    database_url: str = ""  # empty: SQLite file in data_dir
+    secret_key: str = ""  # empty in dev: generated once and kept in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8000
+    storage_url: str = ""  # empty: file://<data_dir>/blobs
+    s3_endpoint_url: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    smtp_url: str | None = None
+    registration: Literal["open", "closed"] = "open"
+    cors_origins: list[str] = Field(default_factory=list)
+    executor_backend: Literal["auto", "docker", "bwrap", "off"] = "auto"
+    executor_in_process: bool = True
+    docker_host: str | None = None
+    sandbox_image: str = "nimbus-sandbox:py3"
+    job_max_wall_time_s: int = 30
+    job_max_memory_mb: int = 256
+    job_max_output_bytes: int = 1_000_000
+    job_concurrency: int = 2
+    sandbox_pool_size: int = 2
+    access_token_ttl_s: int = 15 * 60
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    login_max_failures: int = 5
+    login_window_s: int = 300
+    spa_dir: Path | None = None  # defaults to frontend/dist when it exists
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_default_secret_outside_dev(self) -> Settings:
+        if self.env != "dev" and self.secret_key in ("", DEFAULT_SECRET):
+            raise ValueError(
+                "NIMBUS_SECRET_KEY must be set to a long random value outside dev "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.env != "dev" and len(self.secret_key) < 32:
+            raise ValueError("NIMBUS_SECRET_KEY must be at least 32 characters outside dev")
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir.resolve() / 'nimbus.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or _dev_secret(self.data_dir)
+
+
+@lru_cache
+def _dev_secret(data_dir: Path) -> str:
+    """The embedded default keeps one random key in the data dir so tokens survive restarts."""
+    path = data_dir / "secret_key"
+    if not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

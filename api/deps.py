@@ -1,0 +1,55 @@
+"""The request dependencies every router uses: session, settings, current user, permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import service as auth_service
+from api.config import Settings, get_settings
+from api.db import get_session
+from api.errors import Forbidden, Unauthorized
+from api.models import User
+from api.permissions import PERMISSIONS, has_permission
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+async def current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_bearer)],
+) -> User:
+    if not token:
+        raise Unauthorized("Send 'Authorization: Bearer <token>' (a JWT access token or a PAT)")
+    return await auth_service.authenticate_bearer(session, settings, token)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(permission: str) -> Callable[[User], Awaitable[User]]:
+    """Dependency factory: the current user, provided their role holds `permission`."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+
+    async def dependency(user: CurrentUser) -> User:
+        if not has_permission(user.role, permission):
+            raise Forbidden(f"Your role ({user.role}) lacks the permission {permission}")
+        return user
+
+    return dependency
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,0 +1,93 @@
+"""The application factory: lifespan, middleware, error handlers, routers and the SPA."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from prometheus_fastapi_instrumentator import Instrumentator
+
+from api.auth.router import router as auth_router
+from api.auth.router import tokens_router
+from api.config import Settings, get_settings
+from api.db import create_engine, create_sessionmaker
+from api.errors import install_error_handlers
+from api.middleware import RequestIdMiddleware
+from api.ops.router import health_router, roles_router
+from api.projects.router import router as projects_router
+from api.spa import SPAStaticFiles, default_spa_dir
+from api.users.router import router as users_router
+
+API_PREFIX = "/api/v1"
+
+log = logging.getLogger("nimbus")
+
+
+def operation_id(route: APIRoute) -> str:
+    """`<tag>-<name>`: `list_projects` under tag `projects` becomes `projects-list`."""
+    tag = str(route.tags[0]) if route.tags else "default"
+    name = route.name
+    for suffix in (tag, tag.removesuffix("s")):
+        name = name.removesuffix(f"_{suffix}")
+    return f"{tag}-{name.replace('_', '-')}"
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Tests may hand in their own engine (one connection, rolled back per test).
+        if not hasattr(app.state, "engine"):
+            app.state.engine = create_engine(settings.effective_database_url)
+            app.state.sessionmaker = create_sessionmaker(app.state.engine)
+            owns_engine = True
+        else:
+            owns_engine = False
+        try:
+            yield
+        finally:
+            if owns_engine:
+                await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Nimbus",
+        version="1.0.0",
+        summary="Bug tracker, expense tracker and sandboxed code runner for software teams",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        openapi_tags=[
+            {"name": "auth", "description": "Sign up, sign in and tokens"},
+            {"name": "users", "description": "Profiles and account management"},
+            {"name": "roles", "description": "The permission matrix"},
+            {"name": "projects", "description": "Projects and members"},
+            {"name": "ops", "description": "Health probes"},
+        ],
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+
+    for router in (auth_router, tokens_router, users_router, roles_router, projects_router):
+        app.include_router(router, prefix=API_PREFIX)
+    app.include_router(health_router)
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
+
+    spa_dir = settings.spa_dir or default_spa_dir()
+    if (spa_dir / "index.html").is_file():
+        app.mount("/", SPAStaticFiles(directory=spa_dir, html=True), name="spa")
+    return app

@@ -1,0 +1,20 @@
+"""Failed logins, kept in the database so the rate limit holds across API replicas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String
+from sqlmodel import Field, SQLModel
+
+from api.models.base import created_at_field
+
+
+class LoginFailure(SQLModel, table=True):
+    __tablename__ = "login_failure"
+    __table_args__ = (Index("ix_login_failure_subject_created_at", "subject", "created_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # "account:<email>" or "client:<address>"
+    subject: str = Field(sa_type=String(400))
+    created_at: datetime = created_at_field()

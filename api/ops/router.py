@@ -1,0 +1,69 @@
+"""Health probes and the published role/permission matrix."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from sqlalchemy import text
+
+from api.models import Role
+from api.permissions import PERMISSIONS
+
+log = logging.getLogger("nimbus.health")
+
+health_router = APIRouter(tags=["ops"])
+roles_router = APIRouter(tags=["roles"])
+
+
+class Health(BaseModel):
+    status: str
+    checks: dict[str, str] = {}
+
+
+@health_router.get("/healthz", summary="Liveness: the process answers")
+async def healthz() -> Health:
+    return Health(status="ok")
+
+
+@health_router.get(
+    "/readyz",
+    summary="Readiness: database, storage and executor answer",
+    responses={503: {"model": Health, "description": "A dependency is down"}},
+)
+async def readyz(request: Request) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        async with request.app.state.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # any failure means "not ready"; the reason goes to the log
+        log.warning("readiness: database check failed: %s", exc)
+        checks["database"] = "unavailable"
+    ok = all(v == "ok" for v in checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+class PermissionRead(BaseModel):
+    name: str
+    description: str
+    roles: list[Role]
+
+
+class RolesRead(BaseModel):
+    roles: list[Role]
+    permissions: list[PermissionRead]
+
+
+@roles_router.get("/roles", summary="The roles and the permission matrix the API enforces")
+async def list_roles() -> RolesRead:
+    return RolesRead(
+        roles=list(Role),
+        permissions=[
+            PermissionRead(name=name, description=desc, roles=sorted(roles, key=list(Role).index))
+            for name, (roles, desc) in PERMISSIONS.items()
+        ],
+    )

@@ -1,0 +1,127 @@
+"""Keyset pagination: opaque cursors, `Page[T]`, the `Link: rel=next` header and `sort=` parsing."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel
+from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.errors import BadRequest
+
+T = TypeVar("T")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid_cursor"
+    title = "The pagination cursor is not valid"
+
+
+class InvalidSort(BadRequest):
+    code = "invalid_sort"
+    title = "Sorting by this field is not supported"
+
+
+@dataclass(frozen=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+    sort: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+    cursor: Annotated[str | None, Query(description="Opaque cursor from next_cursor")] = None,
+    sort: Annotated[
+        str | None, Query(description="Sort field; prefix with '-' for descending")
+    ] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor, sort=sort)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    column: Any  # an ORM column; ties are broken by `tiebreak`
+    tiebreak: Any
+    descending: bool
+
+
+def resolve_sort(
+    sort: str | None, allowed: Mapping[str, Any], *, tiebreak: Any, default: str
+) -> SortKey:
+    raw = sort or default
+    name = raw.removeprefix("-")
+    if name not in allowed:
+        raise InvalidSort(f"sort must be one of {', '.join(sorted(allowed))} (with optional '-')")
+    return SortKey(allowed[name], tiebreak, raw.startswith("-"))
+
+
+def _encode_value(value: Any) -> Any:
+    return {"dt": value.isoformat()} if isinstance(value, datetime) else value
+
+
+def _decode_value(value: Any) -> Any:
+    if isinstance(value, dict) and "dt" in value:
+        return datetime.fromisoformat(value["dt"])
+    return value
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    raw = json.dumps([_encode_value(v) for v in values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, size: int) -> list[Any]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+        if not isinstance(values, list) or len(values) != size:
+            raise ValueError("wrong shape")
+        return [_decode_value(v) for v in values]
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidCursor() from exc
+
+
+async def paginate(
+    session: AsyncSession, stmt: Select[Any], key: SortKey, params: PageParams
+) -> tuple[list[Any], str | None]:
+    """Rows after the cursor in key order, and the cursor of the next page (None at the end).
+
+    `stmt` must select one ORM entity that has both key columns as attributes.
+    """
+    columns = (key.column, key.tiebreak)
+    if params.cursor:
+        after = decode_cursor(params.cursor, 2)
+        boundary: ColumnElement[bool] = (
+            tuple_(*columns) < tuple_(*after) if key.descending else tuple_(*columns) > tuple_(*after)
+        )
+        stmt = stmt.where(boundary)
+    order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]
+    rows = list((await session.scalars(stmt.order_by(*order).limit(params.limit + 1))).all())
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    last = rows[-1]
+    cursor = encode_cursor([getattr(last, c.key) for c in columns])
+    return rows, cursor
+
+
+def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        response.headers["Link"] = f'<{url}>; rel="next"'

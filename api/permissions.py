@@ -1,0 +1,24 @@
+"""The permission matrix: declared once, enforced by `deps.require`, published by GET /roles."""
+
+from __future__ import annotations
+
+from api.models.user import Role
+
+ADMIN = frozenset({Role.admin})
+EVERYONE = frozenset(Role)
+
+# permission -> (roles holding it, what it allows). Checks in code name a permission, never a role.
+PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
+    "users:read": (ADMIN, "List and read any user account"),
+    "users:manage": (ADMIN, "Create users, change roles, deactivate accounts"),
+    "projects:read": (EVERYONE, "Read projects you are a member of (admins: all)"),
+    "projects:create": (ADMIN, "Create projects"),
+    "projects:update": (ADMIN, "Rename and describe projects"),
+    "projects:delete": (ADMIN, "Delete projects with everything in them"),
+    "projects:manage_members": (ADMIN, "Add and remove project members"),
+    "projects:see_all": (ADMIN, "See every project without being a member"),
+}
+
+
+def has_permission(role: Role, permission: str) -> bool:
+    return role in PERMISSIONS[permission][0]

@@ -1,0 +1,56 @@
+"""Queries for projects and their members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, delete, exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from api.models import Project, ProjectMember, User
+
+
+def visible_projects(user_id: int | None) -> Select[Any]:
+    """Every project, or (for a user id) only those the user is a member of."""
+    stmt = select(Project)
+    if user_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
+            )
+        )
+    return stmt
+
+
+async def project_by_ref(session: AsyncSession, ref: str) -> Project | None:
+    """A project by numeric id or by key."""
+    condition = Project.id == int(ref) if ref.isdigit() else Project.key == ref.upper()
+    return await session.scalar(select(Project).where(condition))
+
+
+async def key_exists(session: AsyncSession, key: str) -> bool:
+    return bool(await session.scalar(select(exists().where(Project.key == key))))
+
+
+async def is_member(session: AsyncSession, project_id: int, user_id: int) -> bool:
+    return await session.get(ProjectMember, (project_id, user_id)) is not None
+
+
+async def members(session: AsyncSession, project_id: int) -> list[tuple[User, ProjectMember]]:
+    rows = await session.execute(
+        select(User, ProjectMember)
+        .join(ProjectMember, col(ProjectMember.user_id) == User.id)
+        .where(ProjectMember.project_id == project_id)
+        .order_by(col(User.full_name), col(User.id))
+    )
+    return [(u, m) for u, m in rows.tuples()]
+
+
+async def remove_member(session: AsyncSession, project_id: int, user_id: int) -> bool:
+    result = await session.execute(
+        delete(ProjectMember).where(
+            col(ProjectMember.project_id) == project_id, col(ProjectMember.user_id) == user_id
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,100 @@
+"""Project rules: who sees which project, membership, unique keys."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.concurrency import check_if_match
+from api.models import Project, ProjectMember, User
+from api.pagination import PageParams, paginate, resolve_sort
+from api.permissions import has_permission
+from api.projects import repository
+from api.projects.exceptions import MemberNotFound, ProjectKeyTaken, ProjectNotFound
+from api.projects.schemas import ProjectCreate, ProjectMemberRead, ProjectUpdate
+from api.users.schemas import UserRead
+from api.users.service import get_user
+
+PROJECT_SORTS = {"key": Project.key, "name": Project.name, "created_at": Project.created_at}
+
+
+def _sees_all(user: User) -> bool:
+    return has_permission(user.role, "projects:see_all")
+
+
+async def get_visible_project(session: AsyncSession, user: User, ref: str) -> Project:
+    """The project by id or key; 404 (never 403) when it is missing or the user is not a member."""
+    project = await repository.project_by_ref(session, ref)
+    if project is None or project.id is None:
+        raise ProjectNotFound()
+    if not _sees_all(user):
+        assert user.id is not None
+        if not await repository.is_member(session, project.id, user.id):
+            raise ProjectNotFound()
+    return project
+
+
+async def list_projects(
+    session: AsyncSession, user: User, params: PageParams
+) -> tuple[list[Project], str | None]:
+    key = resolve_sort(params.sort, PROJECT_SORTS, tiebreak=Project.id, default="key")
+    stmt = repository.visible_projects(None if _sees_all(user) else user.id)
+    return await paginate(session, stmt, key, params)
+
+
+async def create_project(session: AsyncSession, data: ProjectCreate) -> Project:
+    if await repository.key_exists(session, data.key):
+        raise ProjectKeyTaken()
+    project = Project.model_validate(data)
+    session.add(project)
+    await session.flush()
+    return project
+
+
+async def update_project(
+    session: AsyncSession, user: User, ref: str, data: ProjectUpdate, if_match: str | None
+) -> Project:
+    project = await get_visible_project(session, user, ref)
+    check_if_match(if_match, project.version)
+    for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
+        setattr(project, field, value)
+    await session.flush()
+    return project
+
+
+async def delete_project(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
+    project = await get_visible_project(session, user, ref)
+    check_if_match(if_match, project.version)
+    await session.delete(project)
+    await session.flush()
+
+
+async def list_members(session: AsyncSession, user: User, ref: str) -> list[ProjectMemberRead]:
+    project = await get_visible_project(session, user, ref)
+    assert project.id is not None
+    return [
+        ProjectMemberRead(user=UserRead.model_validate(u), joined_at=m.created_at)
+        for u, m in await repository.members(session, project.id)
+    ]
+
+
+async def add_member(
+    session: AsyncSession, admin: User, ref: str, user_id: int
+) -> tuple[ProjectMemberRead, bool]:
+    """Idempotent PUT: returns the membership and whether it was created now."""
+    project = await get_visible_project(session, admin, ref)
+    member = await get_user(session, user_id)
+    assert project.id is not None and member.id is not None
+    existing = await session.get(ProjectMember, (project.id, member.id))
+    created = existing is None
+    if existing is None:
+        existing = ProjectMember(project_id=project.id, user_id=member.id)
+        session.add(existing)
+        await session.flush()
+    return ProjectMemberRead(user=UserRead.model_validate(member), joined_at=existing.created_at), created
+
+
+async def remove_member(session: AsyncSession, admin: User, ref: str, user_id: int) -> None:
+    project = await get_visible_project(session, admin, ref)
+    assert project.id is not None
+    if not await repository.remove_member(session, project.id, user_id):
+        raise MemberNotFound()

@@ -1,0 +1,103 @@
+"""The only module that touches jose and passlib: password hashing and token minting/checking."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from api.errors import InvalidToken
+
+JWT_ALGORITHM = "HS256"
+PAT_PREFIX = "nmb_"
+
+# OWASP's argon2id baseline (19 MiB, t=2, p=1): strong, and cheap enough for a 2-core host.
+_passwords = CryptContext(
+    schemes=["argon2"],
+    argon2__type="ID",
+    argon2__memory_cost=19456,
+    argon2__time_cost=2,
+    argon2__parallelism=1,
+)
+
+# Verified against when the account does not exist, so a login costs the same either way.
+_DUMMY_HASH = _passwords.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _passwords.hash(password)
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Constant-cost check: a missing account still pays for one argon2 verification."""
+    if password_hash is None:
+        _passwords.verify(password, _DUMMY_HASH)
+        return False
+    try:
+        return _passwords.verify(password, password_hash)
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    token: str
+    expires_in: int
+
+
+def create_access_token(user_id: int, secret_key: str, ttl_s: int) -> AccessToken:
+    now = datetime.now(UTC)
+    claims = {
+        "sub": str(user_id),
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(seconds=ttl_s)).timestamp()),
+        "jti": uuid.uuid4().hex,
+        "typ": "access",
+    }
+    return AccessToken(jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM), ttl_s)
+
+
+def decode_access_token(token: str, secret_key: str) -> int:
+    """The user id of a valid HS256 access token; anything else (alg none, RS256, expired) fails."""
+    try:
+        header = jwt.get_unverified_header(token)
+        if header.get("alg") != JWT_ALGORITHM:
+            raise InvalidToken("Only HS256 tokens are accepted")
+        claims = jwt.decode(
+            token,
+            secret_key,
+            algorithms=[JWT_ALGORITHM],
+            options={
+                "require_sub": True,
+                "require_exp": True,
+                "require_iat": True,
+                "require_jti": True,
+            },
+        )
+    except JWTError as exc:
+        raise InvalidToken() from exc
+    if claims.get("typ") != "access":
+        raise InvalidToken()
+    try:
+        return int(claims["sub"])
+    except (TypeError, ValueError) as exc:
+        raise InvalidToken() from exc
+
+
+def new_opaque_token(prefix: str = "") -> str:
+    return prefix + secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """Opaque tokens (refresh, PAT) are stored as SHA-256: they are long random, not passwords."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def digests_equal(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

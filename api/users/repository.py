@@ -1,0 +1,30 @@
+"""Queries for user accounts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from api.models import Role, User
+
+
+def list_query(*, role: Role | None, is_active: bool | None, q: str | None) -> Select[Any]:
+    stmt = select(User)
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if is_active is not None:
+        stmt = stmt.where(User.is_active == is_active)
+    if q:
+        pattern = f"%{q.lower()}%"
+        stmt = stmt.where(
+            or_(col(User.email).like(pattern), func.lower(User.full_name).like(pattern))
+        )
+    return stmt
+
+
+async def count_active_admins(session: AsyncSession) -> int:
+    stmt = select(func.count()).where(User.role == Role.admin, col(User.is_active).is_(True))
+    return await session.scalar(stmt) or 0

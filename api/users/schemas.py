@@ -1,0 +1,73 @@
+"""Request and response models for user accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from api.auth.schemas import FullName, Password
+from api.models import Role
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 2,
+                    "email": "dev@example.com",
+                    "full_name": "Ada Developer",
+                    "role": "developer",
+                    "is_active": True,
+                    "email_notifications": True,
+                    "version": 1,
+                    "created_at": "2026-11-21T10:00:00Z",
+                    "updated_at": "2026-11-21T10:00:00Z",
+                }
+            ]
+        },
+    )
+
+    id: int
+    email: str
+    full_name: str
+    role: Role
+    is_active: bool
+    email_notifications: bool
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr = Field(max_length=320)
+    password: Password
+    full_name: FullName
+    role: Role = Role.tester
+
+
+class UserUpdate(BaseModel):
+    """Admin edit of any account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    email: EmailStr | None = Field(default=None, max_length=320)
+    role: Role | None = None
+    is_active: bool | None = None
+
+
+class MeUpdate(BaseModel):
+    """Own profile. Changing email or password needs the current password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    full_name: FullName | None = None
+    email: EmailStr | None = Field(default=None, max_length=320)
+    email_notifications: bool | None = None
+    password: Password | None = None
+    current_password: str | None = Field(default=None, max_length=256)

@@ -1,0 +1,106 @@
+"""Account rules: profile edits, admin management, never leaving Nimbus without an admin."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.auth import repository as auth_repository
+from api.auth import service as auth_service
+from api.auth.exceptions import EmailTaken
+from api.concurrency import check_if_match
+from api.models import Role, User
+from api.pagination import PageParams, paginate, resolve_sort
+from api.users import repository
+from api.users.exceptions import CurrentPasswordRequired, LastAdmin, UserNotFound
+from api.users.schemas import MeUpdate, UserCreate, UserUpdate
+
+USER_SORTS = {"id": User.id, "email": User.email, "created_at": User.created_at}
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise UserNotFound()
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    params: PageParams,
+    *,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    q: str | None = None,
+) -> tuple[list[User], str | None]:
+    key = resolve_sort(params.sort, USER_SORTS, tiebreak=User.id, default="id")
+    return await paginate(session, repository.list_query(role=role, is_active=is_active, q=q), key, params)
+
+
+async def create_user(session: AsyncSession, data: UserCreate) -> User:
+    return await auth_service.create_user(
+        session,
+        email=str(data.email),
+        password=data.password,
+        full_name=data.full_name,
+        role=data.role,
+    )
+
+
+async def update_me(session: AsyncSession, user: User, data: MeUpdate, if_match: str | None) -> User:
+    check_if_match(if_match, user.version)
+    changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
+    wants_secret_change = data.password is not None or (
+        data.email is not None and data.email.lower() != user.email
+    )
+    if wants_secret_change and not (
+        data.current_password and auth_service.password_matches(user, data.current_password)
+    ):
+        raise CurrentPasswordRequired()
+    if data.email is not None:
+        await _ensure_email_free(session, user, str(data.email))
+        changes["email"] = str(data.email).lower()
+    for field, value in changes.items():
+        if value is not None:
+            setattr(user, field, value)
+    if data.password is not None:
+        await auth_service.change_password(session, user, data.password)
+    return await _bump(session, user)
+
+
+async def update_user(
+    session: AsyncSession, admin: User, user_id: int, data: UserUpdate, if_match: str | None
+) -> User:
+    user = await get_user(session, user_id)
+    check_if_match(if_match, user.version)
+    changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if "email" in changes:
+        await _ensure_email_free(session, user, str(changes["email"]))
+        changes["email"] = str(changes["email"]).lower()
+    loses_admin = user.role == Role.admin and user.is_active and (
+        changes.get("role", Role.admin) != Role.admin or changes.get("is_active", True) is False
+    )
+    if loses_admin and await repository.count_active_admins(session) <= 1:
+        raise LastAdmin()
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes.get("is_active") is False:
+        await auth_service.deactivate_sessions(session, user)
+    return await _bump(session, user)
+
+
+async def deactivate_user(
+    session: AsyncSession, admin: User, user_id: int, if_match: str | None
+) -> User:
+    """DELETE keeps the account's history (bugs, expenses) and only switches it off."""
+    return await update_user(session, admin, user_id, UserUpdate(is_active=False), if_match)
+
+
+async def _ensure_email_free(session: AsyncSession, user: User, email: str) -> None:
+    other = await auth_repository.user_by_email(session, email)
+    if other is not None and other.id != user.id:
+        raise EmailTaken()
+
+
+async def _bump(session: AsyncSession, user: User) -> User:
+    await session.flush()  # the version column increments itself (see models.base.Versioned)
+    return user
