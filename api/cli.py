@@ -88,5 +88,22 @@ async def _create_admin(email: str, full_name: str, password: str) -> int:
         await engine.dispose()
 
 
+@app.command()
+def openapi(
+    output: Annotated[str | None, typer.Option("--output", "-o", help="File (default stdout)")] = None,
+) -> None:
+    """Write the OpenAPI document the API serves."""
+    import json
+
+    from api.main import create_app
+
+    text = json.dumps(create_app().openapi(), indent=2, sort_keys=False) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        typer.echo(text, nl=False)
+
+
 def main() -> None:
     app()
