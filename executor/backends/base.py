@@ -60,6 +60,8 @@ class Limits:
     tmpfs_mb: int = 64
     nofile: int = 256
     stdin_bytes: int = 1_000_000
+    files_total_bytes: int = 20_000_000
+    """Cap on the output-file archive read back from the sandbox."""
 
     def clamped(self, maximum: Limits | None = None) -> Limits:
         """Every field limited to ``maximum`` (default `MAX_LIMITS`) and at least a sane floor."""
@@ -84,6 +86,7 @@ MAX_LIMITS = Limits(
     tmpfs_mb=256,
     nofile=1024,
     stdin_bytes=10_000_000,
+    files_total_bytes=100_000_000,
 )
 
 

@@ -1,0 +1,206 @@
+"""Warm pool of pre-started, single-use sandbox containers: job latency without container start.
+
+Every pooled container is created exactly like a one-shot sandbox (same hardening, its own
+labelled volume with an empty ``/work/job`` owned by 65534), attached, and started running a tiny
+bootstrap that blocks reading stdin. A job then costs one write and the program's own run time:
+
+    stdin = 16 ASCII digits N | N bytes of JSON header | file contents back to back | user stdin
+
+The header is ``{"python", "entrypoint", "args", "files": [[path, size], ...], "rlimits"}``.
+The bootstrap reads exactly the header and the file bytes with raw ``os.read`` (no buffering, so
+nothing of the user's stdin is consumed), creates the files under ``/work/job`` (``O_EXCL |
+O_NOFOLLOW``, parents 0700), sets their mtimes to 0 like a one-shot upload does (the host's
+cheap "did the program write anything?" probe relies on it), lowers RLIMIT_FSIZE/RLIMIT_NOFILE
+to the job's limits, then
+``execv``s ``python3 <entrypoint> <args>``: the user program inherits fds 0/1/2 directly, so the
+rest of the attach stream is its stdin and its output goes straight to the attach stream. The host
+half-closes stdin after the user's bytes, so the program sees EOF exactly as in a one-shot run.
+
+The bootstrap runs inside the sandbox as the same uid as the user code; it is not trusted and
+needs no trust — everything the host reads back is parsed as hostile.
+
+After the job the container is deleted (never reused) and the pool starts a replacement in the
+background. Jobs whose container-level limits (memory, pids, CPUs, tmpfs size) differ from the
+pool's, or that arrive while the pool is empty, fall back to a one-shot container.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import json
+import logging
+from typing import TYPE_CHECKING
+
+from executor.backends.base import JobSpec, Limits
+
+if TYPE_CHECKING:
+    from executor.backends.docker import DockerBackend, Sandbox
+
+log = logging.getLogger(__name__)
+
+HEADER_DIGITS = 16
+MAX_FILLERS = 2
+"""Containers created concurrently while refilling; dockerd saturates 2 vCPUs beyond that."""
+RETRY_DELAY_S = 2.0
+
+BOOTSTRAP = """\
+import json, os
+def take(n):
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = os.read(0, min(n - len(buf), 1 << 20))
+        if not chunk:
+            raise SystemExit(125)
+        buf += chunk
+    return bytes(buf)
+job = json.loads(take(int(take(16))))
+for path, size in job["files"]:
+    parent = os.path.dirname(path)
+    if parent:
+        os.makedirs(parent, 0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    data = memoryview(take(size))
+    while data:
+        data = data[os.write(fd, data):]
+    os.close(fd)
+    os.utime(path, (0, 0))
+for path, size in sorted(job["files"], key=lambda f: -f[0].count("/")):
+    parent = os.path.dirname(path)
+    while parent:
+        os.utime(parent, (0, 0))
+        parent = os.path.dirname(parent)
+os.utime(".", (0, 0))
+import resource
+for name, value in job["rlimits"].items():
+    resource.setrlimit(getattr(resource, name), (value, value))
+os.execv(job["python"], [job["python"], job["entrypoint"], *job["args"]])
+"""
+
+
+def job_frame(spec: JobSpec, python: str) -> bytes:
+    """The bytes the bootstrap expects before the user's stdin (see the module docstring)."""
+    paths = sorted(spec.files)
+    header = json.dumps(
+        {
+            "python": python,
+            "entrypoint": spec.entrypoint,
+            "args": list(spec.args),
+            "files": [[path, len(spec.files[path])] for path in paths],
+            "rlimits": {
+                "RLIMIT_FSIZE": spec.limits.max_file_bytes,
+                "RLIMIT_NOFILE": spec.limits.nofile,
+            },
+        }
+    ).encode()
+    return b"%016d" % len(header) + header + b"".join(spec.files[p] for p in paths)
+
+
+def fits_pool(job: Limits, pool: Limits) -> bool:
+    """Container-level limits must match; per-process rlimits may only be lowered."""
+    return (
+        job.memory_mb == pool.memory_mb
+        and job.pids == pool.pids
+        and job.cpus == pool.cpus
+        and job.tmpfs_mb == pool.tmpfs_mb
+        and job.max_file_bytes <= pool.max_file_bytes
+        and job.nofile <= pool.nofile
+    )
+
+
+class WarmPool:
+    """Keeps ``size`` started containers ready; `take` hands each out exactly once."""
+
+    def __init__(self, backend: DockerBackend, size: int, limits: Limits) -> None:
+        self._backend = backend
+        self.size = size
+        self.limits = limits
+        self._ready: collections.deque[Sandbox] = collections.deque()
+        self._need = asyncio.Event()
+        self._fillers: list[asyncio.Task[None]] = []
+        self._closing = False
+        self._in_flight = 0
+        self._full = asyncio.Event()
+
+    @property
+    def available(self) -> int:
+        return len(self._ready)
+
+    def names(self) -> set[str]:
+        return {sandbox.name for sandbox in self._ready}
+
+    async def start(self, wait: bool = True) -> None:
+        """Start the background fillers; with ``wait``, return once the pool is full."""
+        self._need.set()
+        self._fillers = [
+            asyncio.create_task(self._fill()) for _ in range(min(MAX_FILLERS, self.size))
+        ]
+        if wait:
+            async with asyncio.timeout(60):
+                await self._full.wait()
+
+    def take(self, spec: JobSpec) -> tuple[Sandbox | None, bytes]:
+        """A ready container and the stdin payload for ``spec``, or ``(None, b"")``."""
+        from executor.backends.docker import PYTHON
+
+        if not self._ready or not fits_pool(spec.limits, self.limits):
+            return None, b""
+        sandbox = self._ready.popleft()
+        sandbox.started_at = None  # the job's wall clock starts when it is fed, not at warm-up
+        if not self._ready:
+            self._need.set()  # empty: refill now rather than after the job
+        return sandbox, job_frame(spec, PYTHON) + spec.stdin
+
+    def replenish(self) -> None:
+        """Start replacing used containers. Called when a job ends, so that creating the
+        replacement (CPU-heavy in dockerd) does not compete with the job itself."""
+        self._need.set()
+
+    async def _fill(self) -> None:
+        from executor.backends.docker import PYTHON, Sandbox
+
+        while not self._closing:
+            await self._need.wait()
+            # reserve a slot before awaiting so concurrent fillers do not overshoot
+            if len(self._ready) + self._in_flight >= self.size:
+                self._need.clear()
+                continue
+            self._in_flight += 1
+            try:
+                sandbox = await Sandbox.create(
+                    self._backend.docker,
+                    self._backend.image,
+                    self.limits,
+                    [PYTHON, "-I", "-S", "-c", BOOTSTRAP],
+                    {},
+                )
+                try:
+                    await sandbox.start()
+                except BaseException:
+                    await sandbox.destroy()
+                    raise
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("could not pre-start a sandbox container")
+                await asyncio.sleep(RETRY_DELAY_S)
+                continue
+            finally:
+                self._in_flight -= 1
+            if self._closing:
+                await sandbox.destroy()
+                return
+            self._ready.append(sandbox)
+            if len(self._ready) >= self.size:
+                self._full.set()
+
+    async def close(self) -> None:
+        self._closing = True
+        for task in self._fillers:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.gather(*self._fillers, return_exceptions=True)
+        self._fillers = []
+        while self._ready:
+            await self._ready.popleft().destroy()
