@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 
 from executor.backends.base import OutputSink, StreamName
@@ -24,6 +25,8 @@ class OutputCollector:
         }
         self._text: dict[StreamName, list[str]] = {"stdout": [], "stderr": []}
         self.truncated: dict[StreamName, bool] = {"stdout": False, "stderr": False}
+        self.overflowed = asyncio.Event()
+        """Set once output went past the cap (the caller then kills the program)."""
 
     @property
     def exceeded(self) -> bool:
@@ -33,10 +36,12 @@ class OutputCollector:
         if self._remaining <= 0:
             if data:
                 self.truncated[stream] = True
+                self.overflowed.set()
             return
         if len(data) > self._remaining:
             data = data[: self._remaining]
             self.truncated[stream] = True
+            self.overflowed.set()
         self._remaining -= len(data)
         await self._emit(stream, self._decoders[stream].decode(data))
 
