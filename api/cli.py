@@ -30,7 +30,9 @@ def serve(
 ) -> None:
     """Run the API (and the SPA, when built)."""
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade()
     uvicorn.run(
@@ -58,7 +60,8 @@ def create_admin(
     email: Annotated[str, typer.Option(prompt=True)],
     full_name: Annotated[str, typer.Option(prompt=True)] = "Administrator",
     password: Annotated[
-        str | None, typer.Option(help="Read from a prompt when not given", envvar="NIMBUS_ADMIN_PASSWORD")
+        str | None,
+        typer.Option(help="Read from a prompt when not given", envvar="NIMBUS_ADMIN_PASSWORD"),
     ] = None,
 ) -> None:
     """Create an administrator account (for closed registration or a lost admin)."""
@@ -90,7 +93,9 @@ async def _create_admin(email: str, full_name: str, password: str) -> int:
 
 @app.command()
 def openapi(
-    output: Annotated[str | None, typer.Option("--output", "-o", help="File (default stdout)")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File (default stdout)")
+    ] = None,
 ) -> None:
     """Write the OpenAPI document the API serves."""
     import json

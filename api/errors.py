@@ -10,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger("nimbus.errors")
@@ -239,8 +241,30 @@ async def unhandled_error_handler(request: Request, exc: Exception) -> JSONRespo
     )
 
 
+async def stale_data_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A concurrent writer bumped the row's version between our read and our write."""
+    return await app_error_handler(
+        request, PreconditionFailed("Someone else changed this item meanwhile; reload it")
+    )
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if isinstance(exc, OperationalError) or exc.connection_invalidated:
+        log.warning("database unavailable: %s", exc.__class__.__name__)
+        return await app_error_handler(
+            request,
+            ServiceUnavailable(
+                "The database is unavailable; try again shortly", headers={"Retry-After": "5"}
+            ),
+        )
+    return await unhandled_error_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
+    app.add_exception_handler(StaleDataError, stale_data_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)

@@ -108,7 +108,9 @@ async def paginate(
     if params.cursor:
         after = decode_cursor(params.cursor, 2)
         boundary: ColumnElement[bool] = (
-            tuple_(*columns) < tuple_(*after) if key.descending else tuple_(*columns) > tuple_(*after)
+            tuple_(*columns) < tuple_(*after)
+            if key.descending
+            else tuple_(*columns) > tuple_(*after)
         )
         stmt = stmt.where(boundary)
     order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
-from sqlmodel import col
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, User
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == email.lower()))
+    return await session.scalar(select(User).where(col(User.email) == email.lower()))
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -20,7 +20,9 @@ async def count_users(session: AsyncSession) -> int:
 
 
 async def refresh_token_by_hash(session: AsyncSession, token_hash: str) -> RefreshToken | None:
-    return await session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+    return await session.scalar(
+        select(RefreshToken).where(col(RefreshToken.token_hash) == token_hash)
+    )
 
 
 async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetime) -> bool:
@@ -28,7 +30,7 @@ async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetim
     result = await session.execute(
         update(RefreshToken)
         .where(
-            RefreshToken.id == token_id,
+            col(RefreshToken.id) == token_id,
             col(RefreshToken.spent_at).is_(None),
             col(RefreshToken.revoked_at).is_(None),
         )
@@ -40,7 +42,7 @@ async def spend_refresh_token(session: AsyncSession, token_id: int, now: datetim
 async def revoke_family(session: AsyncSession, family_id: str, now: datetime) -> None:
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.family_id == family_id, col(RefreshToken.revoked_at).is_(None))
+        .where(col(RefreshToken.family_id) == family_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
@@ -48,7 +50,7 @@ async def revoke_family(session: AsyncSession, family_id: str, now: datetime) ->
 async def revoke_user_refresh_tokens(session: AsyncSession, user_id: int, now: datetime) -> None:
     await session.execute(
         update(RefreshToken)
-        .where(RefreshToken.user_id == user_id, col(RefreshToken.revoked_at).is_(None))
+        .where(col(RefreshToken.user_id) == user_id, col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=now)
     )
 
@@ -60,7 +62,7 @@ async def pat_with_user(
         await session.execute(
             select(PersonalAccessToken, User)
             .join(User, col(User.id) == PersonalAccessToken.user_id)
-            .where(PersonalAccessToken.token_hash == token_hash)
+            .where(col(PersonalAccessToken.token_hash) == token_hash)
         )
     ).first()
     return (row[0], row[1]) if row else None
@@ -69,7 +71,7 @@ async def pat_with_user(
 async def list_pats(session: AsyncSession, user_id: int) -> list[PersonalAccessToken]:
     rows = await session.scalars(
         select(PersonalAccessToken)
-        .where(PersonalAccessToken.user_id == user_id)
+        .where(col(PersonalAccessToken.user_id) == user_id)
         .order_by(col(PersonalAccessToken.id))
     )
     return list(rows.all())
@@ -79,7 +81,7 @@ async def delete_pat(session: AsyncSession, user_id: int, token_id: int) -> bool
     result = await session.execute(
         delete(PersonalAccessToken).where(
             col(PersonalAccessToken.id) == token_id,
-            PersonalAccessToken.user_id == user_id,
+            col(PersonalAccessToken.user_id) == user_id,
         )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -92,7 +94,7 @@ async def recent_failures(
     count, oldest = (
         await session.execute(
             select(func.count(), func.min(LoginFailure.created_at)).where(
-                LoginFailure.subject == subject, LoginFailure.created_at >= since
+                col(LoginFailure.subject) == subject, col(LoginFailure.created_at) >= since
             )
         )
     ).one()
@@ -100,7 +102,7 @@ async def recent_failures(
 
 
 async def forget_failures(session: AsyncSession, subject: str) -> None:
-    await session.execute(delete(LoginFailure).where(LoginFailure.subject == subject))
+    await session.execute(delete(LoginFailure).where(col(LoginFailure.subject) == subject))
 
 
 async def prune_failures(
@@ -108,6 +110,6 @@ async def prune_failures(
 ) -> None:
     await session.execute(
         delete(LoginFailure).where(
-            col(LoginFailure.subject).in_(subjects), LoginFailure.created_at < before
+            col(LoginFailure.subject).in_(subjects), col(LoginFailure.created_at) < before
         )
     )

@@ -75,7 +75,9 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
     responses=error_responses(401),
 )
 async def list_tokens(user: CurrentUser, session: SessionDep) -> list[PersonalAccessTokenRead]:
-    return [PersonalAccessTokenRead.model_validate(t) for t in await service.list_pats(session, user)]
+    return [
+        PersonalAccessTokenRead.model_validate(t) for t in await service.list_pats(session, user)
+    ]
 
 
 @tokens_router.post(

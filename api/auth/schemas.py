@@ -21,7 +21,7 @@ class RegisterRequest(BaseModel):
 
 class TokenPair(BaseModel):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - not a secret
     expires_in: int = Field(description="Seconds until the access token expires")
     refresh_token: str
 

@@ -61,9 +61,7 @@ async def create_user(
     email = email.lower()
     if await repository.user_by_email(session, email):
         raise EmailTaken()
-    user = User(
-        email=email, full_name=full_name, password_hash=hash_password(password), role=role
-    )
+    user = User(email=email, full_name=full_name, password_hash=hash_password(password), role=role)
     session.add(user)
     await session.flush()
     return user

@@ -7,8 +7,8 @@ from datetime import datetime
 from sqlalchemy import String
 from sqlmodel import Field, SQLModel
 
-from api.models.base import created_at_field, timestamp_field
 from api.db import UTCDateTime
+from api.models.base import created_at_field, timestamp_field
 
 
 class RefreshToken(SQLModel, table=True):

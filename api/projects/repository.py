@@ -17,7 +17,7 @@ def visible_projects(user_id: int | None) -> Select[Any]:
     if user_id is not None:
         stmt = stmt.where(
             exists().where(
-                ProjectMember.project_id == Project.id, ProjectMember.user_id == user_id
+                col(ProjectMember.project_id) == Project.id, col(ProjectMember.user_id) == user_id
             )
         )
     return stmt
@@ -25,12 +25,12 @@ def visible_projects(user_id: int | None) -> Select[Any]:
 
 async def project_by_ref(session: AsyncSession, ref: str) -> Project | None:
     """A project by numeric id or by key."""
-    condition = Project.id == int(ref) if ref.isdigit() else Project.key == ref.upper()
+    condition = col(Project.id) == int(ref) if ref.isdigit() else col(Project.key) == ref.upper()
     return await session.scalar(select(Project).where(condition))
 
 
 async def key_exists(session: AsyncSession, key: str) -> bool:
-    return bool(await session.scalar(select(exists().where(Project.key == key))))
+    return bool(await session.scalar(select(exists().where(col(Project.key) == key))))
 
 
 async def is_member(session: AsyncSession, project_id: int, user_id: int) -> bool:
@@ -41,7 +41,7 @@ async def members(session: AsyncSession, project_id: int) -> list[tuple[User, Pr
     rows = await session.execute(
         select(User, ProjectMember)
         .join(ProjectMember, col(ProjectMember.user_id) == User.id)
-        .where(ProjectMember.project_id == project_id)
+        .where(col(ProjectMember.project_id) == project_id)
         .order_by(col(User.full_name), col(User.id))
     )
     return [(u, m) for u, m in rows.tuples()]

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, require
+from api.deps import SessionDep, require
 from api.errors import error_responses
 from api.models import User
 from api.pagination import Page, PageParams, page_params, set_link_header

@@ -90,7 +90,9 @@ async def add_member(
         existing = ProjectMember(project_id=project.id, user_id=member.id)
         session.add(existing)
         await session.flush()
-    return ProjectMemberRead(user=UserRead.model_validate(member), joined_at=existing.created_at), created
+    return ProjectMemberRead(
+        user=UserRead.model_validate(member), joined_at=existing.created_at
+    ), created
 
 
 async def remove_member(session: AsyncSession, admin: User, ref: str, user_id: int) -> None:

@@ -14,9 +14,9 @@ from api.models import Role, User
 def list_query(*, role: Role | None, is_active: bool | None, q: str | None) -> Select[Any]:
     stmt = select(User)
     if role is not None:
-        stmt = stmt.where(User.role == role)
+        stmt = stmt.where(col(User.role) == role)
     if is_active is not None:
-        stmt = stmt.where(User.is_active == is_active)
+        stmt = stmt.where(col(User.is_active) == is_active)
     if q:
         pattern = f"%{q.lower()}%"
         stmt = stmt.where(
@@ -26,5 +26,5 @@ def list_query(*, role: Role | None, is_active: bool | None, q: str | None) -> S
 
 
 async def count_active_admins(session: AsyncSession) -> int:
-    stmt = select(func.count()).where(User.role == Role.admin, col(User.is_active).is_(True))
+    stmt = select(func.count()).where(col(User.role) == Role.admin, col(User.is_active).is_(True))
     return await session.scalar(stmt) or 0

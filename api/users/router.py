@@ -32,7 +32,11 @@ async def read_me(user: CurrentUser, response: Response) -> UserRead:
     responses=error_responses(401, 403, 409, 412, 422),
 )
 async def update_me(
-    data: MeUpdate, user: CurrentUser, session: SessionDep, response: Response, if_match: IfMatch = None
+    data: MeUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    response: Response,
+    if_match: IfMatch = None,
 ) -> UserRead:
     user = await service.update_me(session, user, data, if_match)
     set_etag(response, user.version)

@@ -33,7 +33,9 @@ async def list_users(
     q: str | None = None,
 ) -> tuple[list[User], str | None]:
     key = resolve_sort(params.sort, USER_SORTS, tiebreak=User.id, default="id")
-    return await paginate(session, repository.list_query(role=role, is_active=is_active, q=q), key, params)
+    return await paginate(
+        session, repository.list_query(role=role, is_active=is_active, q=q), key, params
+    )
 
 
 async def create_user(session: AsyncSession, data: UserCreate) -> User:
@@ -46,7 +48,9 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     )
 
 
-async def update_me(session: AsyncSession, user: User, data: MeUpdate, if_match: str | None) -> User:
+async def update_me(
+    session: AsyncSession, user: User, data: MeUpdate, if_match: str | None
+) -> User:
     check_if_match(if_match, user.version)
     changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     wants_secret_change = data.password is not None or (
@@ -76,8 +80,12 @@ async def update_user(
     if "email" in changes:
         await _ensure_email_free(session, user, str(changes["email"]))
         changes["email"] = str(changes["email"]).lower()
-    loses_admin = user.role == Role.admin and user.is_active and (
-        changes.get("role", Role.admin) != Role.admin or changes.get("is_active", True) is False
+    loses_admin = (
+        user.role == Role.admin
+        and user.is_active
+        and (
+            changes.get("role", Role.admin) != Role.admin or changes.get("is_active", True) is False
+        )
     )
     if loses_admin and await repository.count_active_admins(session) <= 1:
         raise LastAdmin()

@@ -1,0 +1,152 @@
+"""Fixtures for the API tests: a real PostgreSQL, an app per test, one rolled-back transaction."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+
+from api import migrations
+from api.config import Settings
+from api.db import create_engine
+from api.main import create_app
+from api.models import Role, User
+from api.security import create_access_token, hash_password
+from tests.support.postgres import Cluster, start_cluster
+
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    cluster = start_cluster()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def database_url(pg_cluster: Cluster) -> str:
+    """A database per test worker, migrated once with the real Alembic migrations."""
+    name = f"nimbus_test_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
+    pg_cluster.psql(f"CREATE DATABASE {name}")
+    url = pg_cluster.url(name)
+    migrations.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """Everything a test writes happens inside this transaction and is rolled back after it."""
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            await transaction.rollback()
+
+
+@pytest.fixture
+def sessionmaker(connection: AsyncConnection) -> async_sessionmaker[AsyncSession]:
+    # Each request's commit releases a savepoint inside the test's transaction.
+    return async_sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+async def db(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session for arranging and asserting on database state directly."""
+    async with sessionmaker() as session:
+        yield session
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(
+        env="dev",
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        executor_backend="off",
+        spa_dir=tmp_path / "no-spa",
+    )
+
+
+@pytest.fixture
+def app(
+    settings: Settings, engine: AsyncEngine, sessionmaker: async_sessionmaker[AsyncSession]
+) -> FastAPI:
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield client
+
+
+MakeUser = Callable[..., Awaitable[User]]
+
+
+@pytest.fixture
+def make_user(db: AsyncSession) -> MakeUser:
+    counter = iter(range(1, 1_000_000))
+
+    async def make(role: Role = Role.tester, **fields: Any) -> User:
+        n = next(counter)
+        user = User(
+            email=fields.pop("email", f"user{n}@example.com"),
+            full_name=fields.pop("full_name", f"User {n}"),
+            password_hash=hash_password(fields.pop("password", PASSWORD)),
+            role=role,
+            **fields,
+        )
+        db.add(user)
+        await db.commit()
+        return user
+
+    return make
+
+
+def auth_headers(user: User) -> dict[str, str]:
+    assert user.id is not None
+    token = create_access_token(user.id, TEST_SECRET, 900).token
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def admin(make_user: MakeUser) -> User:
+    return await make_user(Role.admin, full_name="Ada Admin")
+
+
+@pytest.fixture
+async def developer(make_user: MakeUser) -> User:
+    return await make_user(Role.developer, full_name="Dev Eloper")
+
+
+@pytest.fixture
+async def tester(make_user: MakeUser) -> User:
+    return await make_user(Role.tester, full_name="Tess Tester")
