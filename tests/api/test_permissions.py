@@ -1,0 +1,65 @@
+"""The role x operation matrix, tested as a table against what GET /roles publishes."""
+
+from __future__ import annotations
+
+import pytest
+
+from api.models import Role
+from api.permissions import PERMISSIONS, has_permission
+from tests.conftest import auth_headers
+
+# (permission, method, path template, body). {project} and {user} are filled per test.
+PROTECTED = [
+    ("users:read", "GET", "/api/v1/users", None),
+    ("users:read", "GET", "/api/v1/users/{user}", None),
+    ("users:manage", "POST", "/api/v1/users", {"email": "n@example.com", "password": "long-enough", "full_name": "N"}),
+    ("users:manage", "PATCH", "/api/v1/users/{user}", {"full_name": "Renamed"}),
+    ("users:manage", "DELETE", "/api/v1/users/{user}", None),
+    ("projects:create", "POST", "/api/v1/projects", {"key": "NEW", "name": "New"}),
+    ("projects:update", "PATCH", "/api/v1/projects/{project}", {"name": "Renamed"}),
+    ("projects:delete", "DELETE", "/api/v1/projects/{project}", None),
+    ("projects:manage_members", "PUT", "/api/v1/projects/{project}/members/{user}", None),
+    ("projects:manage_members", "DELETE", "/api/v1/projects/{project}/members/{user}", None),
+    ("projects:read", "GET", "/api/v1/projects/{project}", None),
+    ("projects:read", "GET", "/api/v1/projects/{project}/members", None),
+]
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize(("permission", "method", "path", "body"), PROTECTED)
+async def test_role_matrix(client, make_user, admin, role, permission, method, path, body):
+    actor = admin if role == Role.admin else await make_user(role)
+    target = await make_user(Role.developer)
+    project = (
+        await client.post("/api/v1/projects", json={"key": "MTX", "name": "Matrix"}, headers=auth_headers(admin))
+    ).json()
+    # Members of the project, so that visibility (404) is not what decides here.
+    for user in (actor, target):
+        await client.put(f"/api/v1/projects/{project['id']}/members/{user.id}", headers=auth_headers(admin))
+    url = path.format(project=project["id"], user=target.id)
+    r = await client.request(method, url, json=body, headers=auth_headers(actor))
+    if has_permission(role, permission):
+        assert r.status_code < 400, r.text
+    else:
+        assert r.status_code == 403, r.text
+        assert r.json()["code"] == "forbidden"
+
+
+async def test_roles_endpoint_publishes_the_enforced_matrix(client):
+    r = await client.get("/api/v1/roles")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["roles"] == ["admin", "developer", "tester"]
+    published = {p["name"]: set(p["roles"]) for p in body["permissions"]}
+    assert published == {name: {r.value for r in roles} for name, (roles, _) in PERMISSIONS.items()}
+
+
+def test_every_permission_in_the_matrix_is_exercised():
+    assert {p for p, *_ in PROTECTED} == set(PERMISSIONS) - {"projects:see_all"}
+
+
+async def test_admin_sees_projects_without_membership(client, admin, make_user):
+    other_admin = await make_user(Role.admin)
+    project = (await client.post("/api/v1/projects", json={"key": "ADM", "name": "A"}, headers=auth_headers(admin))).json()
+    r = await client.get(f"/api/v1/projects/{project['id']}", headers=auth_headers(other_admin))
+    assert r.status_code == 200
