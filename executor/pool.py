@@ -75,7 +75,7 @@ os.utime(".", (0, 0))
 import resource
 for name, value in job["rlimits"].items():
     resource.setrlimit(getattr(resource, name), (value, value))
-os.execv(job["python"], [job["python"], job["entrypoint"], *job["args"]])
+os.execv(job["python"], [job["python"], "-B", job["entrypoint"], *job["args"]])
 """
 
 
@@ -122,6 +122,7 @@ class WarmPool:
         self._closing = False
         self._in_flight = 0
         self._full = asyncio.Event()
+        self._has_ready = asyncio.Event()
 
     @property
     def available(self) -> int:
@@ -129,6 +130,14 @@ class WarmPool:
 
     def names(self) -> set[str]:
         return {sandbox.name for sandbox in self._ready}
+
+    def container_ids(self) -> set[str]:
+        return {sandbox.id for sandbox in self._ready}
+
+    async def wait_ready(self, timeout_s: float = 30.0) -> None:
+        """Wait until at least one container is ready."""
+        async with asyncio.timeout(timeout_s):
+            await self._has_ready.wait()
 
     async def start(self, wait: bool = True) -> None:
         """Start the background fillers; with ``wait``, return once the pool is full."""
@@ -147,8 +156,10 @@ class WarmPool:
         if not self._ready or not fits_pool(spec.limits, self.limits):
             return None, b""
         sandbox = self._ready.popleft()
+        self._full.clear()
         sandbox.started_at = None  # the job's wall clock starts when it is fed, not at warm-up
         if not self._ready:
+            self._has_ready.clear()
             self._need.set()  # empty: refill now rather than after the job
         return sandbox, job_frame(spec, PYTHON) + spec.stdin
 
@@ -192,6 +203,7 @@ class WarmPool:
                 await sandbox.destroy()
                 return
             self._ready.append(sandbox)
+            self._has_ready.set()
             if len(self._ready) >= self.size:
                 self._full.set()
 

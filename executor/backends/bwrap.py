@@ -177,6 +177,7 @@ class BwrapBackend:
         proc = await asyncio.create_subprocess_exec(
             *self._bwrap_args(limits, work),
             self.python,
+            "-B",  # no __pycache__ next to the user's files
             spec.entrypoint,
             *spec.args,
             stdin=asyncio.subprocess.PIPE,

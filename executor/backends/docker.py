@@ -30,7 +30,7 @@ import posixpath
 import time
 import uuid
 from collections.abc import Awaitable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiodocker
 import aiohttp
@@ -52,6 +52,9 @@ from executor.backends.base import (
 )
 from executor.backends.streams import OutputCollector
 from executor.image.build import DEFAULT_TAG
+
+if TYPE_CHECKING:
+    from executor.pool import WarmPool
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -225,11 +228,10 @@ class Sandbox:
             log.debug("stdin write to %s stopped: %s", self.name, exc)
 
     async def _pump(self, collector: OutputCollector) -> None:
+        # Read to EOF even past the cap (the collector drops the excess): a stream left
+        # unread stalls dockerd's exit handling, and then even SIGKILL "hangs".
         stream = self._attached()
-        while not collector.exceeded:
-            message = await stream.read_out()
-            if message is None:
-                return
+        while (message := await stream.read_out()) is not None:
             await collector.feed("stderr" if message.stream == 2 else "stdout", message.data)
 
     async def _kill(self) -> None:
@@ -258,8 +260,11 @@ class Sandbox:
         reader = asyncio.create_task(self._pump(collector))
         waiter = asyncio.create_task(container.wait())
         cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
-        tasks: set[asyncio.Task[Any]] = {writer, reader, waiter}
-        watch: set[asyncio.Task[Any]] = {reader, waiter} | ({cancelled} if cancelled else set())
+        overflow = asyncio.create_task(collector.overflowed.wait())
+        tasks: set[asyncio.Task[Any]] = {writer, reader, waiter, overflow}
+        watch: set[asyncio.Task[Any]] = {reader, waiter, overflow}
+        if cancelled is not None:
+            watch.add(cancelled)
         timed_out = was_cancelled = False
         try:
             while not waiter.done():
@@ -273,11 +278,11 @@ class Sandbox:
                 if cancelled is not None and cancelled in done:
                     was_cancelled = True
                     break
+                if overflow in done:
+                    break
                 if reader in done:
                     watch.discard(reader)
                     reader.result()  # surface stream errors as infrastructure errors
-                    if collector.exceeded:
-                        break
             if not waiter.done():
                 await self._kill()
                 await asyncio.wait({waiter}, timeout=EXIT_GRACE_S)
@@ -479,7 +484,7 @@ class DockerBackend:
         self._docker: aiodocker.Docker | None = None
         self._pool_size = pool_size
         self._pool_limits = pool_limits
-        self._pool: Any = None  # executor.pool.WarmPool, imported lazily (it imports us)
+        self._pool: WarmPool | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._live: set[str] = set()
 
@@ -492,7 +497,11 @@ class DockerBackend:
     @property
     def pool_available(self) -> int:
         """Pre-started containers ready right now (for ``nimbus_sandbox_pool_available``)."""
-        return 0 if self._pool is None else int(self._pool.available)
+        return 0 if self._pool is None else self._pool.available
+
+    @property
+    def pool(self) -> WarmPool | None:
+        return self._pool
 
     async def check(self) -> None:
         where = self.docker_host or "the default socket"
@@ -529,7 +538,7 @@ class DockerBackend:
             if self._pool is not None:
                 sandbox, payload = self._pool.take(spec)
             if sandbox is None:
-                command = [PYTHON, spec.entrypoint, *spec.args]
+                command = [PYTHON, "-B", spec.entrypoint, *spec.args]  # -B: no __pycache__
                 sandbox = await Sandbox.create(self.docker, self.image, limits, command, spec.files)
                 self._live.add(sandbox.name)
                 if cancel is not None and cancel.is_set():

@@ -105,9 +105,7 @@ def start_private_dockerd() -> Engine:
         "--storage-driver=overlay2",
     ]
     with log_path.open("ab") as log:
-        proc = subprocess.Popen(  # noqa: S603 - fixed argument list
-            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
-        )
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     engine = Engine(docker_host=f"unix://{sock}", process=proc, log_path=log_path, _tmp=tmp)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -1,0 +1,65 @@
+"""Fixtures for the sandbox tests: a real Docker engine (started here if none answers)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from executor.backends import BwrapBackend, DockerBackend, SandboxBackend
+from tests.executor.docker_engine import Engine, acquire_engine
+
+POOL_SIZE = 2
+
+
+BACKENDS = [
+    pytest.param("docker", marks=pytest.mark.docker),
+    pytest.param("pool", marks=pytest.mark.docker),
+    "bwrap",
+]
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    try:
+        engine = acquire_engine()
+    except RuntimeError as exc:
+        pytest.fail(f"no usable Docker engine: {exc}", pytrace=False)
+    try:
+        yield engine
+    finally:
+        engine.stop()
+
+
+@pytest.fixture(scope="session")
+async def docker_backend(docker_engine: Engine) -> AsyncIterator[DockerBackend]:
+    backend = DockerBackend(docker_engine.docker_host, docker_engine.image)
+    await backend.check()
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture(scope="session")
+async def pool_backend(docker_engine: Engine) -> AsyncIterator[DockerBackend]:
+    backend = DockerBackend(docker_engine.docker_host, docker_engine.image, pool_size=POOL_SIZE)
+    await backend.check()
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture(scope="session")
+async def bwrap_backend() -> AsyncIterator[BwrapBackend]:
+    if shutil.which("bwrap") is None:
+        pytest.fail("bubblewrap is not installed: apt-get install bubblewrap", pytrace=False)
+    backend = BwrapBackend()
+    await backend.check()
+    yield backend
+    await backend.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> SandboxBackend:
+    """Every backend, for the behaviour all of them must share (use `run_job` with it)."""
+    chosen: SandboxBackend = request.getfixturevalue(f"{request.param}_backend")
+    return chosen
