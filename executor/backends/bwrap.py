@@ -69,7 +69,7 @@ class BwrapBackend:
         self.work_root = work_root
 
     async def check(self) -> None:
-        if self.bwrap is None:
+        if self.bwrap is None or not await asyncio.to_thread(os.access, self.bwrap, os.X_OK):
             raise ExecutorUnavailable(f"bubblewrap is not installed: {INSTALL_HINT}")
         if self.prlimit is None:
             raise ExecutorUnavailable("prlimit is missing: apt-get install util-linux")

@@ -1,0 +1,178 @@
+"""Docker-only behaviour: single-use pool containers, labels, the reaper, the image, check()."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import aiodocker
+import pytest
+
+from executor.backends import (
+    DockerBackend,
+    ExecutorUnavailable,
+    JobSpec,
+    Outcome,
+    reap_sandboxes,
+    select_backend,
+)
+from executor.backends.docker import LABEL, LABEL_CREATED
+from tests.executor.docker_engine import Engine
+from tests.executor.helpers import run_job
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+HOSTNAME = "import socket; print(socket.gethostname())"
+
+
+async def labelled(docker_host: str) -> tuple[list[str], list[str]]:
+    async with aiodocker.Docker(url=docker_host) as docker:
+        filters = json.dumps({"label": [f"{LABEL}=1"]})
+        containers = await docker.containers.list(all=True, filters=filters)
+        volumes = await docker.volumes.list(filters={"label": [f"{LABEL}=1"]})
+    return [c.id for c in containers], [v["Name"] for v in volumes.get("Volumes") or []]
+
+
+async def test_pool_jobs_run_in_prestarted_containers_never_reused(
+    pool_backend: DockerBackend,
+) -> None:
+    pool = pool_backend.pool
+    assert pool is not None
+    hostnames = []
+    for _ in range(3):
+        await pool.wait_ready()
+        ready = {cid[:12] for cid in pool.container_ids()}
+        result = await run_job(pool_backend, HOSTNAME)
+        hostname = result.stdout.strip()
+        assert hostname in ready  # the job ran in a warm container...
+        hostnames.append(hostname)
+    assert len(set(hostnames)) == 3  # ...and each container served exactly one job
+    await pool.wait_ready()
+    assert pool_backend.pool_available >= 1
+
+
+async def test_one_shot_jobs_get_fresh_containers(docker_backend: DockerBackend) -> None:
+    first = await run_job(docker_backend, HOSTNAME)
+    second = await run_job(docker_backend, HOSTNAME)
+    assert first.stdout != second.stdout
+
+
+async def test_jobs_whose_limits_differ_from_the_pool_fall_back_to_one_shot(
+    pool_backend: DockerBackend,
+) -> None:
+    assert pool_backend.pool is not None
+    await pool_backend.pool.wait_ready()
+    ready = {cid[:12] for cid in pool_backend.pool.container_ids()}
+    result = await run_job(pool_backend, HOSTNAME, memory_mb=128)
+    assert result.outcome is Outcome.SUCCEEDED
+    assert result.stdout.strip() not in ready
+
+
+async def test_finished_jobs_leave_no_container_or_volume(docker_engine: Engine) -> None:
+    backend = DockerBackend(docker_engine.docker_host, docker_engine.image)
+    await backend.check()
+    before = await labelled(docker_engine.docker_host)
+    await run_job(backend, "open('x', 'w').write('x')")
+    await run_job(backend, "while True: pass", wall_time_s=0.5)
+    await backend.close()
+    after = await labelled(docker_engine.docker_host)
+    # other fixtures' sandboxes may come and go meanwhile; this backend must add none
+    assert set(after[0]) <= set(before[0])
+    assert set(after[1]) <= set(before[1])
+
+
+async def test_reaper_removes_labelled_leftovers(
+    docker_engine: Engine, docker_backend: DockerBackend
+) -> None:
+    docker = docker_backend.docker
+    old = {LABEL: "1", LABEL_CREATED: str(int(time.time()) - 3600)}
+    volume = await docker.volumes.create({"Name": "nimbus-sbx-leftover", "Labels": old})
+    container = await docker.containers.create(
+        {
+            "Image": docker_engine.image,
+            "Cmd": ["/usr/bin/python3", "-c", "import time; time.sleep(600)"],
+            "Labels": old,
+            "HostConfig": {
+                "NetworkMode": "none",
+                "Mounts": [{"Type": "volume", "Source": volume.name, "Target": "/work"}],
+            },
+        },
+        name="nimbus-sbx-leftover",
+    )
+    await container.start()
+    unrelated = await docker.volumes.create({"Name": "not-ours"})
+    try:
+        assert await reap_sandboxes(docker, older_than_s=60) == 2
+        containers, volumes = await labelled(docker_engine.docker_host)
+        assert container.id not in containers
+        assert "nimbus-sbx-leftover" not in volumes
+        assert (await docker.volumes.get("not-ours")).name == "not-ours"
+    finally:
+        await unrelated.delete()
+
+
+async def test_reaper_spares_the_warm_pool(pool_backend: DockerBackend) -> None:
+    assert pool_backend.pool is not None
+    await pool_backend.pool.wait_ready()
+    ready = pool_backend.pool.container_ids()
+    await pool_backend.reap()
+    assert ready <= {c for c in (await labelled(pool_backend.docker_host or ""))[0]}
+    result = await run_job(pool_backend, "print('still warm')")
+    assert result.stdout == "still warm\n"
+
+
+async def test_image_has_no_setuid_binaries_or_compilers(docker_backend: DockerBackend) -> None:
+    source = (
+        "import os, shutil, stat\n"
+        "found = []\n"
+        "for top in ('/usr', '/bin', '/sbin', '/etc', '/var', '/opt'):\n"
+        "    for root, dirs, files in os.walk(top):\n"
+        "        for name in files:\n"
+        "            path = os.path.join(root, name)\n"
+        "            try:\n"
+        "                mode = os.lstat(path).st_mode\n"
+        "            except OSError:\n"
+        "                continue\n"
+        "            if stat.S_ISREG(mode) and mode & (stat.S_ISUID | stat.S_ISGID):\n"
+        "                found.append(path)\n"
+        "print(found)\n"
+        "print([c for c in ('gcc', 'cc', 'sudo', 'su', 'make') if shutil.which(c)])\n"
+    )
+    result = await run_job(docker_backend, source)
+    setuid, tools = result.stdout.splitlines()
+    assert setuid == "[]"
+    assert tools in ("[]", "['su']")  # su without its setuid bit is harmless
+
+
+async def test_check_explains_a_missing_image(docker_engine: Engine) -> None:
+    backend = DockerBackend(docker_engine.docker_host, "nimbus-sandbox:does-not-exist")
+    try:
+        with pytest.raises(ExecutorUnavailable, match="nimbus sandbox build"):
+            await backend.check()
+    finally:
+        await backend.close()
+
+
+async def test_check_explains_an_absent_engine(tmp_path: object) -> None:
+    backend = DockerBackend(f"unix://{tmp_path}/nothing.sock")
+    try:
+        with pytest.raises(ExecutorUnavailable, match="no Docker engine answers"):
+            await backend.check()
+    finally:
+        await backend.close()
+
+
+async def test_auto_selection_prefers_docker_when_it_answers(docker_engine: Engine) -> None:
+    chosen = await select_backend("auto", docker_engine.docker_host, docker_engine.image)
+    assert isinstance(chosen, DockerBackend)
+    await chosen.close()
+
+
+async def test_auto_selection_falls_back_to_bwrap(tmp_path: object) -> None:
+    chosen = await select_backend("auto", f"unix://{tmp_path}/nothing.sock")
+    assert chosen is not None and chosen.name == "bwrap"
+    assert await select_backend("off") is None
+
+
+async def test_invalid_job_is_an_error_not_a_crash(docker_backend: DockerBackend) -> None:
+    result = await docker_backend.run(JobSpec(files={"a.py": b""}, entrypoint="main.py"))
+    assert result.outcome is Outcome.ERROR
