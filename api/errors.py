@@ -163,6 +163,9 @@ def problem_response(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    request_id = _request_id(request)
+    # Set here too: a 500 is rendered outside the request-id middleware.
+    headers = {**(headers or {}), "X-Request-ID": request_id}
     body: dict[str, Any] = {
         "type": f"https://nimbus.dev/problems/{code}",
         "title": title,
@@ -170,7 +173,7 @@ def problem_response(
         "detail": detail,
         "instance": request.url.path,
         "code": code,
-        "request_id": _request_id(request),
+        "request_id": request_id,
         **extra,
     }
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)

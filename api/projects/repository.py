@@ -44,7 +44,7 @@ async def members(session: AsyncSession, project_id: int) -> list[tuple[User, Pr
         .where(col(ProjectMember.project_id) == project_id)
         .order_by(col(User.full_name), col(User.id))
     )
-    return [(u, m) for u, m in rows.tuples()]
+    return [(u, m) for u, m in rows]
 
 
 async def remove_member(session: AsyncSession, project_id: int, user_id: int) -> bool:

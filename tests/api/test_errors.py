@@ -1,0 +1,73 @@
+"""Every error is problem+json with a stable code; a 500 leaks nothing but a request id."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import APIRouter
+
+
+async def test_unknown_route_is_problem_json(client):
+    r = await client.get("/api/v1/does-not-exist")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    body = r.json()
+    assert {"type", "title", "status", "detail", "instance", "code"} <= body.keys()
+    assert body["code"] == "not_found" and body["instance"] == "/api/v1/does-not-exist"
+
+
+async def test_wrong_method_is_405_problem(client):
+    r = await client.delete("/api/v1/roles")
+    assert r.status_code == 405
+    assert r.json()["code"] == "method_not_allowed"
+
+
+async def test_path_type_error_is_422(client, admin):
+    from tests.conftest import auth_headers
+
+    r = await client.get("/api/v1/users/not-a-number", headers=auth_headers(admin))
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["path", "user_id"]
+
+
+async def test_unexpected_error_is_a_bare_500_with_request_id(app, client, caplog):
+    boom = APIRouter()
+
+    @boom.get("/boom")
+    async def explode() -> None:
+        raise RuntimeError("secret internals /etc/passwd")
+
+    app.include_router(boom)
+    with caplog.at_level(logging.ERROR, logger="nimbus.errors"):
+        r = await client.get("/boom", headers={"X-Request-ID": "req-123"})
+    assert r.status_code == 500
+    body = r.json()
+    assert body["code"] == "internal_error"
+    assert body["request_id"] == "req-123"
+    assert "secret" not in r.text and "Traceback" not in r.text
+    assert r.headers["X-Request-ID"] == "req-123"
+    assert "req-123" in caplog.text and "secret internals" in caplog.text
+
+
+async def test_request_id_is_generated_when_missing_or_malformed(client):
+    r = await client.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert r.headers["X-Request-ID"] != "bad id with spaces"
+    assert len(r.headers["X-Request-ID"]) == 32
+
+
+async def test_metrics_are_exposed(client):
+    await client.get("/healthz")
+    r = await client.get("/metrics")
+    assert r.status_code == 200
+    assert "http_requests_total" in r.text or "http_request_duration" in r.text
+
+
+async def test_openapi_has_operation_ids_and_oauth2(client):
+    spec = (await client.get("/openapi.json")).json()
+    ops = [op for path in spec["paths"].values() for op in path.values()]
+    ids = [op["operationId"] for op in ops]
+    assert len(ids) == len(set(ids))
+    assert "projects-list" in ids and "auth-register" in ids and "users-list-tokens" in ids
+    assert all(op.get("summary") for op in ops)
+    schemes = spec["components"]["securitySchemes"]
+    assert any(s["type"] == "oauth2" and "password" in s["flows"] for s in schemes.values())

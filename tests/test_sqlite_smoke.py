@@ -1,0 +1,61 @@
+"""The embedded default (SQLite file, migrated by Alembic) runs the same main flows."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from api import migrations
+from api.config import Settings
+from api.main import create_app
+
+
+def test_main_flows_on_sqlite(tmp_path):
+    settings = Settings(data_dir=tmp_path, spa_dir=tmp_path / "no-spa", executor_backend="off")
+    migrations.upgrade(settings.effective_database_url)
+    asyncio.run(_flows(settings))
+
+
+async def _flows(settings: Settings) -> None:
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            admin = await c.post(
+                "/auth/register",
+                json={"email": "a@example.com", "password": "long-enough", "full_name": "Ann"},
+            )
+            assert admin.json()["role"] == "admin"
+            dev = await c.post(
+                "/auth/register",
+                json={"email": "d@example.com", "password": "long-enough", "full_name": "Dev"},
+            )
+            pair = (
+                await c.post("/auth/token", data={"username": "a@example.com", "password": "long-enough"})
+            ).json()
+            h = {"Authorization": f"Bearer {pair['access_token']}"}
+            project = await c.post("/projects", json={"key": "WEB", "name": "Web"}, headers=h)
+            assert project.status_code == 201
+            pid = project.json()["id"]
+            r = await c.put(f"/projects/{pid}/members/{dev.json()['id']}", headers=h)
+            assert r.status_code == 201
+            r = await c.patch(f"/projects/{pid}", json={"name": "Web 2"}, headers={**h, "If-Match": '"1"'})
+            assert r.json()["version"] == 2
+            r = await c.patch(f"/projects/{pid}", json={"name": "Lost"}, headers={**h, "If-Match": '"1"'})
+            assert r.status_code == 412
+            pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()["token"]
+            me = await c.get("/users/me", headers={"Authorization": f"Bearer {pat}"})
+            assert me.json()["email"] == "a@example.com"
+            refreshed = await c.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            assert refreshed.status_code == 200
+            reuse = await c.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+            assert reuse.json()["code"] == "refresh_token_reused"
+            users = await c.get("/users", params={"limit": 1}, headers=h)
+            assert users.json()["next_cursor"]
+            for _ in range(settings.login_max_failures):
+                await c.post("/auth/token", data={"username": "d@example.com", "password": "nope"})
+            limited = await c.post("/auth/token", data={"username": "d@example.com", "password": "nope"})
+            assert limited.status_code == 429
+        ready = await httpx.AsyncClient(transport=transport, base_url="http://t").get("/readyz")
+        assert ready.json()["checks"]["database"] == "ok"
