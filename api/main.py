@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.effective_secret_key  # noqa: B018 - create the dev key now, not on first login
         # Tests may hand in their own engine (one connection, rolled back per test).
         if not hasattr(app.state, "engine"):
             app.state.engine = create_engine(settings.effective_database_url)
