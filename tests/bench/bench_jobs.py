@@ -1,7 +1,7 @@
 """Sandbox latency benchmark: print(1) through the warm pool vs. the alternatives.
 
 Prints medians (ms) and ratios; asserts nothing. Run:
-    NIMBUS_DOCKER_HOST=unix:///path/docker.sock uv run python tests/bench/bench_jobs.py [-n 15]
+    NIMBUS_DOCKER_HOST=unix:///path/docker.sock uv run python -m tests.bench.bench_jobs [-n 15]
 Without NIMBUS_DOCKER_HOST it uses the default socket, or starts a private dockerd like the tests.
 """
 
