@@ -1,0 +1,356 @@
+/**
+ * The one module that talks HTTP to the Nimbus API: bearer tokens, transparent refresh on 401,
+ * and problem+json turned into a typed `ApiError`. Everything else goes through `Api`.
+ */
+import createClient, { type Client } from "openapi-fetch";
+
+import type { components, paths } from "./schema";
+
+export type Schemas = components["schemas"];
+export type User = Schemas["UserRead"];
+export type Role = Schemas["Role"];
+export type Project = Schemas["ProjectRead"];
+export type ProjectMember = Schemas["ProjectMemberRead"];
+export type PersonalAccessToken = Schemas["PersonalAccessTokenRead"];
+export type PersonalAccessTokenCreated = Schemas["PersonalAccessTokenCreated"];
+export type TokenPair = Schemas["TokenPair"];
+export type ApiClient = Client<paths>;
+
+/** One entry of a 422's `errors[]`: where the problem is (`["body", "email"]`) and what it is. */
+export interface FieldIssue {
+  loc: (string | number)[];
+  msg: string;
+  type: string;
+}
+
+interface ApiErrorInit {
+  status: number;
+  code: string;
+  title: string;
+  detail: string;
+  errors?: FieldIssue[];
+  retryAfter?: number | null;
+}
+
+/** Every failed call, whatever went wrong, reaches the views as one of these. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly title: string;
+  readonly detail: string;
+  readonly errors: FieldIssue[];
+  /** Seconds from `Retry-After` on 429/503, when the server sent one. */
+  readonly retryAfter: number | null;
+
+  constructor(init: ApiErrorInit) {
+    super(init.detail || init.title);
+    this.name = "ApiError";
+    this.status = init.status;
+    this.code = init.code;
+    this.title = init.title;
+    this.detail = init.detail;
+    this.errors = init.errors ?? [];
+    this.retryAfter = init.retryAfter ?? null;
+  }
+
+  /** A stale `If-Match`: someone else saved in between. */
+  get isConflict(): boolean {
+    return this.status === 412 || this.code === "version_conflict";
+  }
+
+  /**
+   * Messages keyed by the field they concern (the last name in `loc`, so `["body", "email"]`
+   * becomes `email`). Issues about the whole body land under `""`.
+   */
+  fieldErrors(): Record<string, string> {
+    const byField: Record<string, string> = {};
+    for (const issue of this.errors) {
+      const names = issue.loc.filter(
+        (part): part is string =>
+          typeof part === "string" && !["body", "query", "path", "header"].includes(part),
+      );
+      const field = names.at(-1) ?? "";
+      const message = humanise(issue.msg);
+      const previous = byField[field];
+      byField[field] = previous && previous !== message ? `${previous} ${message}` : message;
+    }
+    return byField;
+  }
+
+  static network(cause: unknown): ApiError {
+    const error = new ApiError({
+      status: 0,
+      code: "network_error",
+      title: "Can't reach Nimbus",
+      detail: "The server could not be reached. Check your connection and try again.",
+    });
+    error.cause = cause;
+    return error;
+  }
+}
+
+/** Pydantic says "Value error, x"; people should just read "x". */
+function humanise(message: string): string {
+  const text = message.replace(/^Value error, /, "");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isFieldIssue(value: unknown): value is FieldIssue {
+  return isRecord(value) && Array.isArray(value.loc) && typeof value.msg === "string";
+}
+
+/**
+ * Builds an `ApiError` from a status and whatever body came with it. problem+json is the
+ * contract, but a proxy's HTML 502 or an empty body must still give a readable error.
+ */
+export function parseProblem(status: number, body: unknown, headers?: Headers): ApiError {
+  const retryHeader = headers?.get("Retry-After");
+  const retryAfter = retryHeader && /^\d+$/.test(retryHeader) ? Number(retryHeader) : null;
+  if (isRecord(body) && typeof body.title === "string") {
+    return new ApiError({
+      status: typeof body.status === "number" ? body.status : status,
+      code: typeof body.code === "string" ? body.code : `http_${status}`,
+      title: body.title,
+      detail: typeof body.detail === "string" ? body.detail : body.title,
+      errors: Array.isArray(body.errors) ? body.errors.filter(isFieldIssue) : [],
+      retryAfter,
+    });
+  }
+  const title = status >= 500 ? "The server had a problem" : `Request failed (${status})`;
+  return new ApiError({
+    status,
+    code: `http_${status}`,
+    title,
+    detail: status >= 500 ? "Please try again in a moment." : title,
+    retryAfter,
+  });
+}
+
+type Outcome = { data?: unknown; error?: unknown; response: Response };
+type DataOf<R extends Outcome> = [Exclude<R["data"], undefined>] extends [never]
+  ? undefined
+  : Exclude<R["data"], undefined>;
+
+/** Awaits an openapi-fetch call and returns its data, or throws `ApiError`. */
+export async function unwrap<R extends Outcome>(pending: Promise<R>): Promise<DataOf<R>> {
+  let outcome: R;
+  try {
+    outcome = await pending;
+  } catch (cause) {
+    if (cause instanceof ApiError) throw cause;
+    throw ApiError.network(cause);
+  }
+  const { response } = outcome;
+  if (!response.ok) throw parseProblem(response.status, outcome.error, response.headers);
+  return outcome.data as DataOf<R>;
+}
+
+/** The `If-Match` value for a resource read earlier; the API's ETag is its quoted version. */
+export function ifMatch(version: number): string {
+  return `"${version}"`;
+}
+
+/**
+ * Where the refresh token lives between page loads.
+ *
+ * Decision: sessionStorage, not memory and not localStorage. Memory alone would sign people out
+ * on every reload and make deep links (/projects/WEB) open on the sign-in page. localStorage would
+ * keep a long-lived credential on disk across browser restarts and share it between tabs, where
+ * the API's rotation would make two tabs revoke each other's family. sessionStorage lives as long
+ * as the tab, is per-tab, and the access token (the one that actually opens the API) stays in
+ * memory only. Rotation plus reuse detection on the server bounds what a stolen token is worth.
+ */
+export interface RefreshTokenStore {
+  get(): string | null;
+  set(token: string | null): void;
+}
+
+const REFRESH_KEY = "nimbus.refresh_token";
+
+export function sessionRefreshStore(storage: Storage = window.sessionStorage): RefreshTokenStore {
+  return {
+    get: () => {
+      try {
+        return storage.getItem(REFRESH_KEY);
+      } catch {
+        return null; // storage disabled (privacy mode): behave as memory-only
+      }
+    },
+    set: (token) => {
+      try {
+        if (token === null) storage.removeItem(REFRESH_KEY);
+        else storage.setItem(REFRESH_KEY, token);
+      } catch {
+        /* storage disabled: the session simply won't survive a reload */
+      }
+    },
+  };
+}
+
+export function memoryRefreshStore(initial: string | null = null): RefreshTokenStore {
+  let token = initial;
+  return {
+    get: () => token,
+    set: (next) => {
+      token = next;
+    },
+  };
+}
+
+export type AuthStatus = "restoring" | "signed-in" | "signed-out";
+
+export interface ApiOptions {
+  /** Origin of the API; empty means the page's own origin (embedded mode and the dev proxy). */
+  baseUrl?: string;
+  /** The network; tests pass a fake. */
+  fetch?: (request: Request) => Promise<Response>;
+  refreshStore?: RefreshTokenStore;
+}
+
+/** Endpoints that must never carry a bearer token nor trigger a refresh-and-retry. */
+const AUTH_PATHS = /\/api\/v1\/auth\/(token|refresh|register|logout)$/;
+
+/**
+ * The API as the app sees it: a typed client plus the session that keeps it authenticated.
+ * Created once in the composition root (main.tsx) and handed down through context.
+ */
+export class Api {
+  readonly client: ApiClient;
+  private readonly send: (request: Request) => Promise<Response>;
+  private readonly refreshStore: RefreshTokenStore;
+  private accessToken: string | null = null;
+  private refreshing: Promise<boolean> | null = null;
+  private status: AuthStatus;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(options: ApiOptions = {}) {
+    const baseFetch = options.fetch ?? ((request: Request) => fetch(request));
+    this.send = baseFetch;
+    this.refreshStore = options.refreshStore ?? sessionRefreshStore();
+    this.status = this.refreshStore.get() ? "restoring" : "signed-out";
+    this.client = createClient<paths>({
+      baseUrl: options.baseUrl ?? "",
+      fetch: (request) => this.authorisedFetch(request),
+    });
+  }
+
+  // --- session state, shaped for React's useSyncExternalStore -------------------------------
+
+  getStatus = (): AuthStatus => this.status;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  private setStatus(status: AuthStatus): void {
+    if (status === this.status) return;
+    this.status = status;
+    for (const listener of this.listeners) listener();
+  }
+
+  private adopt(pair: TokenPair): void {
+    this.accessToken = pair.access_token;
+    this.refreshStore.set(pair.refresh_token);
+    this.setStatus("signed-in");
+  }
+
+  private forget(): void {
+    this.accessToken = null;
+    this.refreshStore.set(null);
+    this.setStatus("signed-out");
+  }
+
+  // --- auth operations ----------------------------------------------------------------------
+
+  async signIn(email: string, password: string): Promise<void> {
+    const pair = await unwrap(
+      this.client.POST("/api/v1/auth/token", {
+        body: { username: email, password, scope: "" },
+        bodySerializer: (body) => new URLSearchParams(body as Record<string, string>),
+        headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      }),
+    );
+    this.adopt(pair);
+  }
+
+  /** Called once at start-up: turns a refresh token left by a reload back into a session. */
+  async restore(): Promise<void> {
+    if (!this.refreshStore.get()) {
+      this.setStatus("signed-out");
+      return;
+    }
+    try {
+      await this.refresh();
+    } catch {
+      // Unreachable server: keep the token for the next attempt but show the sign-in screen.
+      this.accessToken = null;
+      this.setStatus("signed-out");
+    }
+  }
+
+  async signOut(): Promise<void> {
+    const refreshToken = this.refreshStore.get();
+    this.forget();
+    if (refreshToken) {
+      // Best effort: the local session is gone either way.
+      await this.client
+        .POST("/api/v1/auth/logout", { body: { refresh_token: refreshToken } })
+        .catch(() => undefined);
+    }
+  }
+
+  /**
+   * Exchanges the refresh token for a new pair. Concurrent callers share one request: rotation
+   * means a second parallel refresh would present a spent token and revoke the whole family.
+   * Resolves false when the session is over (the caller then sees its original 401).
+   */
+  refresh(): Promise<boolean> {
+    this.refreshing ??= this.doRefresh().finally(() => {
+      this.refreshing = null;
+    });
+    return this.refreshing;
+  }
+
+  private async doRefresh(): Promise<boolean> {
+    const refreshToken = this.refreshStore.get();
+    if (!refreshToken) {
+      this.forget();
+      return false;
+    }
+    const { data, response } = await this.client.POST("/api/v1/auth/refresh", {
+      body: { refresh_token: refreshToken },
+    });
+    if (response.ok && data) {
+      this.adopt(data);
+      return true;
+    }
+    if (response.status >= 500) throw parseProblem(response.status, undefined, response.headers);
+    this.forget();
+    return false;
+  }
+
+  // --- the transport under openapi-fetch ----------------------------------------------------
+
+  private async authorisedFetch(request: Request): Promise<Response> {
+    if (AUTH_PATHS.test(new URL(request.url, "http://x").pathname)) return this.send(request);
+    const usedToken = this.accessToken;
+    // Keep an unread copy of the body for the one retry after a refresh.
+    const spare = this.refreshStore.get() ? request.clone() : null;
+    const response = await this.send(withBearer(request, usedToken));
+    if (response.status !== 401 || spare === null) return response;
+    // Another request may already have refreshed while this one was in flight.
+    const renewed = this.accessToken !== usedToken || (await this.refresh());
+    if (!renewed || this.accessToken === null) return response;
+    return this.send(withBearer(spare, this.accessToken));
+  }
+}
+
+function withBearer(request: Request, token: string | null): Request {
+  if (token !== null) request.headers.set("Authorization", `Bearer ${token}`);
+  return request;
+}
