@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what `make run` (mode "run") or `make test` (mode "test") needs and is missing.
+# Safe to re-run: it only calls apt-get/pip when something is absent.
+set -euo pipefail
+mode="${1:-run}"
+missing=()
+
+have() { command -v "$1" >/dev/null 2>&1; }
+want_cmd() { have "$1" || missing+=("$2"); }
+want_file() { compgen -G "$1" >/dev/null || missing+=("$2"); }
+
+want_cmd node nodejs
+want_cmd npm npm
+want_cmd git git
+want_cmd make make
+if [ "$mode" = test ]; then
+  want_file '/usr/lib/postgresql/*/bin/postgres' postgresql
+  want_cmd dockerd docker.io
+  want_cmd debootstrap debootstrap
+  want_cmd bwrap bubblewrap
+  want_file /usr/bin/chromium chromium
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    sudo=sudo
+  else
+    sudo=
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if ! have uv && [ ! -x "$HOME/.local/bin/uv" ]; then
+  echo "bootstrap: installing uv from PyPI"
+  python3 -m pip install --user --quiet uv 2>/dev/null \
+    || python3 -m pip install --user --quiet --break-system-packages uv
+fi
