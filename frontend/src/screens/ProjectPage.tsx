@@ -205,7 +205,7 @@ function AddMember({ projectKey, members }: { projectKey: string; members: Proje
             </option>
           ))}
         </SelectField>
-        <SubmitButton pending={add.isPending} pendingLabel="Adding…">
+        <SubmitButton pending={add.isPending} pendingLabel="Adding…" disabled={!userId}>
           Add
         </SubmitButton>
       </div>

@@ -84,14 +84,16 @@ export function SubmitButton({
   children,
   pendingLabel,
   className,
+  disabled = false,
 }: {
   pending: boolean;
+  disabled?: boolean;
   children: ReactNode;
   pendingLabel: string;
   className?: string;
 }) {
   return (
-    <button type="submit" className={className ?? "btn btn-primary"} disabled={pending}>
+    <button type="submit" className={className ?? "btn btn-primary"} disabled={pending || disabled}>
       {pending ? (
         <>
           <span className="spinner-border spinner-border-sm me-2" aria-hidden="true" />

@@ -1,0 +1,382 @@
+#!/usr/bin/env node
+/**
+ * End-to-end check of the built SPA against a real Nimbus server in real Chromium.
+ *
+ * Expects `frontend/dist` (run `npm run build` first). Starts `uv run nimbus serve` on a free
+ * 127.0.0.1 port with a fresh data directory, seeds an admin, a tester and a project over the
+ * API, then drives the UI: sign in, dashboard, project page (deep link, add a member), profile
+ * (create a personal access token and use it), admin users, registration errors, phone width.
+ * Screenshots of each screen go to e2e/screenshots/. Exits non-zero on the first failure and
+ * always stops the server it started.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const frontendDir = resolve(here, "..");
+const repoRoot = resolve(frontendDir, "..");
+const shotsDir = join(here, "screenshots");
+const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const headed = process.env.E2E_HEADED === "1";
+
+const ADMIN = { email: "ada@example.com", password: "correct-horse-1", full_name: "Ada Lovelace" };
+const TESTER = { email: "grace@example.com", password: "battery-staple-2", full_name: "Grace Hopper" };
+const PROJECT = {
+  key: "WEB",
+  name: "Web storefront",
+  description:
+    "The customer-facing **storefront**.\n\n- Checkout and payments\n- Product pages\n\n" +
+    'Runbook: [deploys](https://example.com/deploys) <a href="javascript:alert(1)">not a link</a><script>alert(2)</script>',
+};
+
+function log(message) {
+  console.log(`[e2e] ${message}`);
+}
+
+function fail(message) {
+  throw new Error(message);
+}
+
+async function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function startServer(port, dataDir) {
+  const child = spawn(
+    "uv",
+    ["run", "nimbus", "serve", "--host", "127.0.0.1", "--port", String(port)],
+    {
+      cwd: repoRoot,
+      env: { ...process.env, UV_PYTHON_DOWNLOADS: "never", NIMBUS_DATA_DIR: dataDir },
+      // Own process group: `uv run` starts Python as a child, and both must go at the end.
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const output = [];
+  const keep = (chunk) => {
+    output.push(chunk.toString());
+    if (output.length > 200) output.shift();
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  return { child, output };
+}
+
+function stopServer(child) {
+  if (child.exitCode !== null || child.pid === undefined) return Promise.resolve();
+  return new Promise((done) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
+      done();
+    }, 5000);
+    child.once("exit", () => {
+      clearTimeout(timer);
+      done();
+    });
+    try {
+      process.kill(-child.pid, "SIGTERM");
+    } catch {
+      clearTimeout(timer);
+      done();
+    }
+  });
+}
+
+async function waitForHealth(base, server) {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (server.child.exitCode !== null) {
+      fail(`server exited with ${server.child.exitCode}:\n${server.output.join("")}`);
+    }
+    try {
+      const response = await fetch(`${base}/healthz`);
+      if (response.ok) return;
+    } catch {
+      /* not listening yet */
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  fail(`server did not become healthy in 90 s:\n${server.output.join("")}`);
+}
+
+async function api(base, method, path, { token, json, form } = {}) {
+  const headers = {};
+  let body;
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  }
+  if (form !== undefined) {
+    headers["Content-Type"] = "application/x-www-form-urlencoded";
+    body = new URLSearchParams(form).toString();
+  }
+  const response = await fetch(`${base}/api/v1${path}`, { method, headers, body });
+  const text = await response.text();
+  const data = text ? JSON.parse(text) : null;
+  if (!response.ok) fail(`${method} ${path} → ${response.status}: ${text}`);
+  return data;
+}
+
+async function seed(base) {
+  const admin = await api(base, "POST", "/auth/register", { json: ADMIN });
+  if (admin.role !== "admin") fail(`first user should be admin, got ${admin.role}`);
+  const tester = await api(base, "POST", "/auth/register", { json: TESTER });
+  const { access_token } = await api(base, "POST", "/auth/token", {
+    form: { username: ADMIN.email, password: ADMIN.password },
+  });
+  await api(base, "POST", "/projects", { token: access_token, json: PROJECT });
+  await api(base, "PUT", `/projects/${PROJECT.key}/members/${admin.id}`, { token: access_token });
+  await api(base, "POST", "/projects", {
+    token: access_token,
+    json: { key: "OPS", name: "Operations", description: "Runbooks, on-call and infrastructure." },
+  });
+  return { admin, tester };
+}
+
+async function run() {
+  if (!existsSync(join(frontendDir, "dist", "index.html"))) {
+    fail("frontend/dist is missing: run `npm run build` before `npm run e2e`");
+  }
+  if (!existsSync(chromiumPath)) {
+    fail(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  }
+  mkdirSync(shotsDir, { recursive: true });
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const dataDir = mkdtempSync(join(tmpdir(), "nimbus-e2e-"));
+  log(`starting nimbus on ${base} (data in ${dataDir})`);
+  const server = startServer(port, dataDir);
+  let browser;
+  const problems = [];
+  try {
+    await waitForHealth(base, server);
+    const { tester } = await seed(base);
+    log("seeded an admin, a tester and two projects");
+
+    browser = await chromium.launch({
+      executablePath: chromiumPath,
+      headless: !headed,
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+      ],
+    });
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+    await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+    page.on("console", (message) => {
+      // 4xx responses the UI handles on purpose (a 422 on the register form) are logged by
+      // Chromium as failed resources; anything else on the console is a defect.
+      if (message.type() === "error" && !/status of (401|404|409|412|422)/.test(message.text())) {
+        problems.push(`console error: ${message.text()}`);
+      }
+    });
+    page.on("dialog", (dialog) => {
+      problems.push(`unexpected dialog (script injection?): ${dialog.message()}`);
+      void dialog.dismiss();
+    });
+    const shot = async (name, target = page) => {
+      await target.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true });
+      log(`screenshot ${name}.png`);
+    };
+
+    // --- deep link while signed out → sign-in page that returns there --------------------------
+    await page.goto(`${base}/projects/${PROJECT.key}`);
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    if (!page.url().includes("next=%2Fprojects%2FWEB")) fail(`expected ?next= in ${page.url()}`);
+    await shot("01-sign-in");
+
+    await page.getByLabel("Email").fill(ADMIN.email);
+    await page.getByLabel("Password").fill("wrong password");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("alert").filter({ hasText: "don't match" }).waitFor();
+    await shot("02-sign-in-error");
+
+    await page.getByLabel("Password").fill(ADMIN.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+
+    // --- project page, reached through the deep link --------------------------------------------
+    await page.getByRole("heading", { level: 1, name: /Web storefront/ }).waitFor();
+    if (new URL(page.url()).pathname !== "/projects/WEB") fail(`landed on ${page.url()}`);
+    const about = page.locator(".markdown");
+    await about.locator("strong", { hasText: "storefront" }).waitFor();
+    if ((await about.locator("script, a[href^='javascript']").count()) > 0) fail("Markdown was not sanitised");
+    await about.locator("a[href='https://example.com/deploys'][rel~='noopener']").waitFor();
+    await page.locator(".member-list").getByText(ADMIN.full_name).waitFor();
+
+    // Add the tester through the member picker.
+    await page.getByLabel("Add a member").selectOption({ label: `${TESTER.full_name} — ${TESTER.email} (tester)` });
+    await page.getByRole("button", { name: "Add", exact: true }).click();
+    await page.locator(".member-list").getByText(TESTER.full_name).waitFor();
+    await shot("03-project");
+
+    // A reload keeps the session (refresh token in sessionStorage, access token in memory).
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: /Web storefront/ }).waitFor();
+
+    // --- dashboard and projects list -------------------------------------------------------------
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
+    await page.getByRole("heading", { level: 1, name: /Ada/ }).waitFor();
+    await page.getByRole("link", { name: "Web storefront" }).waitFor();
+    await shot("04-dashboard");
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+    await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+    await page.getByRole("link", { name: "Operations" }).waitFor();
+    await page.getByRole("button", { name: "New project" }).click();
+    await page.getByLabel("Key").fill("WEB");
+    await page.getByLabel("Name", { exact: true }).fill("Duplicate");
+    await page.getByRole("button", { name: "Create project" }).click();
+    await page.getByText("Another project already uses this key.").waitFor();
+    await shot("05-projects-new-error");
+    await page.getByLabel("Key").fill("API");
+    await page.getByLabel("Name", { exact: true }).fill("Public API");
+    await page.getByRole("button", { name: "Create project" }).click();
+    await page.getByRole("heading", { level: 1, name: /Public API/ }).waitFor();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+    await page.getByRole("link", { name: "Public API" }).waitFor();
+    await shot("05-projects");
+
+    // --- profile: personal access token --------------------------------------------------------
+    await page.getByRole("link", { name: /your profile/ }).click();
+    await page.getByRole("heading", { level: 1, name: "Your profile" }).waitFor();
+    await page.getByText("No tokens yet").waitFor();
+    await page.getByLabel("Token name").fill("CI pipeline");
+    await page.getByRole("button", { name: "Create token" }).click();
+    const tokenField = page.getByLabel("New token");
+    await tokenField.waitFor();
+    const pat = await tokenField.inputValue();
+    if (!pat.startsWith("nmb_")) fail(`token should start with nmb_, got ${pat.slice(0, 8)}`);
+    await page.getByRole("button", { name: "Copy" }).click();
+    await page.getByRole("button", { name: "Copied", exact: true }).waitFor();
+    const me = await api(base, "GET", "/users/me", { token: pat });
+    if (me.email !== ADMIN.email) fail("the new PAT does not authenticate as its owner");
+    await page.reload();
+    await page.getByRole("cell", { name: "CI pipeline", exact: true }).waitFor();
+    await shot("06-profile");
+    await page.getByLabel("Full name").fill("Ada King Lovelace");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByText("Saved.").waitFor();
+    await page.getByRole("link", { name: /Ada King Lovelace/ }).waitFor();
+
+    // --- admin users: role change, deactivation, stale-version conflict ------------------------
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
+    await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
+    await page.getByRole("button", { name: "New user" }).click();
+    const newUser = page.getByRole("form", { name: "New user" });
+    await newUser.getByLabel("Full name").fill("Linus Developer");
+    await newUser.getByLabel("Email").fill("linus@example.com");
+    await newUser.getByLabel("Initial password").fill("short");
+    await newUser.getByRole("button", { name: "Create user" }).click();
+    await newUser.locator(".invalid-feedback", { hasText: /at least 8/i }).waitFor();
+    await shot("07-admin-new-user-error");
+    await newUser.getByLabel("Initial password").fill("long-enough-pw");
+    await newUser.getByLabel("Role").selectOption("developer");
+    await newUser.getByRole("button", { name: "Create user" }).click();
+    await page.getByText("linus@example.com").waitFor();
+
+    const graceRole = page.getByLabel(`Role of ${TESTER.full_name}`);
+    await graceRole.selectOption("developer");
+    await page.waitForResponse((r) => r.url().includes(`/users/${tester.id}`) && r.request().method() === "PATCH");
+    // Someone else edits Grace behind this page's back, so its copy is now stale.
+    const { access_token } = await api(base, "POST", "/auth/token", {
+      form: { username: ADMIN.email, password: ADMIN.password },
+    });
+    await api(base, "PATCH", `/users/${tester.id}`, { token: access_token, json: { full_name: "Grace B. Hopper" } });
+    await page.getByRole("button", { name: `Deactivate ${TESTER.full_name}` }).click();
+    await page.getByText(/Someone changed Grace Hopper/).waitFor();
+    await shot("07-admin-users-conflict");
+    await page.getByRole("button", { name: "Reload" }).click();
+    await page.getByRole("button", { name: "Deactivate Grace B. Hopper" }).click();
+    await page.getByRole("button", { name: "Reactivate Grace B. Hopper" }).waitFor();
+    await shot("07-admin-users");
+    await page.getByRole("button", { name: "Reactivate Grace B. Hopper" }).click();
+    await page.getByRole("button", { name: "Deactivate Grace B. Hopper" }).waitFor();
+
+    // --- phone width: the menu collapses behind a toggle ---------------------------------------
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole("link", { name: "Nimbus" }).click();
+    await page.getByRole("heading", { level: 1, name: /Ada/ }).waitFor();
+    await shot("08-phone-dashboard");
+    await page.getByRole("button", { name: "Open menu" }).click();
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).waitFor();
+    await shot("09-phone-menu");
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+    await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+    await page.setViewportSize({ width: 1280, height: 860 });
+
+    // --- keyboard: the skip link is the first stop and lands on the content ---------------------
+    await page.reload();
+    await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+    await page.keyboard.press("Tab");
+    const skip = page.getByRole("link", { name: "Skip to content" });
+    if (!(await skip.evaluate((el) => el === document.activeElement))) fail("skip link is not first in tab order");
+    await page.keyboard.press("Enter");
+    if (!(await page.evaluate(() => document.activeElement?.id === "main"))) fail("skip link did not focus main");
+
+    // --- sign out, then registration errors from the API's 422 ----------------------------------
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByRole("heading", { name: "Sign in" }).waitFor();
+    await page.getByRole("link", { name: "Create an account" }).click();
+    await page.getByLabel("Full name").fill("Mallory");
+    await page.getByLabel("Email").fill("not-an-email");
+    await page.getByLabel("Password").fill("short");
+    await page.getByRole("button", { name: "Create account" }).click();
+    await page.locator(".invalid-feedback", { hasText: /email/i }).waitFor();
+    await page.locator(".invalid-feedback", { hasText: /at least 8/i }).waitFor();
+    await shot("10-register-errors");
+
+    // --- unknown deep link inside the app -------------------------------------------------------
+    await page.goto(`${base}/login`);
+    await page.getByLabel("Email").fill(TESTER.email);
+    await page.getByLabel("Password").fill(TESTER.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.getByRole("heading", { level: 1, name: /Grace/ }).waitFor();
+    if ((await page.getByRole("link", { name: "Users" }).count()) > 0) fail("a tester sees the Users entry");
+    await page.goto(`${base}/projects/OPS`);
+    await page.getByText("No project “OPS”").waitFor();
+    await shot("11-project-not-member");
+
+    if (problems.length) fail(`browser reported problems:\n  ${problems.join("\n  ")}`);
+    log("all checks passed");
+  } finally {
+    await browser?.close().catch(() => undefined);
+    await stopServer(server.child);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+run().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`[e2e] FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    process.exit(1);
+  },
+);
