@@ -13,6 +13,14 @@ from api.db import create_engine, metadata
 
 config = context.config
 
+# Database-maintained objects that exist only on PostgreSQL (full-text search); the models do not
+# declare them, so autogenerate and `alembic check` must not see them as drift.
+POSTGRES_ONLY = {"search_vector", "ix_bug_search_vector", "ix_comment_search_vector"}
+
+
+def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    return name not in POSTGRES_ONLY
+
 
 def _configure(connection: Connection) -> None:
     context.configure(
@@ -20,6 +28,7 @@ def _configure(connection: Connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -10,6 +10,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import service as auth_service
+from api.bugs.activity import ACTOR_KEY
 from api.config import Settings
 from api.db import get_session
 from api.errors import Forbidden, Unauthorized
@@ -37,7 +38,9 @@ async def current_user(
 ) -> User:
     if not token:
         raise Unauthorized("Send 'Authorization: Bearer <token>' (a JWT access token or a PAT)")
-    return await auth_service.authenticate_bearer(session, settings, token)
+    user = await auth_service.authenticate_bearer(session, settings, token)
+    session.info[ACTOR_KEY] = user.id  # who the history rows of this request name
+    return user
 
 
 CurrentUser = Annotated[User, Depends(current_user)]

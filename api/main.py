@@ -13,6 +13,8 @@ from prometheus_fastapi_instrumentator import Instrumentator
 
 from api.auth.router import router as auth_router
 from api.auth.router import tokens_router
+from api.bugs.router import comments_router
+from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import install_error_handlers
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "users", "description": "Profiles and account management"},
             {"name": "roles", "description": "The permission matrix"},
             {"name": "projects", "description": "Projects and members"},
+            {"name": "bugs", "description": "Bugs, their workflow, history and watchers"},
+            {"name": "comments", "description": "Comments on bugs"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
@@ -81,7 +85,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(RequestIdMiddleware)
 
-    for router in (auth_router, tokens_router, users_router, roles_router, projects_router):
+    for router in (
+        auth_router,
+        tokens_router,
+        users_router,
+        roles_router,
+        projects_router,
+        bugs_router,
+        comments_router,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from api.models.user import Role
 
 ADMIN = frozenset({Role.admin})
+DEVELOPERS = frozenset({Role.admin, Role.developer})
+TESTERS = frozenset({Role.admin, Role.tester})
 EVERYONE = frozenset(Role)
 
 # permission -> (roles holding it, what it allows). Checks in code name a permission, never a role.
@@ -17,6 +19,14 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "projects:delete": (ADMIN, "Delete projects with everything in them"),
     "projects:manage_members": (ADMIN, "Add and remove project members"),
     "projects:see_all": (ADMIN, "See every project without being a member"),
+    "bugs:create": (EVERYONE, "File bugs in projects you are a member of"),
+    "bugs:edit_any": (ADMIN, "Edit any bug (reporters and assignees edit their own)"),
+    "bugs:assign": (DEVELOPERS, "Assign any bug of your projects to a project developer"),
+    "bugs:delete": (ADMIN, "Delete bugs"),
+    "bugs:work": (DEVELOPERS, "Start, stop and resolve work on bugs"),
+    "bugs:verify": (TESTERS, "Verify, close and reopen bugs"),
+    "comments:create": (EVERYONE, "Comment on bugs you can see"),
+    "comments:moderate": (ADMIN, "Edit or delete anyone's comment (authors edit their own)"),
 }
 
 

@@ -1,5 +1,10 @@
 """Every table class, re-exported so Alembic and the app see one metadata."""
 
+from api.models.bug import Bug, BugStatus, Priority, Resolution, Severity
+from api.models.bug_activity import BugActivity
+from api.models.bug_label import BugLabel
+from api.models.bug_watcher import BugWatcher
+from api.models.comment import Comment
 from api.models.login_failure import LoginFailure
 from api.models.personal_access_token import PersonalAccessToken
 from api.models.project import Project
@@ -8,11 +13,20 @@ from api.models.refresh_token import RefreshToken
 from api.models.user import Role, User
 
 __all__ = [
+    "Bug",
+    "BugActivity",
+    "BugLabel",
+    "BugStatus",
+    "BugWatcher",
+    "Comment",
     "LoginFailure",
     "PersonalAccessToken",
+    "Priority",
     "Project",
     "ProjectMember",
     "RefreshToken",
+    "Resolution",
     "Role",
+    "Severity",
     "User",
 ]

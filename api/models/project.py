@@ -17,5 +17,7 @@ class Project(Versioned, table=True):
     key: str = Field(sa_type=String(10), unique=True, index=True)
     name: str = Field(sa_type=String(200))
     description: str = Field(default="", sa_type=Text)
+    # Last bug number handed out; bumped atomically so keys (WEB-42) never repeat.
+    bug_counter: int = Field(default=0)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -1,0 +1,228 @@
+"""Every query of the bug tracker: lookups, filtered lists, full-text search, batched reads."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    delete,
+    exists,
+    func,
+    literal_column,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from api.models import (
+    Bug,
+    BugActivity,
+    BugLabel,
+    BugStatus,
+    BugWatcher,
+    Comment,
+    Project,
+    ProjectMember,
+    User,
+)
+
+BUG_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-(\d{1,9})$")
+
+
+@dataclass(frozen=True)
+class BugFilters:
+    status: list[BugStatus] | None = None
+    assignee_id: int | None = None
+    unassigned: bool = False
+    reporter_id: int | None = None
+    priority: list[int] | None = None
+    severity: list[str] | None = None
+    label: list[str] | None = None
+    q: str | None = None
+    created_after: datetime | None = None
+    updated_after: datetime | None = None
+
+
+async def bug_by_ref(session: AsyncSession, ref: str) -> tuple[Bug, Project] | None:
+    """A bug by numeric id or by key (WEB-42), with its project."""
+    stmt = select(Bug, Project).join(Project, col(Project.id) == Bug.project_id)
+    if ref.isdigit():
+        stmt = stmt.where(col(Bug.id) == int(ref))
+    elif match := BUG_KEY.match(ref):
+        stmt = stmt.where(
+            col(Project.key) == match.group(1).upper(), col(Bug.number) == int(match.group(2))
+        )
+    else:
+        return None
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def next_bug_number(session: AsyncSession, project_id: int) -> int:
+    """Atomically take the project's next bug number (the row lock serialises creators)."""
+    result = await session.execute(
+        update(Project)
+        .where(col(Project.id) == project_id)
+        .values(bug_counter=col(Project.bug_counter) + 1, updated_at=col(Project.updated_at))
+        .returning(col(Project.bug_counter))
+    )
+    return int(result.scalar_one())
+
+
+def list_query(
+    *, dialect: str, visible_to: int | None, project_id: int | None, filters: BugFilters
+) -> Select[Any]:
+    stmt = select(Bug)
+    if project_id is not None:
+        stmt = stmt.where(col(Bug.project_id) == project_id)
+    elif visible_to is not None:
+        member_of = select(col(ProjectMember.project_id)).where(
+            col(ProjectMember.user_id) == visible_to
+        )
+        stmt = stmt.where(col(Bug.project_id).in_(member_of))
+    f = filters
+    if f.status:
+        stmt = stmt.where(col(Bug.status).in_(f.status))
+    if f.unassigned:
+        stmt = stmt.where(col(Bug.assignee_id).is_(None))
+    elif f.assignee_id is not None:
+        stmt = stmt.where(col(Bug.assignee_id) == f.assignee_id)
+    if f.reporter_id is not None:
+        stmt = stmt.where(col(Bug.reporter_id) == f.reporter_id)
+    if f.priority:
+        stmt = stmt.where(col(Bug.priority).in_(f.priority))
+    if f.severity:
+        stmt = stmt.where(col(Bug.severity).in_(f.severity))
+    if f.label:
+        labelled = select(col(BugLabel.bug_id)).where(col(BugLabel.label).in_(f.label))
+        stmt = stmt.where(col(Bug.id).in_(labelled))
+    if f.created_after is not None:
+        stmt = stmt.where(col(Bug.created_at) > f.created_after)
+    if f.updated_after is not None:
+        stmt = stmt.where(col(Bug.updated_at) > f.updated_after)
+    if f.q:
+        stmt = stmt.where(_text_match(dialect, f.q))
+    return stmt
+
+
+def _text_match(dialect: str, q: str) -> ColumnElement[bool]:
+    """PostgreSQL: the generated tsvector columns (GIN). SQLite: a case-insensitive LIKE."""
+    if dialect == "postgresql":
+        query = func.websearch_to_tsquery("english", q)
+        in_comments = exists().where(
+            col(Comment.bug_id) == Bug.id,
+            literal_column("comment.search_vector").bool_op("@@")(query),
+        )
+        return or_(literal_column("bug.search_vector").bool_op("@@")(query), in_comments)
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    in_comments = exists().where(
+        col(Comment.bug_id) == Bug.id, col(Comment.body).ilike(pattern, escape="\\")
+    )
+    return or_(
+        col(Bug.title).ilike(pattern, escape="\\"),
+        col(Bug.description).ilike(pattern, escape="\\"),
+        in_comments,
+    )
+
+
+async def users_by_id(session: AsyncSession, ids: Iterable[int]) -> dict[int, User]:
+    wanted = set(ids)
+    if not wanted:
+        return {}
+    rows = await session.scalars(select(User).where(col(User.id).in_(wanted)))
+    return {u.id: u for u in rows if u.id is not None}
+
+
+async def labels_by_bug(session: AsyncSession, bug_ids: list[int]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    if bug_ids:
+        rows = await session.execute(
+            select(col(BugLabel.bug_id), col(BugLabel.label))
+            .where(col(BugLabel.bug_id).in_(bug_ids))
+            .order_by(col(BugLabel.label))
+        )
+        for bug_id, label in rows:
+            out[bug_id].append(label)
+    return out
+
+
+async def project_keys(session: AsyncSession, project_ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(project_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(col(Project.id), col(Project.key)).where(col(Project.id).in_(wanted))
+    )
+    return {pid: key for pid, key in rows if pid is not None}
+
+
+async def bug_keys(session: AsyncSession, bug_ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(bug_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(col(Bug.id), col(Project.key), col(Bug.number))
+        .join(Project, col(Project.id) == Bug.project_id)
+        .where(col(Bug.id).in_(wanted))
+    )
+    return {bid: f"{key}-{number}" for bid, key, number in rows if bid is not None}
+
+
+async def watched_bug_ids(session: AsyncSession, user_id: int, bug_ids: list[int]) -> set[int]:
+    if not bug_ids:
+        return set()
+    rows = await session.scalars(
+        select(col(BugWatcher.bug_id)).where(
+            col(BugWatcher.user_id) == user_id, col(BugWatcher.bug_id).in_(bug_ids)
+        )
+    )
+    return set(rows)
+
+
+async def set_labels(session: AsyncSession, bug_id: int, add: set[str], remove: set[str]) -> None:
+    if remove:
+        await session.execute(
+            delete(BugLabel).where(col(BugLabel.bug_id) == bug_id, col(BugLabel.label).in_(remove))
+        )
+    session.add_all(BugLabel(bug_id=bug_id, label=label) for label in sorted(add))
+
+
+async def watch(session: AsyncSession, bug_id: int, user_id: int) -> None:
+    if await session.get(BugWatcher, (bug_id, user_id)) is None:
+        session.add(BugWatcher(bug_id=bug_id, user_id=user_id))
+
+
+async def unwatch(session: AsyncSession, bug_id: int, user_id: int) -> None:
+    await session.execute(
+        delete(BugWatcher).where(
+            col(BugWatcher.bug_id) == bug_id, col(BugWatcher.user_id) == user_id
+        )
+    )
+
+
+async def watcher_ids(session: AsyncSession, bug_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(col(BugWatcher.user_id)).where(col(BugWatcher.bug_id) == bug_id)
+    )
+    return list(rows)
+
+
+def activity_query(bug_id: int) -> Select[Any]:
+    return select(BugActivity).where(col(BugActivity.bug_id) == bug_id)
+
+
+def comments_query(bug_id: int) -> Select[Any]:
+    return select(Comment).where(col(Comment.bug_id) == bug_id)
+
+
+async def is_member(session: AsyncSession, project_id: int, user_id: int) -> bool:
+    return await session.get(ProjectMember, (project_id, user_id)) is not None

@@ -1,0 +1,149 @@
+"""Request and response models for bugs, transitions, comments, activity and watchers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from api.models import BugStatus, Priority, Resolution, Severity
+
+PriorityName = Literal["lowest", "low", "medium", "high", "highest"]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Markdown = Annotated[str, Field(max_length=100_000)]
+Label = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50),
+]
+Labels = Annotated[list[Label], Field(max_length=20)]
+ReproScript = Annotated[
+    str, Field(max_length=200_000, description="Python 3 source; non-zero exit = reproduces")
+]
+
+
+def priority_name(value: int) -> PriorityName:
+    return Priority(value).name  # type: ignore[return-value]
+
+
+def _unique(labels: list[str]) -> list[str]:
+    return sorted(set(labels))
+
+
+class UserRef(BaseModel):
+    id: int
+    full_name: str
+
+
+class BugCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Login button does nothing on Safari",
+                    "description": "Steps:\n1. Open /login\n2. Click **Sign in**",
+                    "priority": "high",
+                    "severity": "major",
+                    "labels": ["ui", "safari"],
+                    "repro_script": "import sys\nsys.exit(1)",
+                }
+            ]
+        },
+    )
+
+    title: Title
+    description: Markdown = ""
+    priority: PriorityName = "medium"
+    severity: Severity = Severity.normal
+    labels: Labels = []
+    assignee_id: int | None = None
+    repro_script: ReproScript | None = None
+
+    _dedupe = field_validator("labels")(_unique)
+
+
+class BugUpdate(BaseModel):
+    """Partial edit. `labels` replaces the set; `add_labels`/`remove_labels` change it in place."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title | None = None
+    description: Markdown | None = None
+    priority: PriorityName | None = None
+    severity: Severity | None = None
+    labels: Labels | None = None
+    add_labels: Labels = []
+    remove_labels: Labels = []
+    assignee_id: int | None = None
+    repro_script: ReproScript | None = None
+
+
+class BugRead(BaseModel):
+    id: int
+    key: str = Field(description="Human key, e.g. WEB-42; accepted wherever a bug id is")
+    project_id: int
+    project_key: str
+    number: int
+    title: str
+    description: str
+    status: BugStatus
+    resolution: Resolution | None
+    duplicate_of: str | None = Field(description="Key of the bug this one duplicates")
+    priority: PriorityName
+    severity: Severity
+    labels: list[str]
+    reporter: UserRef
+    assignee: UserRef | None
+    watching: bool = Field(description="Whether the caller watches this bug")
+    repro_script: str | None
+    reproduces: bool | None
+    repro_job_id: str | None
+    repro_checked_at: datetime | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class TransitionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    to: BugStatus
+    resolution: Resolution | None = None
+    duplicate_of: str | None = Field(default=None, max_length=30, description="Bug id or key")
+    comment: Markdown | None = None
+
+
+class TransitionOption(BaseModel):
+    to: BugStatus
+    requires: list[Literal["resolution", "duplicate_of"]]
+    resolutions: list[Resolution] = Field(description="Resolutions this transition accepts")
+
+
+class CommentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100_000)]
+
+
+class CommentUpdate(CommentCreate):
+    pass
+
+
+class CommentRead(BaseModel):
+    id: int
+    bug_id: int
+    author: UserRef
+    body: str
+    edited_at: datetime | None
+    version: int
+    created_at: datetime
+
+
+class ActivityRead(BaseModel):
+    id: int
+    at: datetime
+    actor: UserRef | None
+    field: str
+    old: str | None
+    new: str | None

@@ -1,0 +1,459 @@
+"""Bug tracker rules: visibility, editing rights, assignment, the workflow, comments, watchers."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.bugs import activity, repository, workflow
+from api.bugs.exceptions import (
+    BugNotFound,
+    CommentNotFound,
+    InvalidAssignee,
+    InvalidTransition,
+    NotBugEditor,
+    NotCommentAuthor,
+)
+from api.bugs.repository import BugFilters
+from api.bugs.schemas import (
+    ActivityRead,
+    BugCreate,
+    BugRead,
+    BugUpdate,
+    CommentCreate,
+    CommentRead,
+    CommentUpdate,
+    TransitionOption,
+    TransitionRequest,
+    UserRef,
+    priority_name,
+)
+from api.concurrency import check_if_match
+from api.db import utcnow
+from api.errors import Forbidden
+from api.models import (
+    Bug,
+    BugActivity,
+    BugStatus,
+    Comment,
+    Priority,
+    Project,
+    Resolution,
+    Role,
+    User,
+)
+from api.pagination import PageParams, paginate, resolve_sort
+from api.permissions import has_permission
+from api.projects.service import get_visible_project
+
+BUG_SORTS = {"created_at": Bug.created_at, "updated_at": Bug.updated_at, "priority": Bug.priority}
+
+
+def _uid(user: User) -> int:
+    assert user.id is not None
+    return user.id
+
+
+def bug_key(project: Project, bug: Bug) -> str:
+    return f"{project.key}-{bug.number}"
+
+
+# ----- reading -----------------------------------------------------------------------------
+
+
+async def get_visible_bug(session: AsyncSession, user: User, ref: str) -> tuple[Bug, Project]:
+    """The bug by id or key; 404 when missing or in a project the user is not a member of."""
+    found = await repository.bug_by_ref(session, ref)
+    if found is None:
+        raise BugNotFound()
+    bug, project = found
+    if not has_permission(user.role, "projects:see_all") and not await repository.is_member(
+        session, bug.project_id, _uid(user)
+    ):
+        raise BugNotFound()
+    return bug, project
+
+
+async def list_bugs(
+    session: AsyncSession,
+    user: User,
+    params: PageParams,
+    filters: BugFilters,
+    project_ref: str | None = None,
+) -> tuple[list[BugRead], str | None]:
+    project_id = None
+    if project_ref is not None:
+        project_id = (await get_visible_project(session, user, project_ref)).id
+    sees_all = has_permission(user.role, "projects:see_all")
+    stmt = repository.list_query(
+        dialect=session.get_bind().dialect.name,
+        visible_to=None if sees_all else _uid(user),
+        project_id=project_id,
+        filters=filters,
+    )
+    key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
+    rows, next_cursor = await paginate(session, stmt, key, params)
+    return await to_read(session, user, rows), next_cursor
+
+
+async def to_read(session: AsyncSession, user: User, bugs: list[Bug]) -> list[BugRead]:
+    """Bugs as the API shows them, with a fixed number of queries however many bugs there are."""
+    ids = [b.id for b in bugs if b.id is not None]
+    people = await repository.users_by_id(
+        session, {b.reporter_id for b in bugs} | {b.assignee_id for b in bugs if b.assignee_id}
+    )
+    labels = await repository.labels_by_bug(session, ids)
+    keys = await repository.project_keys(session, {b.project_id for b in bugs})
+    duplicates = await repository.bug_keys(
+        session, {b.duplicate_of_id for b in bugs if b.duplicate_of_id}
+    )
+    watching = await repository.watched_bug_ids(session, _uid(user), ids)
+
+    def ref(user_id: int | None) -> UserRef | None:
+        person = people.get(user_id) if user_id is not None else None
+        return UserRef(id=person.id, full_name=person.full_name) if person and person.id else None
+
+    out = []
+    for bug in bugs:
+        assert bug.id is not None
+        reporter = ref(bug.reporter_id)
+        assert reporter is not None
+        out.append(
+            BugRead(
+                id=bug.id,
+                key=f"{keys[bug.project_id]}-{bug.number}",
+                project_id=bug.project_id,
+                project_key=keys[bug.project_id],
+                number=bug.number,
+                title=bug.title,
+                description=bug.description,
+                status=bug.status,
+                resolution=bug.resolution,
+                duplicate_of=duplicates.get(bug.duplicate_of_id) if bug.duplicate_of_id else None,
+                priority=priority_name(bug.priority),
+                severity=bug.severity,
+                labels=labels.get(bug.id, []),
+                reporter=reporter,
+                assignee=ref(bug.assignee_id),
+                watching=bug.id in watching,
+                repro_script=bug.repro_script,
+                reproduces=bug.reproduces,
+                repro_job_id=bug.repro_job_id,
+                repro_checked_at=bug.repro_checked_at,
+                version=bug.version,
+                created_at=bug.created_at,
+                updated_at=bug.updated_at,
+            )
+        )
+    return out
+
+
+async def read_one(session: AsyncSession, user: User, bug: Bug) -> BugRead:
+    return (await to_read(session, user, [bug]))[0]
+
+
+# ----- writing -----------------------------------------------------------------------------
+
+
+async def create_bug(session: AsyncSession, user: User, project_ref: str, data: BugCreate) -> Bug:
+    project = await get_visible_project(session, user, project_ref)
+    assert project.id is not None
+    if data.assignee_id is not None:
+        await _check_assignee(session, project.id, data.assignee_id)
+    bug = Bug(
+        project_id=project.id,
+        number=await repository.next_bug_number(session, project.id),
+        title=data.title,
+        description=data.description,
+        priority=Priority[data.priority],
+        severity=data.severity,
+        reporter_id=_uid(user),
+        assignee_id=data.assignee_id,
+        repro_script=data.repro_script,
+    )
+    session.add(bug)
+    await session.flush()
+    assert bug.id is not None
+    await repository.set_labels(session, bug.id, set(data.labels), set())
+    activity.record(session, bug.id, "created", None, bug_key(project, bug))
+    await repository.watch(session, bug.id, _uid(user))
+    if bug.assignee_id is not None:
+        await repository.watch(session, bug.id, bug.assignee_id)
+    await session.flush()
+    return bug
+
+
+def _can_edit(user: User, bug: Bug) -> bool:
+    return user.id in (bug.reporter_id, bug.assignee_id) or has_permission(
+        user.role, "bugs:edit_any"
+    )
+
+
+async def _check_assignee(session: AsyncSession, project_id: int, assignee_id: int) -> None:
+    assignee = await session.get(User, assignee_id)
+    if (
+        assignee is None
+        or assignee.role != Role.developer
+        or not assignee.is_active
+        or not await repository.is_member(session, project_id, assignee_id)
+    ):
+        raise InvalidAssignee()
+
+
+async def update_bug(
+    session: AsyncSession, user: User, ref: str, data: BugUpdate, if_match: str | None
+) -> Bug:
+    bug, _project = await get_visible_bug(session, user, ref)
+    check_if_match(if_match, bug.version)
+    changes = data.model_dump(exclude_unset=True)
+    reassigning = "assignee_id" in changes and changes["assignee_id"] != bug.assignee_id
+    only_assignment = set(changes) <= {"assignee_id"}
+    may_assign = has_permission(user.role, "bugs:assign")
+    if not _can_edit(user, bug) and not (only_assignment and may_assign):
+        raise NotBugEditor()
+    if reassigning and data.assignee_id is not None:
+        await _check_assignee(session, bug.project_id, data.assignee_id)
+    for field in ("title", "description", "severity", "assignee_id", "repro_script"):
+        if field in changes and (
+            changes[field] is not None or field in ("assignee_id", "repro_script")
+        ):
+            setattr(bug, field, changes[field])
+    if data.priority is not None:
+        bug.priority = Priority[data.priority]
+    assert bug.id is not None
+    await _change_labels(session, bug, data)
+    if reassigning and bug.assignee_id is not None:
+        await repository.watch(session, bug.id, bug.assignee_id)
+    bug.updated_at = utcnow()  # label-only edits change the bug too
+    await session.flush()
+    return bug
+
+
+async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> None:
+    assert bug.id is not None
+    current = set((await repository.labels_by_bug(session, [bug.id])).get(bug.id, []))
+    wanted = set(data.labels) if data.labels is not None else set(current)
+    wanted = (wanted | set(data.add_labels)) - set(data.remove_labels)
+    if wanted == current:
+        return
+    await repository.set_labels(session, bug.id, wanted - current, current - wanted)
+    activity.record(
+        session,
+        bug.id,
+        "labels",
+        ", ".join(sorted(current)) or None,
+        ", ".join(sorted(wanted)) or None,
+    )
+
+
+async def delete_bug(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
+    bug, _ = await get_visible_bug(session, user, ref)
+    check_if_match(if_match, bug.version)
+    await session.delete(bug)
+    await session.flush()
+
+
+# ----- workflow ----------------------------------------------------------------------------
+
+
+def _options(user: User, bug: Bug) -> list[TransitionOption]:
+    return [
+        TransitionOption(
+            to=t.target,
+            requires=(["resolution"] if t.requires_resolution else []),
+            resolutions=sorted(t.resolutions, key=list(Resolution).index),
+        )
+        for t in workflow.from_status(bug.status)
+        if has_permission(user.role, t.permission)
+    ]
+
+
+async def available_transitions(
+    session: AsyncSession, user: User, ref: str
+) -> list[TransitionOption]:
+    bug, _ = await get_visible_bug(session, user, ref)
+    return _options(user, bug)
+
+
+async def transition(
+    session: AsyncSession, user: User, ref: str, req: TransitionRequest, if_match: str | None
+) -> Bug:
+    bug, _project = await get_visible_bug(session, user, ref)
+    check_if_match(if_match, bug.version)
+    rule = workflow.find(bug.status, req.to)
+    allowed = ", ".join(o.to for o in _options(user, bug)) or "none"
+    if rule is None:
+        raise InvalidTransition(
+            f"A bug cannot go from {bug.status} to {req.to}; you may move it to: {allowed}",
+            extra={"allowed": [o.to for o in _options(user, bug)]},
+        )
+    if not has_permission(user.role, rule.permission):
+        raise InvalidTransition(
+            f"A {user.role} cannot {rule.why} ({bug.status} -> {req.to}); "
+            f"you may move it to: {allowed}",
+            extra={"allowed": [o.to for o in _options(user, bug)]},
+        )
+    duplicate_of_id = await _check_resolution(session, user, bug, rule, req)
+    bug.status = req.to
+    if rule.clears_resolution:
+        bug.resolution = None
+        bug.duplicate_of_id = None
+    elif rule.requires_resolution:
+        bug.resolution = req.resolution
+        bug.duplicate_of_id = duplicate_of_id
+    if req.to == BugStatus.in_progress and bug.assignee_id is None and user.role == Role.developer:
+        bug.assignee_id = user.id  # starting work on an unassigned bug takes it
+        await repository.watch(session, bug.id or 0, _uid(user))
+    if req.comment:
+        await _add_comment(session, user, bug, req.comment)
+    await session.flush()
+    return bug
+
+
+async def _check_resolution(
+    session: AsyncSession, user: User, bug: Bug, rule: workflow.Transition, req: TransitionRequest
+) -> int | None:
+    if not rule.requires_resolution:
+        if req.resolution is not None or req.duplicate_of is not None:
+            raise InvalidTransition(f"Moving a bug to {req.to} takes no resolution")
+        return None
+    if req.resolution is None:
+        raise InvalidTransition(f"Moving a bug to {req.to} requires a resolution")
+    if req.resolution not in rule.resolutions:
+        choices = ", ".join(sorted(rule.resolutions))
+        raise InvalidTransition(f"From {bug.status}, the resolution must be one of: {choices}")
+    if req.resolution != Resolution.duplicate:
+        if req.duplicate_of is not None:
+            raise InvalidTransition("duplicate_of is only for the resolution 'duplicate'")
+        return None
+    if req.duplicate_of is None:
+        raise InvalidTransition("The resolution 'duplicate' requires duplicate_of")
+    try:
+        original, _ = await get_visible_bug(session, user, req.duplicate_of)
+    except BugNotFound as exc:
+        raise InvalidTransition(f"duplicate_of: no visible bug {req.duplicate_of}") from exc
+    if original.id == bug.id:
+        raise InvalidTransition("A bug cannot duplicate itself")
+    return original.id
+
+
+# ----- comments, activity, watchers -------------------------------------------------------
+
+
+async def _add_comment(session: AsyncSession, user: User, bug: Bug, body: str) -> Comment:
+    assert bug.id is not None
+    comment = Comment(bug_id=bug.id, author_id=_uid(user), body=body)
+    session.add(comment)
+    await session.flush()
+    activity.record(session, bug.id, "comment", None, str(comment.id))
+    bug.updated_at = utcnow()
+    return comment
+
+
+async def add_comment(
+    session: AsyncSession, user: User, ref: str, data: CommentCreate
+) -> CommentRead:
+    bug, _ = await get_visible_bug(session, user, ref)
+    if not has_permission(user.role, "comments:create"):
+        raise Forbidden()
+    comment = await _add_comment(session, user, bug, data.body)
+    await session.flush()
+    return (await comments_read(session, [comment]))[0]
+
+
+async def list_comments(
+    session: AsyncSession, user: User, ref: str, params: PageParams
+) -> tuple[list[CommentRead], str | None]:
+    bug, _ = await get_visible_bug(session, user, ref)
+    assert bug.id is not None
+    key = resolve_sort(
+        params.sort, {"created_at": Comment.id}, tiebreak=Comment.id, default="created_at"
+    )
+    rows, cursor = await paginate(session, repository.comments_query(bug.id), key, params)
+    return await comments_read(session, rows), cursor
+
+
+async def comments_read(session: AsyncSession, comments: list[Comment]) -> list[CommentRead]:
+    authors = await repository.users_by_id(session, {c.author_id for c in comments})
+    return [
+        CommentRead(
+            id=c.id or 0,
+            bug_id=c.bug_id,
+            author=UserRef(id=c.author_id, full_name=authors[c.author_id].full_name),
+            body=c.body,
+            edited_at=c.edited_at,
+            version=c.version,
+            created_at=c.created_at,
+        )
+        for c in comments
+    ]
+
+
+async def _editable_comment(session: AsyncSession, user: User, comment_id: int) -> Comment:
+    comment = await session.get(Comment, comment_id)
+    if comment is None:
+        raise CommentNotFound()
+    try:
+        await get_visible_bug(session, user, str(comment.bug_id))
+    except BugNotFound as exc:
+        raise CommentNotFound() from exc
+    if comment.author_id != user.id and not has_permission(user.role, "comments:moderate"):
+        raise NotCommentAuthor()
+    return comment
+
+
+async def update_comment(
+    session: AsyncSession, user: User, comment_id: int, data: CommentUpdate, if_match: str | None
+) -> CommentRead:
+    comment = await _editable_comment(session, user, comment_id)
+    check_if_match(if_match, comment.version)
+    if data.body != comment.body:
+        activity.record(session, comment.bug_id, f"comment:{comment.id}", comment.body, data.body)
+        comment.body = data.body
+        comment.edited_at = utcnow()
+        await session.flush()
+    return (await comments_read(session, [comment]))[0]
+
+
+async def delete_comment(
+    session: AsyncSession, user: User, comment_id: int, if_match: str | None
+) -> None:
+    comment = await _editable_comment(session, user, comment_id)
+    check_if_match(if_match, comment.version)
+    activity.record(session, comment.bug_id, f"comment:{comment.id}", comment.body, None)
+    await session.delete(comment)
+    await session.flush()
+
+
+async def list_activity(
+    session: AsyncSession, user: User, ref: str, params: PageParams
+) -> tuple[list[ActivityRead], str | None]:
+    bug, _ = await get_visible_bug(session, user, ref)
+    assert bug.id is not None
+    stmt = repository.activity_query(bug.id)
+    key = resolve_sort(params.sort, {"at": BugActivity.id}, tiebreak=BugActivity.id, default="at")
+    rows, cursor = await paginate(session, stmt, key, params)
+    actors = await repository.users_by_id(session, {r.actor_id for r in rows if r.actor_id})
+    return [
+        ActivityRead(
+            id=r.id or 0,
+            at=r.at,
+            actor=UserRef(id=r.actor_id, full_name=actors[r.actor_id].full_name)
+            if r.actor_id in actors and r.actor_id is not None
+            else None,
+            field=r.field,
+            old=r.old,
+            new=r.new,
+        )
+        for r in rows
+    ], cursor
+
+
+async def set_watching(session: AsyncSession, user: User, ref: str, watching: bool) -> Bug:
+    bug, _ = await get_visible_bug(session, user, ref)
+    assert bug.id is not None
+    if watching:
+        await repository.watch(session, bug.id, _uid(user))
+    else:
+        await repository.unwatch(session, bug.id, _uid(user))
+    await session.flush()
+    return bug

@@ -1,0 +1,25 @@
+"""The append-only history of a bug: one row per changed field or event."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, String, Text
+from sqlmodel import Field, SQLModel
+
+from api.models.base import created_at_field
+
+
+class BugActivity(SQLModel, table=True):
+    __tablename__ = "bug_activity"
+    __table_args__ = (Index("ix_bug_activity_bug_id_id", "bug_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    bug_id: int = Field(foreign_key="bug.id", ondelete="CASCADE")
+    actor_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL", nullable=True
+    )
+    field: str = Field(sa_type=String(40))
+    old: str | None = Field(default=None, sa_type=Text, nullable=True)
+    new: str | None = Field(default=None, sa_type=Text, nullable=True)
+    at: datetime = created_at_field()
