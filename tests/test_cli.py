@@ -22,17 +22,36 @@ def test_migrate_and_create_admin_on_sqlite(tmp_path, monkeypatch):
         r = runner.invoke(app, ["migrate"])
         assert r.exit_code == 0, r.output
         r = runner.invoke(
-            app, ["create-admin", "--email", "root@example.com", "--full-name", "Root", "--password", "long-enough"]
+            app,
+            [
+                "create-admin",
+                "--email",
+                "root@example.com",
+                "--full-name",
+                "Root",
+                "--password",
+                "long-enough",
+            ],
         )
         assert r.exit_code == 0, r.output
         assert "created admin root@example.com" in r.output
         again = runner.invoke(
-            app, ["create-admin", "--email", "root@example.com", "--full-name", "Root", "--password", "long-enough"]
+            app,
+            [
+                "create-admin",
+                "--email",
+                "root@example.com",
+                "--full-name",
+                "Root",
+                "--password",
+                "long-enough",
+            ],
         )
         assert again.exit_code == 1
         assert "already exists" in again.output
         short = runner.invoke(
-            app, ["create-admin", "--email", "x@example.com", "--full-name", "X", "--password", "short"]
+            app,
+            ["create-admin", "--email", "x@example.com", "--full-name", "X", "--password", "short"],
         )
         assert short.exit_code != 0
     finally:
@@ -49,5 +68,7 @@ def test_openapi_command_writes_the_spec(tmp_path):
 
 
 def test_python_dash_m_api_is_the_cli():
-    r = subprocess.run([sys.executable, "-m", "api", "--help"], capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-m", "api", "--help"], capture_output=True, text=True, check=True
+    )
     assert "serve" in r.stdout and "migrate" in r.stdout and "create-admin" in r.stdout

@@ -32,7 +32,9 @@ async def _flows(settings: Settings) -> None:
                 json={"email": "d@example.com", "password": "long-enough", "full_name": "Dev"},
             )
             pair = (
-                await c.post("/auth/token", data={"username": "a@example.com", "password": "long-enough"})
+                await c.post(
+                    "/auth/token", data={"username": "a@example.com", "password": "long-enough"}
+                )
             ).json()
             h = {"Authorization": f"Bearer {pair['access_token']}"}
             project = await c.post("/projects", json={"key": "WEB", "name": "Web"}, headers=h)
@@ -40,11 +42,17 @@ async def _flows(settings: Settings) -> None:
             pid = project.json()["id"]
             r = await c.put(f"/projects/{pid}/members/{dev.json()['id']}", headers=h)
             assert r.status_code == 201
-            r = await c.patch(f"/projects/{pid}", json={"name": "Web 2"}, headers={**h, "If-Match": '"1"'})
+            r = await c.patch(
+                f"/projects/{pid}", json={"name": "Web 2"}, headers={**h, "If-Match": '"1"'}
+            )
             assert r.json()["version"] == 2
-            r = await c.patch(f"/projects/{pid}", json={"name": "Lost"}, headers={**h, "If-Match": '"1"'})
+            r = await c.patch(
+                f"/projects/{pid}", json={"name": "Lost"}, headers={**h, "If-Match": '"1"'}
+            )
             assert r.status_code == 412
-            pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()["token"]
+            pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
+                "token"
+            ]
             me = await c.get("/users/me", headers={"Authorization": f"Bearer {pat}"})
             assert me.json()["email"] == "a@example.com"
             refreshed = await c.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
@@ -55,7 +63,9 @@ async def _flows(settings: Settings) -> None:
             assert users.json()["next_cursor"]
             for _ in range(settings.login_max_failures):
                 await c.post("/auth/token", data={"username": "d@example.com", "password": "nope"})
-            limited = await c.post("/auth/token", data={"username": "d@example.com", "password": "nope"})
+            limited = await c.post(
+                "/auth/token", data={"username": "d@example.com", "password": "nope"}
+            )
             assert limited.status_code == 429
         ready = await httpx.AsyncClient(transport=transport, base_url="http://t").get("/readyz")
         assert ready.json()["checks"]["database"] == "ok"

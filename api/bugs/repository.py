@@ -199,6 +199,7 @@ async def set_labels(session: AsyncSession, bug_id: int, add: set[str], remove: 
 async def watch(session: AsyncSession, bug_id: int, user_id: int) -> None:
     if await session.get(BugWatcher, (bug_id, user_id)) is None:
         session.add(BugWatcher(bug_id=bug_id, user_id=user_id))
+        await session.flush()  # so that a second watch() in this request sees it
 
 
 async def unwatch(session: AsyncSession, bug_id: int, user_id: int) -> None:

@@ -56,10 +56,21 @@ async def test_duplicate_email_is_a_conflict_regardless_of_case(client, tester):
         ({"email": "not-an-email", "password": "long-enough", "full_name": "X"}, "email"),
         ({"email": "a@example.com", "password": "short", "full_name": "X"}, "password"),
         ({"email": "a@example.com", "password": "long-enough", "full_name": ""}, "full_name"),
-        ({"email": "a@example.com", "password": "long-enough", "full_name": "x" * 201}, "full_name"),
+        (
+            {"email": "a@example.com", "password": "long-enough", "full_name": "x" * 201},
+            "full_name",
+        ),
         ({"email": "a@example.com", "password": 12345678, "full_name": "X"}, "password"),
         ({"email": "a@example.com", "password": "long-enough"}, "full_name"),
-        ({"email": "a@example.com", "password": "long-enough", "full_name": "X", "role": "admin"}, "role"),
+        (
+            {
+                "email": "a@example.com",
+                "password": "long-enough",
+                "full_name": "X",
+                "role": "admin",
+            },
+            "role",
+        ),
         ({"email": "a@example.com", "password": "x" * 300, "full_name": "X"}, "password"),
     ],
 )
@@ -74,7 +85,9 @@ async def test_bad_registration_is_422_with_the_field_named(client, db, body, ba
 
 
 async def test_malformed_json_is_422(client):
-    r = await client.post(REGISTER, content=b'{"email": ', headers={"content-type": "application/json"})
+    r = await client.post(
+        REGISTER, content=b'{"email": ', headers={"content-type": "application/json"}
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["type"] == "json_invalid"
 
@@ -125,7 +138,9 @@ async def test_rate_limit_per_client_address_spans_accounts(client, settings, db
     assert r.status_code == 429
 
 
-async def test_successful_logins_do_not_count_and_clear_account_failures(client, tester, settings, db):
+async def test_successful_logins_do_not_count_and_clear_account_failures(
+    client, tester, settings, db
+):
     for _ in range(settings.login_max_failures - 1):
         await login(client, tester.email, "nope")
     assert (await login(client, tester.email)).status_code == 200
@@ -171,7 +186,9 @@ async def test_reusing_a_spent_refresh_token_revokes_the_family(client, tester, 
 
 async def test_logout_revokes_the_refresh_token(client, tester):
     pair = (await login(client, tester.email)).json()
-    assert (await client.post(LOGOUT, json={"refresh_token": pair["refresh_token"]})).status_code == 204
+    assert (
+        await client.post(LOGOUT, json={"refresh_token": pair["refresh_token"]})
+    ).status_code == 204
     r = await client.post(REFRESH, json={"refresh_token": pair["refresh_token"]})
     assert r.status_code == 401
 
@@ -216,13 +233,22 @@ def _unsigned(claims) -> str:
 @pytest.mark.parametrize(
     "make_token",
     [
-        pytest.param(lambda uid: jwt.encode(_claims(uid, exp=int(time.time()) - 5), TEST_SECRET), id="expired"),
-        pytest.param(lambda uid: jwt.encode(_claims(uid), "another-secret-of-some-length"), id="forged"),
+        pytest.param(
+            lambda uid: jwt.encode(_claims(uid, exp=int(time.time()) - 5), TEST_SECRET),
+            id="expired",
+        ),
+        pytest.param(
+            lambda uid: jwt.encode(_claims(uid), "another-secret-of-some-length"), id="forged"
+        ),
         pytest.param(lambda uid: _unsigned(_claims(uid)), id="alg-none"),
-        pytest.param(lambda uid: jwt.encode(_claims(uid), TEST_SECRET, algorithm="HS512"), id="hs512"),
+        pytest.param(
+            lambda uid: jwt.encode(_claims(uid), TEST_SECRET, algorithm="HS512"), id="hs512"
+        ),
         pytest.param(lambda uid: jwt.encode(_claims(uid, sub=None), TEST_SECRET), id="no-sub"),
         pytest.param(lambda uid: jwt.encode(_claims(uid, jti=None), TEST_SECRET), id="no-jti"),
-        pytest.param(lambda uid: jwt.encode(_claims(uid, typ="refresh"), TEST_SECRET), id="wrong-typ"),
+        pytest.param(
+            lambda uid: jwt.encode(_claims(uid, typ="refresh"), TEST_SECRET), id="wrong-typ"
+        ),
         pytest.param(lambda uid: jwt.encode(_claims(uid, sub="abc"), TEST_SECRET), id="bad-sub"),
         pytest.param(lambda uid: jwt.encode(_claims(999_999), TEST_SECRET), id="unknown-user"),
         pytest.param(lambda uid: "garbage", id="garbage"),
@@ -244,7 +270,9 @@ async def test_missing_token_is_401(client):
 async def test_deactivated_users_old_token_stops_working(client, admin, tester):
     headers = auth_headers(tester)
     assert (await client.get(ME, headers=headers)).status_code == 200
-    r = await client.patch(f"/api/v1/users/{tester.id}", json={"is_active": False}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"/api/v1/users/{tester.id}", json={"is_active": False}, headers=auth_headers(admin)
+    )
     assert r.status_code == 200
     assert (await client.get(ME, headers=headers)).status_code == 401
 

@@ -28,7 +28,9 @@ def _valid_body(rule: workflow.Transition | None, target: BugStatus) -> dict:
 
 @pytest.mark.parametrize("role", list(Role))
 @pytest.mark.parametrize(("source", "target"), list(itertools.permutations(BugStatus, 2)))
-async def test_transition_table(client, db, project, admin, developer, tester, role, source, target):
+async def test_transition_table(
+    client, db, project, admin, developer, tester, role, source, target
+):
     actor = {Role.admin: admin, Role.developer: developer, Role.tester: tester}[role]
     bug = await make_bug(client, tester, project)
     row = await db.get(Bug, bug["id"])
@@ -38,7 +40,11 @@ async def test_transition_table(client, db, project, admin, developer, tester, r
     history_before = await db.scalar(select(func.count()).select_from(BugActivity))
     rule = workflow.find(source, target)
 
-    r = await client.post(f"/api/v1/bugs/{bug['id']}/transitions", json=_valid_body(rule, target), headers=auth_headers(actor))
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json=_valid_body(rule, target),
+        headers=auth_headers(actor),
+    )
 
     await db.refresh(row)
     if rule is not None and has_permission(role, rule.permission):
@@ -67,10 +73,16 @@ async def test_resolving_requires_a_resolution(client, db, project, tester, deve
     url = f"/api/v1/bugs/{bug['id']}/transitions"
     r = await client.post(url, json={"to": "resolved"}, headers=auth_headers(developer))
     assert r.status_code == 409 and "requires a resolution" in r.json()["detail"]
-    r = await client.post(url, json={"to": "resolved", "resolution": "fixed", "comment": "Fixed in abc123"}, headers=auth_headers(developer))
+    r = await client.post(
+        url,
+        json={"to": "resolved", "resolution": "fixed", "comment": "Fixed in abc123"},
+        headers=auth_headers(developer),
+    )
     assert r.status_code == 200
     assert (r.json()["status"], r.json()["resolution"]) == ("resolved", "fixed")
-    comments = (await client.get(f"/api/v1/bugs/{bug['id']}/comments", headers=auth_headers(tester))).json()["items"]
+    comments = (
+        await client.get(f"/api/v1/bugs/{bug['id']}/comments", headers=auth_headers(tester))
+    ).json()["items"]
     assert comments[0]["body"] == "Fixed in abc123"
 
 
@@ -81,12 +93,27 @@ async def test_duplicate_needs_another_visible_bug(client, db, project, tester, 
     hidden = await make_bug(client, admin, hidden_project)
     url = f"/api/v1/bugs/{bug['id']}/transitions"
     h = auth_headers(developer)
-    for extra in ({}, {"duplicate_of": bug["key"]}, {"duplicate_of": hidden["key"]}, {"duplicate_of": "WEB-999"}):
-        r = await client.post(url, json={"to": "resolved", "resolution": "duplicate", **extra}, headers=h)
+    for extra in (
+        {},
+        {"duplicate_of": bug["key"]},
+        {"duplicate_of": hidden["key"]},
+        {"duplicate_of": "WEB-999"},
+    ):
+        r = await client.post(
+            url, json={"to": "resolved", "resolution": "duplicate", **extra}, headers=h
+        )
         assert r.status_code == 409, extra
-    r = await client.post(url, json={"to": "resolved", "resolution": "fixed", "duplicate_of": original["key"]}, headers=h)
+    r = await client.post(
+        url,
+        json={"to": "resolved", "resolution": "fixed", "duplicate_of": original["key"]},
+        headers=h,
+    )
     assert r.status_code == 409
-    r = await client.post(url, json={"to": "resolved", "resolution": "duplicate", "duplicate_of": original["key"]}, headers=h)
+    r = await client.post(
+        url,
+        json={"to": "resolved", "resolution": "duplicate", "duplicate_of": original["key"]},
+        headers=h,
+    )
     assert r.status_code == 200
     assert r.json()["duplicate_of"] == original["key"]
 
@@ -94,17 +121,23 @@ async def test_duplicate_needs_another_visible_bug(client, db, project, tester, 
 async def test_closing_from_open_accepts_only_no_work_resolutions(client, db, project, tester):
     bug = await make_bug(client, tester, project)
     url = f"/api/v1/bugs/{bug['id']}/transitions"
-    r = await client.post(url, json={"to": "closed", "resolution": "fixed"}, headers=auth_headers(tester))
+    r = await client.post(
+        url, json={"to": "closed", "resolution": "fixed"}, headers=auth_headers(tester)
+    )
     assert r.status_code == 409
     r = await client.post(url, json={"to": "closed"}, headers=auth_headers(tester))
     assert r.status_code == 409
-    r = await client.post(url, json={"to": "closed", "resolution": "wont_fix"}, headers=auth_headers(tester))
+    r = await client.post(
+        url, json={"to": "closed", "resolution": "wont_fix"}, headers=auth_headers(tester)
+    )
     assert r.status_code == 200 and r.json()["resolution"] == "wont_fix"
 
 
 async def test_reopening_clears_the_resolution(client, db, project, tester):
     bug = await _at(client, db, tester, project, BugStatus.closed, Resolution.fixed)
-    r = await client.post(f"/api/v1/bugs/{bug['id']}/transitions", json={"to": "open"}, headers=auth_headers(tester))
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions", json={"to": "open"}, headers=auth_headers(tester)
+    )
     assert r.status_code == 200
     assert r.json()["resolution"] is None
 
@@ -112,14 +145,20 @@ async def test_reopening_clears_the_resolution(client, db, project, tester):
 async def test_a_resolution_where_none_is_taken_is_refused(client, project, tester, developer):
     bug = await make_bug(client, tester, project)
     r = await client.post(
-        f"/api/v1/bugs/{bug['id']}/transitions", json={"to": "in_progress", "resolution": "fixed"}, headers=auth_headers(developer)
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "in_progress", "resolution": "fixed"},
+        headers=auth_headers(developer),
     )
     assert r.status_code == 409
 
 
 async def test_tester_cannot_start_progress(client, project, tester):
     bug = await make_bug(client, tester, project)
-    r = await client.post(f"/api/v1/bugs/{bug['id']}/transitions", json={"to": "in_progress"}, headers=auth_headers(tester))
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "in_progress"},
+        headers=auth_headers(tester),
+    )
     assert r.status_code == 409
     assert "tester cannot start work" in r.json()["detail"]
     assert r.json()["allowed"] == ["closed"]
@@ -127,7 +166,11 @@ async def test_tester_cannot_start_progress(client, project, tester):
 
 async def test_starting_work_takes_an_unassigned_bug(client, project, tester, developer):
     bug = await make_bug(client, tester, project)
-    r = await client.post(f"/api/v1/bugs/{bug['id']}/transitions", json={"to": "in_progress"}, headers=auth_headers(developer))
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "in_progress"},
+        headers=auth_headers(developer),
+    )
     assert r.json()["assignee"]["id"] == developer.id
     assert r.json()["watching"] is True
 
@@ -138,7 +181,13 @@ async def test_published_transitions_match_the_role(client, project, tester, dev
     dev = (await client.get(url, headers=auth_headers(developer))).json()
     assert [o["to"] for o in dev] == ["in_progress"]
     tst = (await client.get(url, headers=auth_headers(tester))).json()
-    assert tst == [{"to": "closed", "requires": ["resolution"], "resolutions": ["duplicate", "wont_fix", "invalid"]}]
+    assert tst == [
+        {
+            "to": "closed",
+            "requires": ["resolution"],
+            "resolutions": ["duplicate", "wont_fix", "invalid"],
+        }
+    ]
     adm = (await client.get(url, headers=auth_headers(admin))).json()
     assert sorted(o["to"] for o in adm) == ["closed", "in_progress"]
 
@@ -167,9 +216,15 @@ async def test_full_lifecycle_is_in_the_history(client, project, tester, develop
     ):
         r = await client.post(url, json=body, headers=auth_headers(actor))
         assert r.status_code == 200, r.text
-    items = (await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(tester))).json()["items"]
+    items = (
+        await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(tester))
+    ).json()["items"]
     statuses = [(a["old"], a["new"]) for a in items if a["field"] == "status"]
     assert statuses == [
-        ("open", "in_progress"), ("in_progress", "resolved"), ("resolved", "open"),
-        ("open", "in_progress"), ("in_progress", "resolved"), ("resolved", "closed"),
+        ("open", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "open"),
+        ("open", "in_progress"),
+        ("in_progress", "resolved"),
+        ("resolved", "closed"),
     ]

@@ -51,7 +51,9 @@ async def test_non_members_never_learn_a_bug_exists(client, project, tester, mak
         assert (await client.get(f"/api/v1/bugs/{ref}", headers=h)).status_code == 404
         assert (await client.get(f"/api/v1/bugs/{ref}/comments", headers=h)).status_code == 404
     assert (await client.get("/api/v1/bugs", headers=h)).json()["items"] == []
-    assert (await client.get("/api/v1/bugs", params={"q": "secret"}, headers=h)).json()["items"] == []
+    assert (await client.get("/api/v1/bugs", params={"q": "secret"}, headers=h)).json()[
+        "items"
+    ] == []
     assert (await client.get("/api/v1/projects/WEB/bugs", headers=h)).status_code == 404
     r = await client.post("/api/v1/projects/WEB/bugs", json={"title": "x"}, headers=h)
     assert r.status_code == 404
@@ -77,11 +79,15 @@ async def test_bad_bug_input_is_422_and_creates_nothing(client, project, tester,
     assert await db.scalar(select(func.count()).select_from(Bug)) == 0
 
 
-async def test_only_project_developers_can_be_assignees(client, project, tester, developer, make_user, admin):
+async def test_only_project_developers_can_be_assignees(
+    client, project, tester, developer, make_user, admin
+):
     outsider_dev = await make_user(role="developer")
     for assignee in (tester.id, outsider_dev.id, admin.id, 424242):
         r = await client.post(
-            "/api/v1/projects/WEB/bugs", json={"title": "x", "assignee_id": assignee}, headers=auth_headers(tester)
+            "/api/v1/projects/WEB/bugs",
+            json={"title": "x", "assignee_id": assignee},
+            headers=auth_headers(tester),
         )
         assert r.status_code == 422
         assert r.json()["code"] == "invalid_assignee"
@@ -98,7 +104,9 @@ async def test_reporter_edits_and_history_records_each_field(client, project, te
     )
     assert r.status_code == 200, r.text
     assert r.json()["version"] == bug["version"] + 1
-    activity = (await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(tester))).json()["items"]
+    activity = (
+        await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(tester))
+    ).json()["items"]
     changes = {a["field"]: (a["old"], a["new"]) for a in activity}
     assert changes["title"] == ("Old", "New")
     assert changes["priority"] == ("low", "highest")
@@ -110,7 +118,9 @@ async def test_reporter_edits_and_history_records_each_field(client, project, te
 async def test_stale_etag_edit_is_412_and_changes_nothing(client, project, tester, db):
     bug = await make_bug(client, tester, project, title="Original")
     h = {**auth_headers(tester), "If-Match": f'"{bug["version"]}"'}
-    assert (await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "First"}, headers=h)).status_code == 200
+    assert (
+        await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "First"}, headers=h)
+    ).status_code == 200
     before = await db.scalar(select(func.count()).select_from(BugActivity))
     r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "Second"}, headers=h)
     assert r.status_code == 412
@@ -122,42 +132,68 @@ async def test_stale_etag_edit_is_412_and_changes_nothing(client, project, teste
 async def test_labels_can_be_added_and_removed_without_read_modify_write(client, project, tester):
     bug = await make_bug(client, tester, project, labels=["a", "b"])
     r = await client.patch(
-        f"/api/v1/bugs/{bug['id']}", json={"add_labels": ["C"], "remove_labels": ["a"]}, headers=auth_headers(tester)
+        f"/api/v1/bugs/{bug['id']}",
+        json={"add_labels": ["C"], "remove_labels": ["a"]},
+        headers=auth_headers(tester),
     )
     assert r.json()["labels"] == ["b", "c"]
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"labels": ["z"]}, headers=auth_headers(tester))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"labels": ["z"]}, headers=auth_headers(tester)
+    )
     assert r.json()["labels"] == ["z"]
 
 
-async def test_strangers_cannot_edit_but_developers_may_assign(client, project, tester, developer, make_user, admin):
+async def test_strangers_cannot_edit_but_developers_may_assign(
+    client, project, tester, developer, make_user, admin
+):
     bug = await make_bug(client, tester, project)
     other_tester = await make_user()
     await client.put(f"/api/v1/projects/WEB/members/{other_tester.id}", headers=auth_headers(admin))
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "mine now"}, headers=auth_headers(other_tester))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"title": "mine now"}, headers=auth_headers(other_tester)
+    )
     assert r.status_code == 403 and r.json()["code"] == "not_bug_editor"
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "dev edit"}, headers=auth_headers(developer))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"title": "dev edit"}, headers=auth_headers(developer)
+    )
     assert r.status_code == 403
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"assignee_id": developer.id}, headers=auth_headers(developer))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}",
+        json={"assignee_id": developer.id},
+        headers=auth_headers(developer),
+    )
     assert r.status_code == 200 and r.json()["assignee"]["id"] == developer.id
     # ...and, as assignee, may now edit it
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "dev edit"}, headers=auth_headers(developer))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"title": "dev edit"}, headers=auth_headers(developer)
+    )
     assert r.status_code == 200
-    r = await client.patch(f"/api/v1/bugs/{bug['id']}", json={"title": "admin edit"}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"title": "admin edit"}, headers=auth_headers(admin)
+    )
     assert r.status_code == 200
 
 
 async def test_unassigning_and_removing_the_script(client, project, tester, developer):
-    bug = await make_bug(client, tester, project, assignee_id=developer.id, repro_script="raise SystemExit(1)")
+    bug = await make_bug(
+        client, tester, project, assignee_id=developer.id, repro_script="raise SystemExit(1)"
+    )
     r = await client.patch(
-        f"/api/v1/bugs/{bug['id']}", json={"assignee_id": None, "repro_script": None}, headers=auth_headers(tester)
+        f"/api/v1/bugs/{bug['id']}",
+        json={"assignee_id": None, "repro_script": None},
+        headers=auth_headers(tester),
     )
     assert r.json()["assignee"] is None and r.json()["repro_script"] is None
 
 
 async def test_only_admins_delete_bugs(client, project, tester, admin, db):
     bug = await make_bug(client, tester, project)
-    assert (await client.delete(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(tester))).status_code == 403
-    assert (await client.delete(f"/api/v1/bugs/{bug['key']}", headers=auth_headers(admin))).status_code == 204
+    assert (
+        await client.delete(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(tester))
+    ).status_code == 403
+    assert (
+        await client.delete(f"/api/v1/bugs/{bug['key']}", headers=auth_headers(admin))
+    ).status_code == 204
     assert await db.get(Bug, bug["id"]) is None
 
 
@@ -165,6 +201,10 @@ async def test_watch_and_unwatch(client, project, tester, developer):
     bug = await make_bug(client, tester, project)
     url = f"/api/v1/bugs/{bug['id']}/watchers/me"
     assert (await client.put(url, headers=auth_headers(developer))).status_code == 204
-    assert (await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(developer))).json()["watching"]
+    assert (await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(developer))).json()[
+        "watching"
+    ]
     assert (await client.delete(url, headers=auth_headers(developer))).status_code == 204
-    assert not (await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(developer))).json()["watching"]
+    assert not (
+        await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(developer))
+    ).json()["watching"]

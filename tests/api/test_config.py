@@ -55,6 +55,8 @@ async def test_cors_is_off_by_default_and_on_when_configured(tmp_path):
     off = await _preflight(Settings(data_dir=tmp_path, spa_dir=tmp_path / "none"))
     assert "access-control-allow-origin" not in off.headers
     on = await _preflight(
-        Settings(data_dir=tmp_path, spa_dir=tmp_path / "none", cors_origins=["https://spa.example.com"])
+        Settings(
+            data_dir=tmp_path, spa_dir=tmp_path / "none", cors_origins=["https://spa.example.com"]
+        )
     )
     assert on.headers["access-control-allow-origin"] == "https://spa.example.com"

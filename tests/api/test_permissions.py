@@ -12,7 +12,12 @@ from tests.conftest import auth_headers
 PROTECTED = [
     ("users:read", "GET", "/api/v1/users", None),
     ("users:read", "GET", "/api/v1/users/{user}", None),
-    ("users:manage", "POST", "/api/v1/users", {"email": "n@example.com", "password": "long-enough", "full_name": "N"}),
+    (
+        "users:manage",
+        "POST",
+        "/api/v1/users",
+        {"email": "n@example.com", "password": "long-enough", "full_name": "N"},
+    ),
     ("users:manage", "PATCH", "/api/v1/users/{user}", {"full_name": "Renamed"}),
     ("users:manage", "DELETE", "/api/v1/users/{user}", None),
     ("projects:create", "POST", "/api/v1/projects", {"key": "NEW", "name": "New"}),
@@ -31,11 +36,15 @@ async def test_role_matrix(client, make_user, admin, role, permission, method, p
     actor = admin if role == Role.admin else await make_user(role)
     target = await make_user(Role.developer)
     project = (
-        await client.post("/api/v1/projects", json={"key": "MTX", "name": "Matrix"}, headers=auth_headers(admin))
+        await client.post(
+            "/api/v1/projects", json={"key": "MTX", "name": "Matrix"}, headers=auth_headers(admin)
+        )
     ).json()
     # Members of the project, so that visibility (404) is not what decides here.
     for user in (actor, target):
-        await client.put(f"/api/v1/projects/{project['id']}/members/{user.id}", headers=auth_headers(admin))
+        await client.put(
+            f"/api/v1/projects/{project['id']}/members/{user.id}", headers=auth_headers(admin)
+        )
     url = path.format(project=project["id"], user=target.id)
     r = await client.request(method, url, json=body, headers=auth_headers(actor))
     if has_permission(role, permission):
@@ -60,6 +69,10 @@ def test_every_permission_in_the_matrix_is_exercised():
 
 async def test_admin_sees_projects_without_membership(client, admin, make_user):
     other_admin = await make_user(Role.admin)
-    project = (await client.post("/api/v1/projects", json={"key": "ADM", "name": "A"}, headers=auth_headers(admin))).json()
+    project = (
+        await client.post(
+            "/api/v1/projects", json={"key": "ADM", "name": "A"}, headers=auth_headers(admin)
+        )
+    ).json()
     r = await client.get(f"/api/v1/projects/{project['id']}", headers=auth_headers(other_admin))
     assert r.status_code == 200

@@ -18,7 +18,11 @@ async def make_project(client, admin, key="WEB", name="Website"):
 
 
 async def test_admin_creates_project_with_location(client, admin):
-    r = await client.post(PROJECTS, json={"key": "API", "name": "Backend", "description": "The API"}, headers=auth_headers(admin))
+    r = await client.post(
+        PROJECTS,
+        json={"key": "API", "name": "Backend", "description": "The API"},
+        headers=auth_headers(admin),
+    )
     assert r.status_code == 201
     assert r.headers["Location"] == f"/api/v1/projects/{r.json()['id']}"
     assert r.headers["ETag"] == '"1"'
@@ -33,7 +37,9 @@ async def test_bad_project_keys_are_422(client, admin, db, key):
 
 async def test_duplicate_key_is_409(client, admin):
     await make_project(client, admin)
-    r = await client.post(PROJECTS, json={"key": "WEB", "name": "Other"}, headers=auth_headers(admin))
+    r = await client.post(
+        PROJECTS, json={"key": "WEB", "name": "Other"}, headers=auth_headers(admin)
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "project_key_taken"
 
@@ -49,7 +55,9 @@ async def test_non_members_get_404_and_do_not_see_it_listed(client, admin, devel
 
 async def test_members_see_the_project_by_id_or_key(client, admin, developer):
     project = await make_project(client, admin)
-    r = await client.put(f"{PROJECTS}/{project['id']}/members/{developer.id}", headers=auth_headers(admin))
+    r = await client.put(
+        f"{PROJECTS}/{project['id']}/members/{developer.id}", headers=auth_headers(admin)
+    )
     assert r.status_code == 201
     for ref in (project["id"], "WEB", "web"):
         r = await client.get(f"{PROJECTS}/{ref}", headers=auth_headers(developer))
@@ -70,13 +78,21 @@ async def test_adding_a_member_twice_is_idempotent(client, admin, developer, db)
 async def test_member_list_and_removal(client, admin, developer, tester):
     project = await make_project(client, admin)
     for user in (developer, tester):
-        await client.put(f"{PROJECTS}/{project['id']}/members/{user.id}", headers=auth_headers(admin))
+        await client.put(
+            f"{PROJECTS}/{project['id']}/members/{user.id}", headers=auth_headers(admin)
+        )
     r = await client.get(f"{PROJECTS}/{project['id']}/members", headers=auth_headers(tester))
     assert sorted(m["user"]["id"] for m in r.json()) == sorted([developer.id, tester.id])
-    r = await client.delete(f"{PROJECTS}/{project['id']}/members/{tester.id}", headers=auth_headers(admin))
+    r = await client.delete(
+        f"{PROJECTS}/{project['id']}/members/{tester.id}", headers=auth_headers(admin)
+    )
     assert r.status_code == 204
-    assert (await client.get(f"{PROJECTS}/{project['id']}", headers=auth_headers(tester))).status_code == 404
-    r = await client.delete(f"{PROJECTS}/{project['id']}/members/{tester.id}", headers=auth_headers(admin))
+    assert (
+        await client.get(f"{PROJECTS}/{project['id']}", headers=auth_headers(tester))
+    ).status_code == 404
+    r = await client.delete(
+        f"{PROJECTS}/{project['id']}/members/{tester.id}", headers=auth_headers(admin)
+    )
     assert r.status_code == 404
 
 
@@ -90,22 +106,30 @@ async def test_adding_unknown_user_is_404(client, admin):
 async def test_update_with_if_match(client, admin, db):
     project = await make_project(client, admin)
     url = f"{PROJECTS}/{project['id']}"
-    r = await client.patch(url, json={"name": "Web site"}, headers={**auth_headers(admin), "If-Match": '"1"'})
+    r = await client.patch(
+        url, json={"name": "Web site"}, headers={**auth_headers(admin), "If-Match": '"1"'}
+    )
     assert r.status_code == 200 and r.json()["version"] == 2
-    r = await client.patch(url, json={"name": "Lost"}, headers={**auth_headers(admin), "If-Match": '"1"'})
+    r = await client.patch(
+        url, json={"name": "Lost"}, headers={**auth_headers(admin), "If-Match": '"1"'}
+    )
     assert r.status_code == 412
     assert (await db.get(Project, project["id"])).name == "Web site"
 
 
 async def test_project_key_cannot_be_changed(client, admin):
     project = await make_project(client, admin)
-    r = await client.patch(f"{PROJECTS}/{project['id']}", json={"key": "NEW"}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{PROJECTS}/{project['id']}", json={"key": "NEW"}, headers=auth_headers(admin)
+    )
     assert r.status_code == 422
 
 
 async def test_delete_project(client, admin, db):
     project = await make_project(client, admin)
-    r = await client.delete(f"{PROJECTS}/{project['id']}", headers={**auth_headers(admin), "If-Match": '"9"'})
+    r = await client.delete(
+        f"{PROJECTS}/{project['id']}", headers={**auth_headers(admin), "If-Match": '"9"'}
+    )
     assert r.status_code == 412
     r = await client.delete(f"{PROJECTS}/{project['id']}", headers=auth_headers(admin))
     assert r.status_code == 204
@@ -117,5 +141,9 @@ async def test_project_pagination_sorted_by_name(client, admin):
         await make_project(client, admin, key, name)
     r = await client.get(PROJECTS, params={"sort": "name", "limit": 2}, headers=auth_headers(admin))
     names = [p["name"] for p in r.json()["items"]]
-    r2 = await client.get(PROJECTS, params={"sort": "name", "limit": 2, "cursor": r.json()["next_cursor"]}, headers=auth_headers(admin))
+    r2 = await client.get(
+        PROJECTS,
+        params={"sort": "name", "limit": 2, "cursor": r.json()["next_cursor"]},
+        headers=auth_headers(admin),
+    )
     assert names + [p["name"] for p in r2.json()["items"]] == ["Alpha", "Mid", "Zeta"]

@@ -27,7 +27,9 @@ async def test_pat_is_shown_once_and_stored_hashed(client, developer, db):
 
 
 async def test_pat_authenticates_and_records_last_use(client, developer, db):
-    token = (await client.post(TOKENS, json={"name": "cli"}, headers=auth_headers(developer))).json()["token"]
+    token = (
+        await client.post(TOKENS, json={"name": "cli"}, headers=auth_headers(developer))
+    ).json()["token"]
     r = await client.get(ME, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200
     assert r.json()["id"] == developer.id
@@ -36,7 +38,9 @@ async def test_pat_authenticates_and_records_last_use(client, developer, db):
 
 
 async def test_revoked_pat_stops_working(client, developer):
-    created = (await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))).json()
+    created = (
+        await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))
+    ).json()
     r = await client.delete(f"{TOKENS}/{created['id']}", headers=auth_headers(developer))
     assert r.status_code == 204
     r = await client.get(ME, headers={"Authorization": f"Bearer {created['token']}"})
@@ -44,14 +48,18 @@ async def test_revoked_pat_stops_working(client, developer):
 
 
 async def test_cannot_revoke_someone_elses_pat(client, developer, tester):
-    created = (await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))).json()
+    created = (
+        await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))
+    ).json()
     r = await client.delete(f"{TOKENS}/{created['id']}", headers=auth_headers(tester))
     assert r.status_code == 404
     assert r.json()["code"] == "token_not_found"
 
 
 async def test_expired_pat_is_refused(client, developer, db):
-    created = (await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))).json()
+    created = (
+        await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))
+    ).json()
     stored = await db.get(PersonalAccessToken, created["id"])
     stored.expires_at = datetime.now(UTC) - timedelta(minutes=1)
     await db.commit()
@@ -61,15 +69,21 @@ async def test_expired_pat_is_refused(client, developer, db):
 
 async def test_pat_expiry_must_be_in_the_future(client, developer):
     past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    r = await client.post(TOKENS, json={"name": "x", "expires_at": past}, headers=auth_headers(developer))
+    r = await client.post(
+        TOKENS, json={"name": "x", "expires_at": past}, headers=auth_headers(developer)
+    )
     assert r.status_code == 422
     future = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-    r = await client.post(TOKENS, json={"name": "x", "expires_at": future}, headers=auth_headers(developer))
+    r = await client.post(
+        TOKENS, json={"name": "x", "expires_at": future}, headers=auth_headers(developer)
+    )
     assert r.status_code == 201
 
 
 async def test_deactivated_users_pat_stops_working(client, developer, db):
-    token = (await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))).json()["token"]
+    token = (await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))).json()[
+        "token"
+    ]
     developer.is_active = False
     db.add(developer)
     await db.commit()
@@ -82,7 +96,11 @@ async def test_unknown_pat_is_refused(client):
 
 
 async def test_profile_edit_returns_new_etag(client, tester):
-    r = await client.patch(ME, json={"full_name": "Renamed", "email_notifications": False}, headers=auth_headers(tester))
+    r = await client.patch(
+        ME,
+        json={"full_name": "Renamed", "email_notifications": False},
+        headers=auth_headers(tester),
+    )
     assert r.status_code == 200
     assert r.json()["full_name"] == "Renamed"
     assert r.json()["email_notifications"] is False
@@ -94,23 +112,39 @@ async def test_password_change_needs_the_current_password(client, tester, db):
     assert r.status_code == 403
     assert r.json()["code"] == "current_password_required"
     r = await client.patch(
-        ME, json={"password": "brand-new-pass", "current_password": "wrong"}, headers=auth_headers(tester)
+        ME,
+        json={"password": "brand-new-pass", "current_password": "wrong"},
+        headers=auth_headers(tester),
     )
     assert r.status_code == 403
 
 
 async def test_password_change_works_and_ends_other_sessions(client, tester, db):
-    pair = (await client.post("/api/v1/auth/token", data={"username": tester.email, "password": PASSWORD})).json()
+    pair = (
+        await client.post(
+            "/api/v1/auth/token", data={"username": tester.email, "password": PASSWORD}
+        )
+    ).json()
     r = await client.patch(
-        ME, json={"password": "brand-new-pass", "current_password": PASSWORD}, headers=auth_headers(tester)
+        ME,
+        json={"password": "brand-new-pass", "current_password": PASSWORD},
+        headers=auth_headers(tester),
     )
     assert r.status_code == 200
-    old = await client.post("/api/v1/auth/token", data={"username": tester.email, "password": PASSWORD})
+    old = await client.post(
+        "/api/v1/auth/token", data={"username": tester.email, "password": PASSWORD}
+    )
     assert old.status_code == 401
-    new = await client.post("/api/v1/auth/token", data={"username": tester.email, "password": "brand-new-pass"})
+    new = await client.post(
+        "/api/v1/auth/token", data={"username": tester.email, "password": "brand-new-pass"}
+    )
     assert new.status_code == 200
-    assert (await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})).status_code == 401
-    revoked = (await db.scalars(select(RefreshToken.revoked_at).where(RefreshToken.user_id == tester.id))).all()
+    assert (
+        await client.post("/api/v1/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    ).status_code == 401
+    revoked = (
+        await db.scalars(select(RefreshToken.revoked_at).where(RefreshToken.user_id == tester.id))
+    ).all()
     assert revoked.count(None) == 1  # only the session opened after the change
 
 
@@ -118,11 +152,15 @@ async def test_email_change_needs_password_and_must_be_free(client, tester, deve
     r = await client.patch(ME, json={"email": "fresh@example.com"}, headers=auth_headers(tester))
     assert r.status_code == 403
     r = await client.patch(
-        ME, json={"email": developer.email, "current_password": PASSWORD}, headers=auth_headers(tester)
+        ME,
+        json={"email": developer.email, "current_password": PASSWORD},
+        headers=auth_headers(tester),
     )
     assert r.status_code == 409
     r = await client.patch(
-        ME, json={"email": "Fresh@Example.com", "current_password": PASSWORD}, headers=auth_headers(tester)
+        ME,
+        json={"email": "Fresh@Example.com", "current_password": PASSWORD},
+        headers=auth_headers(tester),
     )
     assert r.status_code == 200
     assert r.json()["email"] == "fresh@example.com"
@@ -134,6 +172,8 @@ async def test_profile_cannot_change_own_role(client, tester):
 
 
 async def test_stale_if_match_on_profile_is_412(client, tester):
-    r = await client.patch(ME, json={"full_name": "A"}, headers={**auth_headers(tester), "If-Match": '"7"'})
+    r = await client.patch(
+        ME, json={"full_name": "A"}, headers={**auth_headers(tester), "If-Match": '"7"'}
+    )
     assert r.status_code == 412
     assert r.json()["code"] == "version_conflict"

@@ -19,7 +19,9 @@ async def test_admin_lists_users_with_keyset_pagination(client, admin, make_user
     seen = [u["id"] for u in page["items"]]
     cursor = page["next_cursor"]
     while cursor:
-        r = await client.get(USERS, params={"limit": 2, "cursor": cursor}, headers=auth_headers(admin))
+        r = await client.get(
+            USERS, params={"limit": 2, "cursor": cursor}, headers=auth_headers(admin)
+        )
         seen += [u["id"] for u in r.json()["items"]]
         cursor = r.json()["next_cursor"]
     assert len(seen) == 5 and seen == sorted(seen)
@@ -28,7 +30,9 @@ async def test_admin_lists_users_with_keyset_pagination(client, admin, make_user
 async def test_user_list_filters_and_descending_sort(client, admin, make_user):
     await make_user(Role.developer, full_name="Grace Hopper")
     await make_user(Role.developer, is_active=False)
-    r = await client.get(USERS, params={"role": "developer", "is_active": "true"}, headers=auth_headers(admin))
+    r = await client.get(
+        USERS, params={"role": "developer", "is_active": "true"}, headers=auth_headers(admin)
+    )
     assert [u["full_name"] for u in r.json()["items"]] == ["Grace Hopper"]
     r = await client.get(USERS, params={"q": "hopp"}, headers=auth_headers(admin))
     assert len(r.json()["items"]) == 1
@@ -49,7 +53,12 @@ async def test_bad_sort_and_cursor_are_400(client, admin):
 async def test_admin_creates_user_with_role(client, admin):
     r = await client.post(
         USERS,
-        json={"email": "dev@example.com", "password": "long-enough", "full_name": "D", "role": "developer"},
+        json={
+            "email": "dev@example.com",
+            "password": "long-enough",
+            "full_name": "D",
+            "role": "developer",
+        },
         headers=auth_headers(admin),
     )
     assert r.status_code == 201
@@ -57,7 +66,9 @@ async def test_admin_creates_user_with_role(client, admin):
 
 
 async def test_admin_changes_role_and_version_moves(client, admin, tester, db):
-    r = await client.patch(f"{USERS}/{tester.id}", json={"role": "developer"}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{USERS}/{tester.id}", json={"role": "developer"}, headers=auth_headers(admin)
+    )
     assert r.status_code == 200
     assert r.json()["role"] == "developer"
     assert r.json()["version"] == 2
@@ -68,10 +79,16 @@ async def test_admin_changes_role_and_version_moves(client, admin, tester, db):
 async def test_stale_if_match_changes_nothing(client, admin, tester, db):
     read = await client.get(f"{USERS}/{tester.id}", headers=auth_headers(admin))
     etag = read.headers["ETag"]
-    ok = await client.patch(f"{USERS}/{tester.id}", json={"full_name": "One"}, headers={**auth_headers(admin), "If-Match": etag})
+    ok = await client.patch(
+        f"{USERS}/{tester.id}",
+        json={"full_name": "One"},
+        headers={**auth_headers(admin), "If-Match": etag},
+    )
     assert ok.status_code == 200
     stale = await client.patch(
-        f"{USERS}/{tester.id}", json={"full_name": "Two"}, headers={**auth_headers(admin), "If-Match": etag}
+        f"{USERS}/{tester.id}",
+        json={"full_name": "Two"},
+        headers={**auth_headers(admin), "If-Match": etag},
     )
     assert stale.status_code == 412
     assert stale.json()["code"] == "version_conflict"
@@ -88,7 +105,9 @@ async def test_delete_deactivates_and_keeps_the_account(client, admin, tester, d
 
 async def test_reactivation(client, admin, make_user):
     user = await make_user(is_active=False)
-    r = await client.patch(f"{USERS}/{user.id}", json={"is_active": True}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{USERS}/{user.id}", json={"is_active": True}, headers=auth_headers(admin)
+    )
     assert r.json()["is_active"] is True
 
 
@@ -98,14 +117,20 @@ async def test_last_admin_cannot_be_demoted_or_deactivated(client, admin, make_u
         assert r.status_code == 409
         assert r.json()["code"] == "last_admin"
     await make_user(Role.admin)
-    r = await client.patch(f"{USERS}/{admin.id}", json={"role": "developer"}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{USERS}/{admin.id}", json={"role": "developer"}, headers=auth_headers(admin)
+    )
     assert r.status_code == 200
 
 
 async def test_admin_email_change_must_be_free(client, admin, tester, developer):
-    r = await client.patch(f"{USERS}/{tester.id}", json={"email": developer.email}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{USERS}/{tester.id}", json={"email": developer.email}, headers=auth_headers(admin)
+    )
     assert r.status_code == 409
-    r = await client.patch(f"{USERS}/{tester.id}", json={"email": "T@Example.com"}, headers=auth_headers(admin))
+    r = await client.patch(
+        f"{USERS}/{tester.id}", json={"email": "T@Example.com"}, headers=auth_headers(admin)
+    )
     assert r.json()["email"] == "t@example.com"
 
 

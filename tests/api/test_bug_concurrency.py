@@ -1,0 +1,57 @@
+"""Two concurrent edits carrying the same ETag: exactly one wins (real connections, no rollback)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from sqlalchemy import delete
+
+from api.db import create_sessionmaker
+from api.main import create_app
+from api.models import Project, User
+
+
+async def test_concurrent_edits_with_the_same_etag_exactly_one_wins(settings, engine):
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+        admin = await _register(c, "race-admin@example.com")
+        try:
+            h = {"Authorization": f"Bearer {admin['token']}"}
+            await c.post("/projects", json={"key": "RACE", "name": "Race"}, headers=h)
+            bug = (await c.post("/projects/RACE/bugs", json={"title": "t"}, headers=h)).json()
+            etag = {"If-Match": f'"{bug["version"]}"'}
+            results = await asyncio.gather(
+                *(
+                    c.patch(
+                        f"/bugs/{bug['id']}", json={"title": f"edit {i}"}, headers={**h, **etag}
+                    )
+                    for i in range(2)
+                )
+            )
+            statuses = sorted(r.status_code for r in results)
+            assert statuses == [200, 412], [r.text for r in results]
+            final = (await c.get(f"/bugs/{bug['id']}", headers=h)).json()
+            winner = next(r for r in results if r.status_code == 200).json()
+            assert final["title"] == winner["title"]
+            assert final["version"] == bug["version"] + 1
+        finally:
+            async with app.state.sessionmaker() as s:
+                await s.execute(delete(Project).where(Project.key == "RACE"))
+                await s.execute(delete(User).where(User.email == "race-admin@example.com"))
+                await s.commit()
+
+
+async def _register(c: httpx.AsyncClient, email: str) -> dict:
+    user = (
+        await c.post(
+            "/auth/register", json={"email": email, "password": "long-enough", "full_name": "R"}
+        )
+    ).json()
+    token = (
+        await c.post("/auth/token", data={"username": email, "password": "long-enough"})
+    ).json()
+    return {**user, "token": token["access_token"]}
