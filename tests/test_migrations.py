@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect
 
+from alembic import command
 from api import migrations
 from api.db import create_engine
 
