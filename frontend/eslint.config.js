@@ -33,6 +33,7 @@ export default tseslint.config(
   {
     files: ["**/*.{js,mjs}"],
     extends: [js.configs.recommended],
-    languageOptions: { globals: globals.node },
+    // e2e scripts run in Node but hand some callbacks to the browser (page.evaluate).
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
 );

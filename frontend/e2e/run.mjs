@@ -56,17 +56,13 @@ async function freePort() {
 }
 
 function startServer(port, dataDir) {
-  const child = spawn(
-    "uv",
-    ["run", "nimbus", "serve", "--host", "127.0.0.1", "--port", String(port)],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, UV_PYTHON_DOWNLOADS: "never", NIMBUS_DATA_DIR: dataDir },
-      // Own process group: `uv run` starts Python as a child, and both must go at the end.
-      detached: true,
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
+  const child = spawn("uv", ["run", "nimbus", "serve", "--host", "127.0.0.1", "--port", String(port)], {
+    cwd: repoRoot,
+    env: { ...process.env, UV_PYTHON_DOWNLOADS: "never", NIMBUS_DATA_DIR: dataDir },
+    // Own process group: `uv run` starts Python as a child, and both must go at the end.
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   const output = [];
   const keep = (chunk) => {
     output.push(chunk.toString());
@@ -227,12 +223,15 @@ async function run() {
     if (new URL(page.url()).pathname !== "/projects/WEB") fail(`landed on ${page.url()}`);
     const about = page.locator(".markdown");
     await about.locator("strong", { hasText: "storefront" }).waitFor();
-    if ((await about.locator("script, a[href^='javascript']").count()) > 0) fail("Markdown was not sanitised");
+    if ((await about.locator("script, a[href^='javascript']").count()) > 0)
+      fail("Markdown was not sanitised");
     await about.locator("a[href='https://example.com/deploys'][rel~='noopener']").waitFor();
     await page.locator(".member-list").getByText(ADMIN.full_name).waitFor();
 
     // Add the tester through the member picker.
-    await page.getByLabel("Add a member").selectOption({ label: `${TESTER.full_name} — ${TESTER.email} (tester)` });
+    await page
+      .getByLabel("Add a member")
+      .selectOption({ label: `${TESTER.full_name} — ${TESTER.email} (tester)` });
     await page.getByRole("button", { name: "Add", exact: true }).click();
     await page.locator(".member-list").getByText(TESTER.full_name).waitFor();
     await shot("03-project");
@@ -276,6 +275,7 @@ async function run() {
     if (!pat.startsWith("nmb_")) fail(`token should start with nmb_, got ${pat.slice(0, 8)}`);
     await page.getByRole("button", { name: "Copy" }).click();
     await page.getByRole("button", { name: "Copied", exact: true }).waitFor();
+    await shot("06-profile-new-token");
     const me = await api(base, "GET", "/users/me", { token: pat });
     if (me.email !== ADMIN.email) fail("the new PAT does not authenticate as its owner");
     await page.reload();
@@ -304,12 +304,17 @@ async function run() {
 
     const graceRole = page.getByLabel(`Role of ${TESTER.full_name}`);
     await graceRole.selectOption("developer");
-    await page.waitForResponse((r) => r.url().includes(`/users/${tester.id}`) && r.request().method() === "PATCH");
+    await page.waitForResponse(
+      (r) => r.url().includes(`/users/${tester.id}`) && r.request().method() === "PATCH",
+    );
     // Someone else edits Grace behind this page's back, so its copy is now stale.
     const { access_token } = await api(base, "POST", "/auth/token", {
       form: { username: ADMIN.email, password: ADMIN.password },
     });
-    await api(base, "PATCH", `/users/${tester.id}`, { token: access_token, json: { full_name: "Grace B. Hopper" } });
+    await api(base, "PATCH", `/users/${tester.id}`, {
+      token: access_token,
+      json: { full_name: "Grace B. Hopper" },
+    });
     await page.getByRole("button", { name: `Deactivate ${TESTER.full_name}` }).click();
     await page.getByText(/Someone changed Grace Hopper/).waitFor();
     await shot("07-admin-users-conflict");
@@ -337,9 +342,11 @@ async function run() {
     await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
     await page.keyboard.press("Tab");
     const skip = page.getByRole("link", { name: "Skip to content" });
-    if (!(await skip.evaluate((el) => el === document.activeElement))) fail("skip link is not first in tab order");
+    if (!(await skip.evaluate((el) => el === document.activeElement)))
+      fail("skip link is not first in tab order");
     await page.keyboard.press("Enter");
-    if (!(await page.evaluate(() => document.activeElement?.id === "main"))) fail("skip link did not focus main");
+    if (!(await page.evaluate(() => document.activeElement?.id === "main")))
+      fail("skip link did not focus main");
 
     // --- sign out, then registration errors from the API's 422 ----------------------------------
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -376,7 +383,7 @@ async function run() {
 run().then(
   () => process.exit(0),
   (error) => {
-    console.error(`[e2e] FAILED: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    console.error(`[e2e] FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
     process.exit(1);
   },
 );

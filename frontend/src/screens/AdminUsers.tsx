@@ -3,7 +3,14 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useState, type SubmitEvent } from "react";
 
 import { ApiError, type Role, type User } from "../api/client";
-import { flattenPages, queryKeys, useCreateUser, useUpdateUser, useUsers, type UserFilters } from "../api/queries";
+import {
+  flattenPages,
+  queryKeys,
+  useCreateUser,
+  useUpdateUser,
+  useUsers,
+  type UserFilters,
+} from "../api/queries";
 import { useCurrentUser } from "../app/currentUser";
 import { Avatar, PageHeader, Time } from "../ui/bits";
 import { Field, FormAlert, SelectField, SubmitButton } from "../ui/forms";
@@ -59,7 +66,12 @@ export function AdminUsers() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
-        <SelectField className="col-6 col-md-3" label="Role" value={role} onChange={(e) => setRole(e.target.value as Role | "")}>
+        <SelectField
+          className="col-6 col-md-3"
+          label="Role"
+          value={role}
+          onChange={(e) => setRole(e.target.value as Role | "")}
+        >
           <option value="">Any role</option>
           {ROLES.map((r) => (
             <option key={r} value={r}>
@@ -120,7 +132,11 @@ export function AdminUsers() {
               (users.isFetchingNextPage ? (
                 <Loading label="Loading more…" compact />
               ) : (
-                <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => void users.fetchNextPage()}>
+                <button
+                  type="button"
+                  className="btn btn-sm btn-outline-primary"
+                  onClick={() => void users.fetchNextPage()}
+                >
                   Load more
                 </button>
               ))}
@@ -178,7 +194,9 @@ function UserRow({ user }: { user: User }) {
         </td>
         <td>
           {user.is_active ? (
-            <span className="badge text-bg-success-subtle text-success-emphasis border border-success-subtle">Active</span>
+            <span className="badge text-bg-success-subtle text-success-emphasis border border-success-subtle">
+              Active
+            </span>
           ) : (
             <span className="badge text-bg-secondary">Deactivated</span>
           )}
@@ -208,8 +226,8 @@ function UserRow({ user }: { user: User }) {
               <span className="flex-grow-1">
                 {conflict ? (
                   <>
-                    <strong>Someone changed {user.full_name} while you were looking.</strong> Reload to see the
-                    current state, then try again.
+                    <strong>Someone changed {user.full_name} while you were looking.</strong> Reload to see
+                    the current state, then try again.
                   </>
                 ) : error instanceof ApiError && error.code === "last_admin" ? (
                   "Nimbus needs at least one active administrator, so this change was not made."
@@ -222,7 +240,11 @@ function UserRow({ user }: { user: User }) {
                   Reload
                 </button>
               ) : (
-                <button type="button" className="btn btn-sm btn-outline-secondary" onClick={() => update.reset()}>
+                <button
+                  type="button"
+                  className="btn btn-sm btn-outline-secondary"
+                  onClick={() => update.reset()}
+                >
                   Dismiss
                 </button>
               )}

@@ -3,7 +3,15 @@ import type { ReactNode } from "react";
 
 import { Logo } from "../app/Shell";
 
-export function AuthLayout({ title, children, footer }: { title: string; children: ReactNode; footer: ReactNode }) {
+export function AuthLayout({
+  title,
+  children,
+  footer,
+}: {
+  title: string;
+  children: ReactNode;
+  footer: ReactNode;
+}) {
   return (
     <main id="main" className="auth-page">
       <div className="auth-card card shadow-sm">

@@ -26,7 +26,10 @@ export function Dashboard() {
 
   return (
     <>
-      <PageHeader title={`${greeting()}, ${firstName}`} subtitle="Here's what's going on in your workspace." />
+      <PageHeader
+        title={`${greeting()}, ${firstName}`}
+        subtitle="Here's what's going on in your workspace."
+      />
       <section aria-labelledby="my-projects" className="dashboard-section">
         <div className="section-header">
           <h2 id="my-projects" className="h5 mb-0">

@@ -8,6 +8,7 @@ export function NotFound() {
   useDocumentTitle("Not found");
   return (
     <EmptyState
+      level={1}
       icon="?"
       title="There's nothing at this address"
       action={

@@ -72,14 +72,17 @@ function AccountCard({ user }: { user: User }) {
 
   function submit(event: SubmitEvent) {
     event.preventDefault();
-    update.mutate({
-      version: user.version,
-      changes: {
-        full_name: form.full_name,
-        email_notifications: form.email_notifications,
-        ...(emailChanged ? { email: form.email.trim(), current_password: form.current_password } : {}),
+    update.mutate(
+      {
+        version: user.version,
+        changes: {
+          full_name: form.full_name,
+          email_notifications: form.email_notifications,
+          ...(emailChanged ? { email: form.email.trim(), current_password: form.current_password } : {}),
+        },
       },
-    }, { onSuccess: (saved) => setForm(formFrom(saved)) });
+      { onSuccess: (saved) => setForm(formFrom(saved)) },
+    );
   }
 
   async function reload() {
@@ -170,7 +173,10 @@ function PasswordCard({ user }: { user: User }) {
     }
     setMismatch(false);
     update.mutate(
-      { version: user.version, changes: { password: form.password, current_password: form.current_password } },
+      {
+        version: user.version,
+        changes: { password: form.password, current_password: form.current_password },
+      },
       {
         onSuccess: (updated) => {
           // A new password ends every session of the account, this one included: sign in again
@@ -277,8 +283,8 @@ function TokensCard() {
           Personal access tokens
         </h2>
         <p className="small text-body-secondary mb-3">
-          For scripts and the command line: send one as <code>Authorization: Bearer nmb_…</code>. A token
-          acts as you, with your role.
+          For scripts and the command line: send one as <code>Authorization: Bearer nmb_…</code>. A token acts
+          as you, with your role.
         </p>
         {created && <NewToken token={created} onDismiss={() => setCreated(null)} />}
         <form className="row g-2 align-items-start mb-4" onSubmit={submit} noValidate>
@@ -351,8 +357,20 @@ function TokensCard() {
                     <td>
                       <Time iso={token.created_at} />
                     </td>
-                    <td>{token.last_used_at ? <Time iso={token.last_used_at} /> : <span className="text-body-secondary">Never</span>}</td>
-                    <td>{token.expires_at ? <Time iso={token.expires_at} /> : <span className="text-body-secondary">Never</span>}</td>
+                    <td>
+                      {token.last_used_at ? (
+                        <Time iso={token.last_used_at} />
+                      ) : (
+                        <span className="text-body-secondary">Never</span>
+                      )}
+                    </td>
+                    <td>
+                      {token.expires_at ? (
+                        <Time iso={token.expires_at} />
+                      ) : (
+                        <span className="text-body-secondary">Never</span>
+                      )}
+                    </td>
                     <td className="text-end">
                       <RevokeButton tokenId={token.id} name={token.name} />
                     </td>

@@ -3,7 +3,14 @@ import { useState, type SubmitEvent } from "react";
 import { Link, useParams } from "react-router";
 
 import { ApiError, type Project, type ProjectMember } from "../api/client";
-import { flattenPages, useAddMember, useMembers, useProject, useRemoveMember, useUsers } from "../api/queries";
+import {
+  flattenPages,
+  useAddMember,
+  useMembers,
+  useProject,
+  useRemoveMember,
+  useUsers,
+} from "../api/queries";
 import { useCurrentUser } from "../app/currentUser";
 import { Avatar, PageHeader, RoleBadge, Time } from "../ui/bits";
 import { FormAlert, SelectField, SubmitButton } from "../ui/forms";
@@ -22,6 +29,7 @@ export function ProjectPage() {
     if (project.error instanceof ApiError && project.error.status === 404) {
       return (
         <EmptyState
+          level={1}
           icon="?"
           title={`No project “${projectKey.toUpperCase()}”`}
           action={
@@ -120,7 +128,15 @@ function Members({ projectKey, canManage }: { projectKey: string; canManage: boo
   );
 }
 
-function MemberRow({ projectKey, member, canManage }: { projectKey: string; member: ProjectMember; canManage: boolean }) {
+function MemberRow({
+  projectKey,
+  member,
+  canManage,
+}: {
+  projectKey: string;
+  member: ProjectMember;
+  canManage: boolean;
+}) {
   const remove = useRemoveMember(projectKey);
   const [confirming, setConfirming] = useState(false);
   const { user } = member;
@@ -145,7 +161,11 @@ function MemberRow({ projectKey, member, canManage }: { projectKey: string; memb
             >
               Remove
             </button>
-            <button type="button" className="btn btn-sm btn-outline-secondary" onClick={() => setConfirming(false)}>
+            <button
+              type="button"
+              className="btn btn-sm btn-outline-secondary"
+              onClick={() => setConfirming(false)}
+            >
               Keep
             </button>
           </span>

@@ -71,7 +71,11 @@ export function ProjectsList() {
               {projects.isFetchingNextPage ? (
                 <Loading label="Loading more projects…" compact />
               ) : (
-                <button type="button" className="btn btn-outline-primary" onClick={() => void projects.fetchNextPage()}>
+                <button
+                  type="button"
+                  className="btn btn-outline-primary"
+                  onClick={() => void projects.fetchNextPage()}
+                >
                   Load more
                 </button>
               )}

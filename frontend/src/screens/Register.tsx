@@ -51,7 +51,11 @@ export function Register() {
     >
       <form onSubmit={submit} noValidate>
         <FormAlert
-          message={closed ? "Registration is closed here. Ask an administrator to create your account." : errors.summary}
+          message={
+            closed
+              ? "Registration is closed here. Ask an administrator to create your account."
+              : errors.summary
+          }
         />
         <Field
           label="Full name"
@@ -85,7 +89,11 @@ export function Register() {
           error={errors.fields.password}
           help="At least 8 characters."
         />
-        <SubmitButton pending={register.isPending} pendingLabel="Creating account…" className="btn btn-primary w-100">
+        <SubmitButton
+          pending={register.isPending}
+          pendingLabel="Creating account…"
+          className="btn btn-primary w-100"
+        >
           Create account
         </SubmitButton>
       </form>

@@ -65,7 +65,12 @@ export function NewProjectForm({
   }
 
   return (
-    <form className="card card-body mb-4 new-project" onSubmit={submit} noValidate aria-labelledby="new-project-title">
+    <form
+      className="card card-body mb-4 new-project"
+      onSubmit={submit}
+      noValidate
+      aria-labelledby="new-project-title"
+    >
       <h2 id="new-project-title" className="h5 mb-3">
         New project
       </h2>

@@ -43,4 +43,3 @@ export function formErrors(
   const summary = rest.length ? rest.join(" ") : described.detail || described.title;
   return { fields: {}, summary };
 }
-

@@ -26,4 +26,3 @@ export function initials(name: string): string {
     .join("")
     .toUpperCase();
 }
-

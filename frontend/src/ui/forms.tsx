@@ -1,7 +1,6 @@
 /** Labelled form controls that show the API's per-field messages next to the field. */
 import { useId, type InputHTMLAttributes, type ReactNode, type SelectHTMLAttributes } from "react";
 
-
 interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
   label: string;
   error?: string | undefined;
@@ -12,7 +11,9 @@ export function Field({ label, error, help, className, ...input }: FieldProps) {
   const id = useId();
   const helpId = `${id}-help`;
   const errorId = `${id}-error`;
-  const describedBy = [help ? helpId : null, error ? errorId : null].filter(Boolean).join(" ");
+  // The API's message replaces the hint rather than repeating it.
+  const showHelp = help && !error;
+  const describedBy = [showHelp ? helpId : null, error ? errorId : null].filter(Boolean).join(" ");
   return (
     <div className={className ?? "mb-3"}>
       <label htmlFor={id} className="form-label">
@@ -30,7 +31,7 @@ export function Field({ label, error, help, className, ...input }: FieldProps) {
           {error}
         </div>
       )}
-      {help && (
+      {showHelp && (
         <div id={helpId} className="form-text">
           {help}
         </div>

@@ -32,9 +32,12 @@ export function EmptyState({
   title,
   children,
   action,
+  level = 2,
 }: {
   icon?: ReactNode;
   title: string;
+  /** 1 when the empty state is the whole page (not found), so the page still has its h1. */
+  level?: 1 | 2;
   children?: ReactNode;
   action?: ReactNode;
 }) {
@@ -45,7 +48,7 @@ export function EmptyState({
           {icon}
         </div>
       )}
-      <h2 className="h5 mb-1">{title}</h2>
+      {level === 1 ? <h1 className="h5 mb-1">{title}</h1> : <h2 className="h5 mb-1">{title}</h2>}
       {children && <p className="text-body-secondary mb-3">{children}</p>}
       {action}
     </div>
@@ -82,8 +85,8 @@ export function ConflictNotice({ what, onReload }: { what: string; onReload: () 
   return (
     <div className="alert alert-warning d-flex flex-wrap align-items-center gap-2" role="alert">
       <span className="flex-grow-1">
-        <strong>Someone changed {what} while you were editing.</strong> Reload to see their
-        changes, then try again.
+        <strong>Someone changed {what} while you were editing.</strong> Reload to see their changes, then try
+        again.
       </span>
       <button type="button" className="btn btn-sm btn-warning" onClick={onReload}>
         Reload

@@ -1,0 +1,43 @@
+/** Renders a screen with the real Api (over a fake network), a fresh query cache and a router. */
+import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+import { render } from "@testing-library/react";
+import type { ReactElement } from "react";
+import { MemoryRouter, Route, Routes } from "react-router";
+
+import { Api, memoryRefreshStore, type User } from "../api/client";
+import { ApiContext } from "../api/context";
+import { CurrentUserContext } from "../app/currentUser";
+import { fakeServer, type Handler } from "./fakeServer";
+
+export function renderScreen(
+  ui: ReactElement,
+  {
+    routes = {},
+    user = null,
+    path = "/",
+  }: { routes?: Record<string, Handler>; user?: User | null; path?: string },
+) {
+  const server = fakeServer(routes);
+  const api = new Api({
+    baseUrl: "http://nimbus.test",
+    fetch: server.fetch,
+    refreshStore: memoryRefreshStore(),
+  });
+  const queryClient = new QueryClient({
+    defaultOptions: { queries: { retry: false }, mutations: { retry: false } },
+  });
+  const result = render(
+    <ApiContext.Provider value={api}>
+      <QueryClientProvider client={queryClient}>
+        <CurrentUserContext.Provider value={user}>
+          <MemoryRouter initialEntries={[path]}>
+            <Routes>
+              <Route path="*" element={ui} />
+            </Routes>
+          </MemoryRouter>
+        </CurrentUserContext.Provider>
+      </QueryClientProvider>
+    </ApiContext.Provider>,
+  );
+  return { ...result, server, api };
+}
