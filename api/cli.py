@@ -91,6 +91,32 @@ async def _create_admin(email: str, full_name: str, password: str) -> int:
         await engine.dispose()
 
 
+@app.command("seed-demo")
+def seed_demo(
+    bugs: Annotated[
+        int, typer.Option(min=0, help="How many bugs (bulk beyond the first 300)")
+    ] = 300,
+) -> None:
+    """Fill an empty instance with demo users, projects, bugs, comments and history."""
+    from api.demo import seed_demo as run_seed
+
+    async def go() -> None:
+        engine = create_engine(get_settings().effective_database_url)
+        try:
+            summary = await run_seed(create_sessionmaker(engine), bugs)
+        finally:
+            await engine.dispose()
+        typer.echo(f"seeded {summary.projects} projects and {summary.bugs} bugs; sign in as:")
+        for email, password in summary.users.items():
+            typer.echo(f"  {email}  {password}")
+
+    try:
+        asyncio.run(go())
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
 @app.command()
 def openapi(
     output: Annotated[
