@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Select,
     delete,
     exists,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -117,12 +119,15 @@ def list_query(
 def _text_match(dialect: str, q: str) -> ColumnElement[bool]:
     """PostgreSQL: the generated tsvector columns (GIN). SQLite: a case-insensitive LIKE."""
     if dialect == "postgresql":
+        # A UNION of two GIN-indexed lookups: an OR across bug and comment would force a scan.
         query = func.websearch_to_tsquery("english", q)
-        in_comments = exists().where(
-            col(Comment.bug_id) == Bug.id,
-            literal_column("comment.search_vector").bool_op("@@")(query),
+        matching: CompoundSelect[Any] = union(
+            select(col(Bug.id)).where(literal_column("bug.search_vector").bool_op("@@")(query)),
+            select(col(Comment.bug_id)).where(
+                literal_column("comment.search_vector").bool_op("@@")(query)
+            ),
         )
-        return or_(literal_column("bug.search_vector").bool_op("@@")(query), in_comments)
+        return col(Bug.id).in_(matching)
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_comments = exists().where(
         col(Comment.bug_id) == Bug.id, col(Comment.body).ilike(pattern, escape="\\")
