@@ -18,7 +18,9 @@ config = context.config
 POSTGRES_ONLY = {"search_vector", "ix_bug_search_vector", "ix_comment_search_vector"}
 
 
-def _include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def _include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return name not in POSTGRES_ONLY
 
 
