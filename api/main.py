@@ -19,6 +19,7 @@ from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
+from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
 from api.projects.router import router as projects_router
 from api.spa import SPAStaticFiles, default_spa_dir
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "projects", "description": "Projects and members"},
             {"name": "bugs", "description": "Bugs, their workflow, history and watchers"},
             {"name": "comments", "description": "Comments on bugs"},
+            {"name": "notifications", "description": "In-app notifications"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
@@ -93,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         projects_router,
         bugs_router,
         comments_router,
+        notifications_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

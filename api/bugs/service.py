@@ -41,6 +41,7 @@ from api.models import (
     Role,
     User,
 )
+from api.notifications.service import notify
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
 from api.projects.service import get_visible_project
@@ -178,8 +179,37 @@ async def create_bug(session: AsyncSession, user: User, project_ref: str, data: 
     await repository.watch(session, bug.id, _uid(user))
     if bug.assignee_id is not None:
         await repository.watch(session, bug.id, bug.assignee_id)
+        await _notify_assigned(session, user, project, bug)
     await session.flush()
     return bug
+
+
+async def _notify_assigned(session: AsyncSession, actor: User, project: Project, bug: Bug) -> None:
+    assert bug.assignee_id is not None
+    key = bug_key(project, bug)
+    await notify(
+        session,
+        [bug.assignee_id],
+        kind="bug.assigned",
+        exclude=actor.id,
+        title=f"{actor.full_name} assigned {key} to you: {bug.title}",
+        link=f"/bugs/{key}",
+    )
+
+
+async def _notify_watchers(
+    session: AsyncSession, actor: User, project: Project, bug: Bug, kind: str, what: str
+) -> None:
+    assert bug.id is not None
+    key = bug_key(project, bug)
+    await notify(
+        session,
+        await repository.watcher_ids(session, bug.id),
+        kind=kind,
+        exclude=actor.id,
+        title=f"{actor.full_name} {what} {key}: {bug.title}",
+        link=f"/bugs/{key}",
+    )
 
 
 def _can_edit(user: User, bug: Bug) -> bool:
@@ -202,7 +232,7 @@ async def _check_assignee(session: AsyncSession, project_id: int, assignee_id: i
 async def update_bug(
     session: AsyncSession, user: User, ref: str, data: BugUpdate, if_match: str | None
 ) -> Bug:
-    bug, _project = await get_visible_bug(session, user, ref)
+    bug, project = await get_visible_bug(session, user, ref)
     check_if_match(if_match, bug.version)
     changes = data.model_dump(exclude_unset=True)
     reassigning = "assignee_id" in changes and changes["assignee_id"] != bug.assignee_id
@@ -223,6 +253,7 @@ async def update_bug(
     await _change_labels(session, bug, data)
     if reassigning and bug.assignee_id is not None:
         await repository.watch(session, bug.id, bug.assignee_id)
+        await _notify_assigned(session, user, project, bug)
     bug.updated_at = utcnow()  # label-only edits change the bug too
     await session.flush()
     return bug
@@ -277,7 +308,7 @@ async def available_transitions(
 async def transition(
     session: AsyncSession, user: User, ref: str, req: TransitionRequest, if_match: str | None
 ) -> Bug:
-    bug, _project = await get_visible_bug(session, user, ref)
+    bug, project = await get_visible_bug(session, user, ref)
     check_if_match(if_match, bug.version)
     rule = workflow.find(bug.status, req.to)
     allowed = ", ".join(o.to for o in _options(user, bug)) or "none"
@@ -305,6 +336,7 @@ async def transition(
         await repository.watch(session, bug.id or 0, _uid(user))
     if req.comment:
         await _add_comment(session, user, bug, req.comment)
+    await _notify_watchers(session, user, project, bug, "bug.transitioned", f"moved to {req.to}")
     await session.flush()
     return bug
 
@@ -352,10 +384,11 @@ async def _add_comment(session: AsyncSession, user: User, bug: Bug, body: str) -
 async def add_comment(
     session: AsyncSession, user: User, ref: str, data: CommentCreate
 ) -> CommentRead:
-    bug, _ = await get_visible_bug(session, user, ref)
+    bug, project = await get_visible_bug(session, user, ref)
     if not has_permission(user.role, "comments:create"):
         raise Forbidden()
     comment = await _add_comment(session, user, bug, data.body)
+    await _notify_watchers(session, user, project, bug, "comment.created", "commented on")
     await session.flush()
     return (await comments_read(session, [comment]))[0]
 

@@ -6,6 +6,7 @@ from api.models.bug_label import BugLabel
 from api.models.bug_watcher import BugWatcher
 from api.models.comment import Comment
 from api.models.login_failure import LoginFailure
+from api.models.notification import Notification
 from api.models.personal_access_token import PersonalAccessToken
 from api.models.project import Project
 from api.models.project_member import ProjectMember
@@ -20,6 +21,7 @@ __all__ = [
     "BugWatcher",
     "Comment",
     "LoginFailure",
+    "Notification",
     "PersonalAccessToken",
     "Priority",
     "Project",

@@ -1,0 +1,54 @@
+"""In-app notifications from bug events."""
+
+from __future__ import annotations
+
+from tests.api.bug_helpers import make_bug, make_project
+from tests.conftest import auth_headers
+
+NOTES = "/api/v1/notifications"
+
+
+async def test_assignment_transition_and_comment_notify_the_right_people(
+    client, admin, developer, tester
+):
+    await make_project(client, admin, developer, tester)
+    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    notes = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
+    assert [n["kind"] for n in notes] == ["bug.assigned"]
+    assert notes[0]["link"] == "/bugs/WEB-1" and "Crash" in notes[0]["title"]
+    assert (await client.get(NOTES, headers=auth_headers(tester))).json()["items"] == []  # not self
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "in_progress"},
+        headers=auth_headers(developer),
+    )
+    tester_notes = (await client.get(NOTES, headers=auth_headers(tester))).json()["items"]
+    assert [n["kind"] for n in tester_notes] == ["bug.transitioned"]
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/comments", json={"body": "hi"}, headers=auth_headers(tester)
+    )
+    dev_notes = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
+    assert [n["kind"] for n in dev_notes] == ["comment.created", "bug.assigned"]
+
+
+async def test_read_one_and_read_all(client, admin, developer, tester):
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, tester, assignee_id=developer.id)
+    h = auth_headers(developer)
+    assert (await client.get(f"{NOTES}/unread-count", headers=h)).json() == {"unread": 2}
+    first = (await client.get(NOTES, headers=h)).json()["items"][0]
+    r = await client.post(f"{NOTES}/{first['id']}/read", headers=h)
+    assert r.status_code == 200 and r.json()["read_at"]
+    assert len((await client.get(NOTES, params={"unread": "true"}, headers=h)).json()["items"]) == 1
+    assert (await client.post(f"{NOTES}/read-all", headers=h)).status_code == 204
+    assert (await client.get(f"{NOTES}/unread-count", headers=h)).json() == {"unread": 0}
+
+
+async def test_others_notifications_are_404(client, admin, developer, tester):
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    note = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"][0]
+    r = await client.post(f"{NOTES}/{note['id']}/read", headers=auth_headers(tester))
+    assert r.status_code == 404
+    assert r.json()["code"] == "notification_not_found"
