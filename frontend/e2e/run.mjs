@@ -27,6 +27,7 @@ const headed = process.env.E2E_HEADED === "1";
 
 const ADMIN = { email: "ada@example.com", password: "correct-horse-1", full_name: "Ada Lovelace" };
 const TESTER = { email: "grace@example.com", password: "battery-staple-2", full_name: "Grace Hopper" };
+const ACCESS_TTL_S = 4;
 const PROJECT = {
   key: "WEB",
   name: "Web storefront",
@@ -58,7 +59,13 @@ async function freePort() {
 function startServer(port, dataDir) {
   const child = spawn("uv", ["run", "nimbus", "serve", "--host", "127.0.0.1", "--port", String(port)], {
     cwd: repoRoot,
-    env: { ...process.env, UV_PYTHON_DOWNLOADS: "never", NIMBUS_DATA_DIR: dataDir },
+    env: {
+      ...process.env,
+      UV_PYTHON_DOWNLOADS: "never",
+      NIMBUS_DATA_DIR: dataDir,
+      // Short-lived access tokens, so the run also exercises the transparent refresh.
+      NIMBUS_ACCESS_TOKEN_TTL_S: String(ACCESS_TTL_S),
+    },
     // Own process group: `uv run` starts Python as a child, and both must go at the end.
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -186,6 +193,8 @@ async function run() {
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
+    if (process.env.E2E_DEBUG)
+      page.on("response", (r) => log(`${r.request().method()} ${r.url()} ${r.status()}`));
     page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
     page.on("console", (message) => {
       // 4xx responses the UI handles on purpose (a 422 on the register form) are logged by
@@ -286,8 +295,15 @@ async function run() {
     await page.getByText("Saved.").waitFor();
     await page.getByRole("link", { name: /Ada King Lovelace/ }).waitFor();
 
-    // --- admin users: role change, deactivation, stale-version conflict ------------------------
+    // --- an expired access token is renewed without the user noticing --------------------------
+    await page.waitForTimeout((ACCESS_TTL_S + 1) * 1000);
+    const refreshed = page.waitForResponse((r) => r.url().endsWith("/api/v1/auth/refresh") && r.ok());
+    const usersLoaded = page.waitForResponse((r) => r.url().includes("/api/v1/users?") && r.ok());
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
+    await refreshed;
+    await usersLoaded;
+
+    // --- admin users: role change, deactivation, stale-version conflict ------------------------
     await page.getByRole("heading", { level: 1, name: "Users" }).waitFor();
     await page.getByRole("button", { name: "New user" }).click();
     const newUser = page.getByRole("form", { name: "New user" });
@@ -303,10 +319,11 @@ async function run() {
     await page.getByText("linus@example.com").waitFor();
 
     const graceRole = page.getByLabel(`Role of ${TESTER.full_name}`);
-    await graceRole.selectOption("developer");
-    await page.waitForResponse(
+    const roleSaved = page.waitForResponse(
       (r) => r.url().includes(`/users/${tester.id}`) && r.request().method() === "PATCH",
     );
+    await graceRole.selectOption("developer");
+    if (!(await roleSaved).ok()) fail("changing Grace's role failed");
     // Someone else edits Grace behind this page's back, so its copy is now stale.
     const { access_token } = await api(base, "POST", "/auth/token", {
       form: { username: ADMIN.email, password: ADMIN.password },
@@ -322,6 +339,12 @@ async function run() {
     await page.getByRole("button", { name: "Deactivate Grace B. Hopper" }).click();
     await page.getByRole("button", { name: "Reactivate Grace B. Hopper" }).waitFor();
     await shot("07-admin-users");
+    await page.getByText("What can each role do?").click();
+    await page
+      .getByRole("table", { name: "Permissions by role" })
+      .getByRole("columnheader", { name: "tester" })
+      .waitFor();
+    await shot("07-admin-roles");
     await page.getByRole("button", { name: "Reactivate Grace B. Hopper" }).click();
     await page.getByRole("button", { name: "Deactivate Grace B. Hopper" }).waitFor();
 

@@ -102,12 +102,13 @@ export function useRevokeToken() {
   });
 }
 
-export function useRoles() {
+export function useRoles({ enabled = true }: { enabled?: boolean } = {}) {
   const api = useApi();
   return useQuery({
     queryKey: queryKeys.roles,
     queryFn: () => unwrap(api.client.GET("/api/v1/roles")),
     staleTime: Infinity,
+    enabled,
   });
 }
 

@@ -80,7 +80,7 @@ export function Shell() {
                     to="/profile"
                     onClick={() => setMenuOpen(false)}
                   >
-                    <Avatar name={user.full_name} size="sm" />
+                    <Avatar name={user.full_name} seed={user.email} size="sm" />
                     <span>{user.full_name}</span>
                     <span className="visually-hidden">(your profile)</span>
                   </NavLink>

@@ -7,6 +7,7 @@ import {
   flattenPages,
   queryKeys,
   useCreateUser,
+  useRoles,
   useUpdateUser,
   useUsers,
   type UserFilters,
@@ -26,6 +27,8 @@ const ROLE_HELP: Record<Role, string> = {
 };
 
 type StatusFilter = "all" | "active" | "inactive";
+
+const SELF_HINT = "Another administrator can change your own account";
 
 export function AdminUsers() {
   useDocumentTitle("Users");
@@ -57,6 +60,7 @@ export function AdminUsers() {
         }
       />
       {creating && <NewUserForm onDone={() => setCreating(false)} />}
+      <RolesMatrix />
       <form className="filters row g-2 mb-3" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field
           className="col-md-6"
@@ -165,7 +169,7 @@ function UserRow({ user }: { user: User }) {
       <tr className={user.is_active ? undefined : "row-inactive"}>
         <td>
           <div className="d-flex align-items-center gap-2 min-w-0">
-            <Avatar name={user.full_name} />
+            <Avatar name={user.full_name} seed={user.email} />
             <div className="min-w-0">
               <div className="fw-medium text-truncate">
                 {user.full_name} {isMe && <span className="badge text-bg-light border">you</span>}
@@ -182,7 +186,10 @@ function UserRow({ user }: { user: User }) {
             id={`role-${user.id}`}
             className="form-select form-select-sm role-select"
             value={user.role}
-            disabled={update.isPending}
+            // Changing your own role or switching yourself off is a lock-out waiting to happen;
+            // another administrator can do it deliberately.
+            disabled={update.isPending || isMe}
+            title={isMe ? SELF_HINT : undefined}
             onChange={(e) => update.mutate({ user, changes: { role: e.target.value as Role } })}
           >
             {ROLES.map((r) => (
@@ -208,7 +215,8 @@ function UserRow({ user }: { user: User }) {
           <button
             type="button"
             className={`btn btn-sm ${user.is_active ? "btn-outline-danger" : "btn-outline-success"}`}
-            disabled={update.isPending}
+            disabled={update.isPending || isMe}
+            title={isMe ? SELF_HINT : undefined}
             aria-label={`${user.is_active ? "Deactivate" : "Reactivate"} ${user.full_name}`}
             onClick={() => update.mutate({ user, changes: { is_active: !user.is_active } })}
           >
@@ -331,5 +339,62 @@ function NewUserForm({ onDone }: { onDone: () => void }) {
         </button>
       </div>
     </form>
+  );
+}
+
+/** What each role may do, straight from GET /roles: the matrix the API actually enforces. */
+function RolesMatrix() {
+  const [open, setOpen] = useState(false);
+  const roles = useRoles({ enabled: open });
+  return (
+    <details className="card card-body mb-4 roles-matrix" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary className="fw-medium">What can each role do?</summary>
+      <div className="mt-3">
+        {roles.isPending ? (
+          <Loading label="Loading permissions…" compact />
+        ) : roles.isError ? (
+          <ErrorState error={roles.error} onRetry={() => void roles.refetch()} />
+        ) : (
+          <div className="table-responsive">
+            <table className="table table-sm align-middle mb-0">
+              <caption className="visually-hidden">Permissions by role</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Permission</th>
+                  {roles.data.roles.map((role) => (
+                    <th scope="col" key={role} className="text-center">
+                      {role}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
+              <tbody>
+                {roles.data.permissions.map((permission) => (
+                  <tr key={permission.name}>
+                    <th scope="row" className="fw-normal">
+                      {permission.description}
+                      <div className="small text-body-secondary font-monospace">{permission.name}</div>
+                    </th>
+                    {roles.data.roles.map((role) => (
+                      <td key={role} className="text-center">
+                        {permission.roles.includes(role) ? (
+                          <span className="text-success" aria-label="allowed">
+                            ✓
+                          </span>
+                        ) : (
+                          <span className="text-body-tertiary" aria-label="not allowed">
+                            –
+                          </span>
+                        )}
+                      </td>
+                    ))}
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </div>
+    </details>
   );
 }

@@ -142,7 +142,7 @@ function MemberRow({
   const { user } = member;
   return (
     <li className="member-row">
-      <Avatar name={user.full_name} />
+      <Avatar name={user.full_name} seed={user.email} />
       <div className="min-w-0 flex-grow-1">
         <div className="fw-medium text-truncate">
           {user.full_name} {!user.is_active && <span className="badge text-bg-secondary">inactive</span>}

@@ -12,10 +12,19 @@ export function Time({ iso }: { iso: string }) {
   );
 }
 
-export function Avatar({ name, size = "md" }: { name: string; size?: "sm" | "md" }) {
+export function Avatar({
+  name,
+  seed = name,
+  size = "md",
+}: {
+  name: string;
+  /** What the colour is derived from; pass something stable like the email. */
+  seed?: string;
+  size?: "sm" | "md";
+}) {
   // A stable hue per name so people are recognisable at a glance.
   let hash = 0;
-  for (const char of name) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
+  for (const char of seed) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   return (
     <span
       className={`avatar avatar-${size}`}
