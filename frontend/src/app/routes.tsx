@@ -2,6 +2,7 @@
 import { createBrowserRouter, Outlet } from "react-router";
 
 import { AdminUsers } from "../screens/AdminUsers";
+import { CrashPage } from "../screens/CrashPage";
 import { Dashboard } from "../screens/Dashboard";
 import { NotFound } from "../screens/NotFound";
 import { ProfilePage } from "../screens/Profile";
@@ -14,29 +15,34 @@ import { Shell } from "./Shell";
 
 export function createRouter() {
   return createBrowserRouter([
-    { path: "/login", element: <SignIn /> },
-    { path: "/register", element: <Register /> },
     {
-      element: (
-        <RequireAuth>
-          <Shell />
-        </RequireAuth>
-      ),
+      errorElement: <CrashPage />,
       children: [
-        { index: true, element: <Dashboard /> },
-        { path: "projects", element: <ProjectsList /> },
-        { path: "projects/:projectKey", element: <ProjectPage /> },
-        { path: "profile", element: <ProfilePage /> },
+        { path: "/login", element: <SignIn /> },
+        { path: "/register", element: <Register /> },
         {
-          path: "admin",
           element: (
-            <RequireRole roles={["admin"]}>
-              <Outlet />
-            </RequireRole>
+            <RequireAuth>
+              <Shell />
+            </RequireAuth>
           ),
-          children: [{ path: "users", element: <AdminUsers /> }],
+          children: [
+            { index: true, element: <Dashboard /> },
+            { path: "projects", element: <ProjectsList /> },
+            { path: "projects/:projectKey", element: <ProjectPage /> },
+            { path: "profile", element: <ProfilePage /> },
+            {
+              path: "admin",
+              element: (
+                <RequireRole roles={["admin"]}>
+                  <Outlet />
+                </RequireRole>
+              ),
+              children: [{ path: "users", element: <AdminUsers /> }],
+            },
+            { path: "*", element: <NotFound /> },
+          ],
         },
-        { path: "*", element: <NotFound /> },
       ],
     },
   ]);

@@ -155,6 +155,7 @@ function AccountCard({ user }: { user: User }) {
 
 function PasswordCard({ user }: { user: User }) {
   const api = useApi();
+  const me = useMe();
   const update = useUpdateMe();
   const [form, setForm] = useState({ current_password: "", password: "", confirm: "" });
   const [mismatch, setMismatch] = useState(false);
@@ -198,7 +199,7 @@ function PasswordCard({ user }: { user: User }) {
         </h2>
         <p className="small text-body-secondary mb-3">Changing it signs out your other sessions.</p>
         {conflict ? (
-          <ConflictNotice what="your profile" onReload={() => update.reset()} />
+          <ConflictNotice what="your profile" onReload={() => void me.refetch().then(() => update.reset())} />
         ) : (
           <FormAlert message={errors.summary} />
         )}
