@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     smtp_url: str | None = None
+    attachment_max_bytes: int = 25 * 1024 * 1024
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)
     executor_backend: Literal["auto", "docker", "bwrap", "off"] = "auto"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from api.attachments.router import router as attachments_router
 from api.auth.router import router as auth_router
 from api.auth.router import tokens_router
 from api.bugs.router import comments_router
@@ -21,8 +25,10 @@ from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
+from api.outbox import Handler, OutboxDrainer
 from api.projects.router import router as projects_router
 from api.spa import SPAStaticFiles, default_spa_dir
+from api.storage import Storage, open_storage
 from api.users.router import router as users_router
 
 API_PREFIX = "/api/v1"
@@ -39,24 +45,40 @@ def operation_id(route: APIRoute) -> str:
     return f"{tag}-{name.replace('_', '-')}"
 
 
+@contextlib.contextmanager
+def background(coro: Coroutine[Any, Any, None]) -> Iterator[asyncio.Task[None]]:
+    """Run a long-lived task for the duration of the block, cancelling it at the end."""
+    task = asyncio.create_task(coro)
+    try:
+        yield task
+    finally:
+        task.cancel()
+
+
+def outbox_handlers(storage: Storage) -> dict[str, Handler]:
+    async def delete_blob(payload: dict[str, Any]) -> None:
+        await storage.delete(str(payload["key"]))
+
+    return {"blob.delete": delete_blob}
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.effective_secret_key  # noqa: B018 - create the dev key now, not on first login
-        # Tests may hand in their own engine (one connection, rolled back per test).
-        if not hasattr(app.state, "engine"):
-            app.state.engine = create_engine(settings.effective_database_url)
-            app.state.sessionmaker = create_sessionmaker(app.state.engine)
-            owns_engine = True
-        else:
-            owns_engine = False
-        try:
+        async with contextlib.AsyncExitStack() as stack:
+            # Tests may hand in their own engine (one connection, rolled back per test).
+            if not hasattr(app.state, "engine"):
+                app.state.engine = create_engine(settings.effective_database_url)
+                app.state.sessionmaker = create_sessionmaker(app.state.engine)
+                stack.push_async_callback(app.state.engine.dispose)
+            stack.push_async_callback(app.state.storage.close)
+            drainer = OutboxDrainer(app.state.sessionmaker, outbox_handlers(app.state.storage))
+            app.state.outbox = drainer
+            stack.enter_context(background(drainer.run_forever()))
             yield
-        finally:
-            if owns_engine:
-                await app.state.engine.dispose()
 
     app = FastAPI(
         title="Nimbus",
@@ -72,10 +94,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "bugs", "description": "Bugs, their workflow, history and watchers"},
             {"name": "comments", "description": "Comments on bugs"},
             {"name": "notifications", "description": "In-app notifications"},
+            {"name": "attachments", "description": "Files attached to bugs"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
     app.state.settings = settings
+    app.state.storage = open_storage(
+        settings.storage_url,
+        data_dir=settings.data_dir,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key=settings.s3_access_key,
+        secret_key=settings.s3_secret_key,
+    )
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -96,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bugs_router,
         comments_router,
         notifications_router,
+        attachments_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

@@ -18,7 +18,9 @@ from api.db import create_engine
 from api.main import create_app
 from api.models import Role, User
 from api.security import create_access_token, hash_password
+from api.storage import S3Storage
 from tests.support.postgres import Cluster, start_cluster
+from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, start_seaweed
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 PASSWORD = "correct horse battery"
@@ -150,3 +152,29 @@ async def developer(make_user: MakeUser) -> User:
 @pytest.fixture
 async def tester(make_user: MakeUser) -> User:
     return await make_user(Role.tester, full_name="Tess Tester")
+
+
+@pytest.fixture(scope="session")
+def seaweed() -> Iterator[SeaweedS3]:
+    server = start_seaweed()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def s3_storage(seaweed: SeaweedS3) -> AsyncIterator[S3Storage]:
+    """A fresh bucket per test on the real S3 server."""
+    import uuid
+
+    storage = S3Storage(
+        f"t-{uuid.uuid4().hex[:12]}",
+        endpoint_url=seaweed.endpoint_url,
+        access_key=ACCESS_KEY,
+        secret_key=SECRET_KEY,
+    )
+    s3 = await storage._s3()
+    await s3.create_bucket(Bucket=storage.bucket)
+    yield storage
+    await storage.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.bugs import activity, repository, workflow
 from api.bugs.exceptions import (
     BugNotFound,
@@ -279,6 +280,8 @@ async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> No
 async def delete_bug(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
     bug, _ = await get_visible_bug(session, user, ref)
     check_if_match(if_match, bug.version)
+    assert bug.id is not None
+    forget_blobs(session, await blob_keys_for_bugs(session, [bug.id]))
     await session.delete(bug)
     await session.flush()
 

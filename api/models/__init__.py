@@ -1,5 +1,6 @@
 """Every table class, re-exported so Alembic and the app see one metadata."""
 
+from api.models.attachment import Attachment
 from api.models.bug import Bug, BugStatus, Priority, Resolution, Severity
 from api.models.bug_activity import BugActivity
 from api.models.bug_label import BugLabel
@@ -7,6 +8,7 @@ from api.models.bug_watcher import BugWatcher
 from api.models.comment import Comment
 from api.models.login_failure import LoginFailure
 from api.models.notification import Notification
+from api.models.outbox_message import OutboxMessage
 from api.models.personal_access_token import PersonalAccessToken
 from api.models.project import Project
 from api.models.project_member import ProjectMember
@@ -14,6 +16,7 @@ from api.models.refresh_token import RefreshToken
 from api.models.user import Role, User
 
 __all__ = [
+    "Attachment",
     "Bug",
     "BugActivity",
     "BugLabel",
@@ -22,6 +25,7 @@ __all__ = [
     "Comment",
     "LoginFailure",
     "Notification",
+    "OutboxMessage",
     "PersonalAccessToken",
     "Priority",
     "Project",

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from api.models import Role
 from api.permissions import PERMISSIONS
+from api.storage import StorageUnavailable
 
 log = logging.getLogger("nimbus.health")
 
@@ -42,6 +43,12 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure means "not ready"; the reason goes to the log
         log.warning("readiness: database check failed: %s", exc)
         checks["database"] = "unavailable"
+    try:
+        await request.app.state.storage.check()
+        checks["storage"] = "ok"
+    except StorageUnavailable as exc:
+        log.warning("readiness: storage check failed: %s", exc)
+        checks["storage"] = "unavailable"
     ok = all(v == "ok" for v in checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)

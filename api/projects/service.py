@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
+from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.concurrency import check_if_match
-from api.models import Project, ProjectMember, User
+from api.models import Bug, Project, ProjectMember, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
 from api.projects import repository
@@ -64,6 +67,8 @@ async def update_project(
 async def delete_project(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
     project = await get_visible_project(session, user, ref)
     check_if_match(if_match, project.version)
+    bugs_of_project = select(col(Bug.id)).where(col(Bug.project_id) == project.id)
+    forget_blobs(session, await blob_keys_for_bugs(session, bugs_of_project))
     await session.delete(project)
     await session.flush()
 

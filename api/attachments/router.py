@@ -1,0 +1,108 @@
+"""Bug attachments: streamed multipart upload, listing, download and deletion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile, status
+from fastapi.responses import RedirectResponse, StreamingResponse
+
+from api.attachments import service
+from api.attachments.exceptions import FileTooLarge
+from api.attachments.schemas import AttachmentRead
+from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.errors import error_responses
+from api.storage import Storage
+from api.storage.names import content_disposition
+
+router = APIRouter(tags=["attachments"])
+
+BugRef = Annotated[str, Path(max_length=30, description="Bug id or key")]
+PRESIGNED_TTL_S = 60
+
+
+def app_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+StorageDep = Annotated[Storage, Depends(app_storage)]
+
+
+def _read(a: object) -> AttachmentRead:
+    read = AttachmentRead.model_validate(a)
+    read.download_url = f"/api/v1/attachments/{read.id}/download"
+    return read
+
+
+def reject_oversized(request: Request, settings: SettingsDep) -> None:
+    """Refuse a declared oversize body before reading a byte of it."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > settings.attachment_max_bytes + 64 * 1024:
+        raise FileTooLarge(f"Uploads are limited to {settings.attachment_max_bytes} bytes")
+
+
+@router.post(
+    "/bugs/{bug_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a file to a bug (multipart field 'file')",
+    responses=error_responses(401, 404, 413, 415, 422),
+    dependencies=[Depends(reject_oversized)],
+)
+async def upload_attachment(
+    bug_id: BugRef,
+    file: Annotated[UploadFile, File(description="The file; its bytes must match its type")],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> AttachmentRead:
+    attachment = await service.attach_to_bug(
+        session, storage, user, bug_id, file, settings.attachment_max_bytes
+    )
+    return _read(attachment)
+
+
+@router.get(
+    "/bugs/{bug_id}/attachments",
+    summary="List a bug's attachments",
+    responses=error_responses(401, 404),
+)
+async def list_attachments(
+    bug_id: BugRef, user: CurrentUser, session: SessionDep
+) -> list[AttachmentRead]:
+    return [_read(a) for a in await service.list_for_bug(session, user, bug_id)]
+
+
+@router.get(
+    "/attachments/{attachment_id}/download",
+    summary="Download an attachment (a short-lived redirect on S3)",
+    response_class=StreamingResponse,
+    responses={**error_responses(401, 404), 200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_attachment(
+    attachment_id: int, user: CurrentUser, session: SessionDep, storage: StorageDep
+) -> Response:
+    a = await service.get_visible(session, user, attachment_id)
+    url = await storage.presigned_url(a.storage_key, a.filename, a.content_type, PRESIGNED_TTL_S)
+    if url is not None:
+        return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    return StreamingResponse(
+        storage.get(a.storage_key),
+        media_type=a.content_type,
+        headers={
+            "Content-Disposition": content_disposition(a.filename),
+            "Content-Length": str(a.size),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+@router.delete(
+    "/attachments/{attachment_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete an attachment (uploader or admin)",
+    responses=error_responses(401, 403, 404),
+)
+async def delete_attachment(attachment_id: int, user: CurrentUser, session: SessionDep) -> None:
+    await service.delete(session, user, attachment_id)

@@ -1,0 +1,111 @@
+"""Deliver side effects written to the outbox, with retries and exponential backoff.
+
+A down SMTP server or webhook target delays delivery and loses nothing: the message stays in the
+table until a handler succeeds or it runs out of attempts (then it is kept, with its last error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from api.db import utcnow
+from api.models import OutboxMessage
+
+log = logging.getLogger("nimbus.outbox")
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
+    """Add a message in the caller's transaction: it exists exactly when the change does."""
+    session.add(OutboxMessage(topic=topic, payload=payload))
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+
+
+class OutboxDrainer:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        handlers: Mapping[str, Handler],
+        *,
+        poll_s: float = 2.0,
+        batch: int = 20,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.handlers = handlers
+        self.poll_s = poll_s
+        self.batch = batch
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run_once(self) -> int:
+        """Deliver every due message once; returns how many were attempted."""
+        async with self.sessionmaker() as session, session.begin():
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    col(OutboxMessage.done_at).is_(None),
+                    col(OutboxMessage.next_attempt_at) <= utcnow(),
+                )
+                .order_by(col(OutboxMessage.id))
+                .limit(self.batch)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)  # several drainers never share one
+            messages = list((await session.scalars(stmt)).all())
+            for message in messages:
+                await self._deliver(message)
+        return len(messages)
+
+    async def _deliver(self, message: OutboxMessage) -> None:
+        handler = self.handlers.get(message.topic)
+        try:
+            if handler is None:
+                raise LookupError(f"no handler for topic {message.topic!r}")
+            await handler(message.payload)
+        except Exception as exc:  # a failed delivery is recorded and retried, whatever the cause
+            message.attempts += 1
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= MAX_ATTEMPTS:
+                message.done_at = utcnow()
+                log.error(
+                    "outbox: giving up on message %s (%s): %s", message.id, message.topic, exc
+                )
+            else:
+                message.next_attempt_at = utcnow() + backoff(message.attempts)
+                log.warning(
+                    "outbox: message %s (%s) failed, retry %s: %s",
+                    message.id,
+                    message.topic,
+                    message.attempts,
+                    exc,
+                )
+        else:
+            message.done_at = utcnow()
+
+    async def run_forever(self) -> None:
+        while True:
+            try:
+                while await self.run_once():
+                    pass
+            except Exception:  # keep draining after a database hiccup
+                log.exception("outbox: drain failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_s)
+            self._wake.clear()

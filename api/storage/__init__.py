@@ -1,0 +1,19 @@
+"""Blob storage behind one small interface: a local directory or any S3-compatible bucket."""
+
+from api.storage.backends import (
+    BlobNotFound,
+    LocalStorage,
+    S3Storage,
+    Storage,
+    StorageUnavailable,
+    open_storage,
+)
+
+__all__ = [
+    "BlobNotFound",
+    "LocalStorage",
+    "S3Storage",
+    "Storage",
+    "StorageUnavailable",
+    "open_storage",
+]
