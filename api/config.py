@@ -26,7 +26,10 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
-    smtp_url: str | None = None
+    smtp_url: str | None = None  # smtp://user:pass@host:587 (STARTTLS) or smtps://...:465
+    smtp_from: str = "Nimbus <nimbus@localhost>"
+    public_url: str = "http://127.0.0.1:8000"  # links in emails point here
+    webhook_allow_private_targets: bool = False
     attachment_max_bytes: int = 25 * 1024 * 1024
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)

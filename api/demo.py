@@ -100,7 +100,12 @@ class DemoSummary:
 
 
 async def seed_demo(
-    sessionmaker: async_sessionmaker[AsyncSession], bugs_wanted: int, seed: int = 7
+    sessionmaker: async_sessionmaker[AsyncSession],
+    bugs_wanted: int,
+    seed: int = 7,
+    *,
+    detailed_bugs: int = DETAILED_BUGS,
+    batch: int = BATCH,
 ) -> DemoSummary:
     rng = random.Random(seed)  # noqa: S311 - demo content, not secrets
     async with sessionmaker() as session, session.begin():
@@ -108,12 +113,12 @@ async def seed_demo(
             raise ValueError("seed-demo fills an empty instance; this one already has projects")
         people, passwords = await _people(session)
         projects = await _projects(session, people)
-    detailed = min(bugs_wanted, DETAILED_BUGS)
+    detailed = min(bugs_wanted, detailed_bugs)
     for i in range(detailed):
         async with sessionmaker() as session, session.begin():
             await _detailed_bug(session, rng, people, projects[i % len(projects)], i)
     if bugs_wanted > detailed:
-        await _bulk_bugs(sessionmaker, rng, people, projects, bugs_wanted - detailed)
+        await _bulk_bugs(sessionmaker, rng, people, projects, bugs_wanted - detailed, batch)
     return DemoSummary(passwords, len(projects), bugs_wanted)
 
 
@@ -205,6 +210,7 @@ async def _bulk_bugs(
     people: dict[Role, list[User]],
     projects: list[Project],
     count: int,
+    batch: int,
 ) -> None:
     reporters = [u.id for u in people[Role.tester] + people[Role.developer]]
     developers = [u.id for u in people[Role.developer]]
@@ -212,7 +218,7 @@ async def _bulk_bugs(
     start = utcnow() - timedelta(days=365)
     done = 0
     while done < count:
-        n = min(BATCH, count - done)
+        n = min(batch, count - done)
         async with sessionmaker() as session, session.begin():
             numbers = {}
             for project in projects:

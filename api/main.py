@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.attachments.router import router as attachments_router
 from api.auth.router import router as auth_router
@@ -23,6 +24,7 @@ from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import install_error_handlers
 from api.middleware import RequestIdMiddleware
+from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
 from api.outbox import Handler, OutboxDrainer
@@ -30,6 +32,8 @@ from api.projects.router import router as projects_router
 from api.spa import SPAStaticFiles, default_spa_dir
 from api.storage import Storage, open_storage
 from api.users.router import router as users_router
+from api.webhooks.delivery import webhook_handler
+from api.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
 
@@ -55,11 +59,21 @@ def background(coro: Coroutine[Any, Any, None]) -> Iterator[asyncio.Task[None]]:
         task.cancel()
 
 
-def outbox_handlers(storage: Storage) -> dict[str, Handler]:
+def outbox_handlers(
+    settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], storage: Storage
+) -> dict[str, Handler]:
+    """What each kind of outbox message does when it is delivered."""
+
     async def delete_blob(payload: dict[str, Any]) -> None:
         await storage.delete(str(payload["key"]))
 
-    return {"blob.delete": delete_blob}
+    return {
+        "blob.delete": delete_blob,
+        "email": email_handler(settings.smtp_url, settings.smtp_from, settings.public_url),
+        "webhook": webhook_handler(
+            sessionmaker, settings.effective_secret_key, settings.webhook_allow_private_targets
+        ),
+    }
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -75,7 +89,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 app.state.sessionmaker = create_sessionmaker(app.state.engine)
                 stack.push_async_callback(app.state.engine.dispose)
             stack.push_async_callback(app.state.storage.close)
-            drainer = OutboxDrainer(app.state.sessionmaker, outbox_handlers(app.state.storage))
+            drainer = OutboxDrainer(
+                app.state.sessionmaker,
+                outbox_handlers(settings, app.state.sessionmaker, app.state.storage),
+            )
             app.state.outbox = drainer
             stack.enter_context(background(drainer.run_forever()))
             yield
@@ -95,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "comments", "description": "Comments on bugs"},
             {"name": "notifications", "description": "In-app notifications"},
             {"name": "attachments", "description": "Files attached to bugs"},
+            {"name": "webhooks", "description": "Outgoing webhooks per project"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
@@ -127,6 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         comments_router,
         notifications_router,
         attachments_router,
+        webhooks_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

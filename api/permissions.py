@@ -27,6 +27,7 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "bugs:verify": (TESTERS, "Verify, close and reopen bugs"),
     "comments:create": (EVERYONE, "Comment on bugs you can see"),
     "comments:moderate": (ADMIN, "Edit or delete anyone's comment (authors edit their own)"),
+    "webhooks:manage": (ADMIN, "Add and remove project webhooks"),
 }
 
 

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from cryptography.fernet import Fernet
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
@@ -99,5 +100,22 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def digests_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a, b)
+def _fernet(secret_key: str) -> Fernet:
+    import base64
+
+    return Fernet(
+        base64.urlsafe_b64encode(hashlib.sha256(b"nimbus-at-rest:" + secret_key.encode()).digest())
+    )
+
+
+def encrypt_at_rest(value: str, secret_key: str) -> str:
+    """For secrets Nimbus must read back (webhook signing keys), unlike passwords and tokens."""
+    return _fernet(secret_key).encrypt(value.encode()).decode()
+
+
+def decrypt_at_rest(value: str, secret_key: str) -> str:
+    return _fernet(secret_key).decrypt(value.encode()).decode()
+
+
+def hmac_sha256_hex(key: str, message: bytes) -> str:
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()

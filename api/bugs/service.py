@@ -46,6 +46,7 @@ from api.notifications.service import notify
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
 from api.projects.service import get_visible_project
+from api.webhooks.delivery import emit
 
 BUG_SORTS = {"created_at": Bug.created_at, "updated_at": Bug.updated_at, "priority": Bug.priority}
 
@@ -182,6 +183,7 @@ async def create_bug(session: AsyncSession, user: User, project_ref: str, data: 
         await repository.watch(session, bug.id, bug.assignee_id)
         await _notify_assigned(session, user, project, bug)
     await session.flush()
+    await _emit(session, project, bug, "bug.created", actor_id=user.id)
     return bug
 
 
@@ -196,6 +198,27 @@ async def _notify_assigned(session: AsyncSession, actor: User, project: Project,
         title=f"{actor.full_name} assigned {key} to you: {bug.title}",
         link=f"/bugs/{key}",
     )
+
+
+async def _emit(
+    session: AsyncSession, project: Project, bug: Bug, event: str, **extra: object
+) -> None:
+    assert project.id is not None
+    data = {
+        "bug": {
+            "id": bug.id,
+            "key": bug_key(project, bug),
+            "title": bug.title,
+            "status": bug.status,
+            "resolution": bug.resolution,
+            "priority": priority_name(bug.priority),
+            "severity": bug.severity,
+            "assignee_id": bug.assignee_id,
+        },
+        "project": {"id": project.id, "key": project.key},
+        **extra,
+    }
+    await emit(session, project.id, event, data)
 
 
 async def _notify_watchers(
@@ -257,6 +280,7 @@ async def update_bug(
         await _notify_assigned(session, user, project, bug)
     bug.updated_at = utcnow()  # label-only edits change the bug too
     await session.flush()
+    await _emit(session, project, bug, "bug.updated", actor_id=user.id, fields=sorted(changes))
     return bug
 
 
@@ -341,6 +365,7 @@ async def transition(
         await _add_comment(session, user, bug, req.comment)
     await _notify_watchers(session, user, project, bug, "bug.transitioned", f"moved to {req.to}")
     await session.flush()
+    await _emit(session, project, bug, "bug.transitioned", actor_id=user.id, to=req.to)
     return bug
 
 
@@ -392,6 +417,7 @@ async def add_comment(
         raise Forbidden()
     comment = await _add_comment(session, user, bug, data.body)
     await _notify_watchers(session, user, project, bug, "comment.created", "commented on")
+    await _emit(session, project, bug, "comment.created", actor_id=user.id, comment_id=comment.id)
     await session.flush()
     return (await comments_read(session, [comment]))[0]
 

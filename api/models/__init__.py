@@ -14,6 +14,7 @@ from api.models.project import Project
 from api.models.project_member import ProjectMember
 from api.models.refresh_token import RefreshToken
 from api.models.user import Role, User
+from api.models.webhook import Webhook
 
 __all__ = [
     "Attachment",
@@ -35,4 +36,5 @@ __all__ = [
     "Role",
     "Severity",
     "User",
+    "Webhook",
 ]

@@ -11,7 +11,8 @@ from sqlmodel import col
 
 from api.db import utcnow
 from api.errors import NotFound
-from api.models import Notification
+from api.models import Notification, User
+from api.outbox import enqueue
 from api.pagination import PageParams, paginate, resolve_sort
 
 
@@ -30,11 +31,24 @@ async def notify(
     link: str = "",
     exclude: int | None = None,
 ) -> None:
-    """Notify each recipient once (never the person who caused the event)."""
-    for user_id in sorted(set(recipients) - {exclude}):
+    """Notify each recipient once (never the person who caused the event), in-app and, for
+    those who have not turned it off, by email through the outbox."""
+    wanted = sorted(set(recipients) - {exclude})
+    if not wanted:
+        return
+    people = await session.execute(
+        select(col(User.id), col(User.email), col(User.email_notifications)).where(
+            col(User.id).in_(wanted), col(User.is_active).is_(True)
+        )
+    )
+    for user_id, email, wants_email in people:
+        assert user_id is not None
         session.add(
             Notification(user_id=user_id, kind=kind, title=title[:300], body=body, link=link)
         )
+        if wants_email:
+            payload = {"to": email, "subject": title[:300], "body": body, "link": link}
+            enqueue(session, "email", payload)
 
 
 async def list_notifications(

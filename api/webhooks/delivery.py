@@ -1,0 +1,129 @@
+"""Outgoing webhooks: events enqueued in the changing transaction, signed, delivered with retries.
+
+Signature: `X-Nimbus-Signature: t=<unix>,v1=<hex>` where hex = HMAC-SHA256(secret, "<t>.<body>").
+Receivers deduplicate on `X-Nimbus-Delivery` (one id per event and webhook, stable across retries).
+Targets that are (or resolve to) loopback, private, link-local or otherwise internal addresses are
+refused unless NIMBUS_WEBHOOK_ALLOW_PRIVATE_TARGETS is set: checked at creation and every delivery,
+so a DNS change cannot turn a webhook into a probe of the internal network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import socket
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from api.errors import UnprocessableEntity
+from api.models import Webhook
+from api.outbox import enqueue
+from api.security import decrypt_at_rest, hmac_sha256_hex
+
+log = logging.getLogger("nimbus.webhooks")
+
+EVENTS = ("bug.created", "bug.updated", "bug.transitioned", "comment.created")
+DISABLE_AFTER_FAILURES = 10
+TIMEOUT_S = 10.0
+
+
+class UnsafeWebhookTarget(UnprocessableEntity):
+    code = "unsafe_webhook_target"
+    title = "Webhook targets must be public http(s) addresses"
+
+
+async def check_target(url: str, allow_private: bool) -> None:
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UnsafeWebhookTarget("The URL must be http(s)://host/...")
+    if allow_private:
+        return
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parsed.hostname,
+            parsed.port or (443 if parsed.scheme == "https" else 80),
+            type=socket.SOCK_STREAM,
+        )
+    except socket.gaierror as exc:
+        raise UnsafeWebhookTarget(f"{parsed.hostname} does not resolve") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global or address.is_multicast:
+            raise UnsafeWebhookTarget(
+                f"{parsed.hostname} resolves to the internal address {address}"
+            )
+
+
+async def emit(session: AsyncSession, project_id: int, event: str, data: dict[str, Any]) -> None:
+    """Queue `event` for every active webhook of the project subscribed to it."""
+    hooks = await session.scalars(
+        select(Webhook).where(
+            col(Webhook.project_id) == project_id, col(Webhook.is_active).is_(True)
+        )
+    )
+    for hook in hooks:
+        if event in hook.events:
+            enqueue(
+                session,
+                "webhook",
+                {
+                    "webhook_id": hook.id,
+                    "delivery_id": uuid.uuid4().hex,
+                    "event": event,
+                    "data": data,
+                },
+            )
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return f"t={timestamp},v1={hmac_sha256_hex(secret, str(timestamp).encode() + b'.' + body)}"
+
+
+def webhook_handler(
+    sessionmaker: async_sessionmaker[AsyncSession], secret_key: str, allow_private: bool
+) -> Any:
+    async def deliver(payload: dict[str, Any]) -> None:
+        async with sessionmaker() as session, session.begin():
+            hook = await session.get(Webhook, payload["webhook_id"])
+            if hook is None or not hook.is_active:
+                return  # deleted or disabled since: nothing to deliver
+            body = json.dumps(
+                {"id": payload["delivery_id"], "event": payload["event"], "data": payload["data"]},
+                separators=(",", ":"),
+            ).encode()
+            timestamp = int(time.time())
+            headers = {
+                "Content-Type": "application/json",
+                "User-Agent": "Nimbus-Webhooks/1",
+                "X-Nimbus-Event": payload["event"],
+                "X-Nimbus-Delivery": payload["delivery_id"],
+                "X-Nimbus-Signature": sign(
+                    decrypt_at_rest(hook.secret_encrypted, secret_key), timestamp, body
+                ),
+            }
+            try:
+                await check_target(hook.url, allow_private)
+                async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
+                    response = await client.post(hook.url, content=body, headers=headers)
+                response.raise_for_status()
+            except Exception:
+                hook.consecutive_failures += 1
+                if hook.consecutive_failures >= DISABLE_AFTER_FAILURES:
+                    hook.is_active = False
+                    log.warning(
+                        "webhook %s disabled after %s failures", hook.id, hook.consecutive_failures
+                    )
+                await session.commit()
+                raise
+            hook.consecutive_failures = 0
+
+    return deliver

@@ -1,0 +1,58 @@
+"""Outgoing webhooks per project (admin)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from api.deps import SessionDep, SettingsDep, require
+from api.errors import error_responses
+from api.models import User
+from api.webhooks import service
+from api.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookRead
+
+router = APIRouter(tags=["webhooks"])
+
+Manager = Annotated[User, Depends(require("webhooks:manage"))]
+ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")]
+
+
+@router.get(
+    "/projects/{project_id}/webhooks",
+    summary="List a project's webhooks (admin)",
+    responses=error_responses(401, 403, 404),
+)
+async def list_webhooks(
+    project_id: ProjectRef, user: Manager, session: SessionDep
+) -> list[WebhookRead]:
+    return [
+        WebhookRead.model_validate(h)
+        for h in await service.list_for_project(session, user, project_id)
+    ]
+
+
+@router.post(
+    "/projects/{project_id}/webhooks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a webhook; the signing secret is returned once (admin)",
+    responses=error_responses(401, 403, 404, 422),
+)
+async def create_webhook(
+    project_id: ProjectRef,
+    data: WebhookCreate,
+    user: Manager,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> WebhookCreated:
+    return await service.create(session, settings, user, project_id, data)
+
+
+@router.delete(
+    "/webhooks/{webhook_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a webhook (admin)",
+    responses=error_responses(401, 403, 404),
+)
+async def delete_webhook(webhook_id: int, user: Manager, session: SessionDep) -> None:
+    await service.delete(session, user, webhook_id)

@@ -1,0 +1,206 @@
+"""Email and webhooks leave through the outbox: real SMTP (aiosmtpd) and a real HTTP receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+from email import message_from_bytes
+
+import pytest
+from aiohttp import web
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from api.main import outbox_handlers
+from api.models import OutboxMessage, Webhook
+from api.outbox import OutboxDrainer
+from tests.api.bug_helpers import make_bug, make_project
+from tests.conftest import auth_headers
+from tests.support.postgres import free_port
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield inbox, f"smtp://127.0.0.1:{controller.port}"
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+async def receiver():
+    """A webhook target on loopback that records requests and answers with a chosen status."""
+    state = {"requests": [], "status": 200}
+
+    async def hook(request: web.Request) -> web.Response:
+        state["requests"].append((dict(request.headers), await request.read()))
+        return web.Response(status=state["status"])
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    state["url"] = f"http://127.0.0.1:{port}/hook"
+    yield state
+    await runner.cleanup()
+
+
+def drainer(settings, sessionmaker, app) -> OutboxDrainer:
+    return OutboxDrainer(sessionmaker, outbox_handlers(settings, sessionmaker, app.state.storage))
+
+
+async def test_notification_email_reaches_an_smtp_server(
+    client, admin, developer, tester, settings, sessionmaker, app, smtp
+):
+    inbox, url = smtp
+    settings.smtp_url = url
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id, title="Checkout <crashes>")
+    assert await drainer(settings, sessionmaker, app).run_once() >= 1
+    await asyncio.sleep(0)
+    assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    assert mail["To"] == developer.email
+    assert "Checkout <crashes>" in mail["Subject"]
+    parts = {
+        p.get_content_type(): p.get_payload(decode=True).decode()
+        for p in mail.walk()
+        if not p.is_multipart()
+    }
+    assert "http://127.0.0.1:8000/bugs/WEB-1" in parts["text/plain"]
+    assert "Checkout &lt;crashes&gt;" in parts["text/html"]  # escaped in HTML
+
+
+async def test_users_who_opt_out_get_no_email(client, admin, developer, tester, db):
+    developer.email_notifications = False
+    db.add(developer)
+    await db.commit()
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    topics = (await db.scalars(select(OutboxMessage.topic))).all()
+    assert "email" not in topics
+
+
+async def test_smtp_down_delays_but_loses_nothing(
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp
+):
+    inbox, url = smtp
+    settings.smtp_url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens here
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    await drainer(settings, sessionmaker, app).run_once()
+    message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
+    await db.refresh(message)
+    assert message.done_at is None and message.attempts == 1 and message.last_error
+    settings.smtp_url = url
+    message.next_attempt_at = message.created_at  # due again now
+    await db.commit()
+    await drainer(settings, sessionmaker, app).run_once()
+    assert len(inbox.messages) == 1
+
+
+async def test_webhook_delivery_is_signed(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver
+):
+    settings.webhook_allow_private_targets = True
+    await make_project(client, admin, developer, tester)
+    created = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": receiver["url"], "events": ["bug.created", "bug.transitioned"]},
+        headers=auth_headers(admin),
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+    listed = (await client.get("/api/v1/projects/WEB/webhooks", headers=auth_headers(admin))).json()
+    assert "secret" not in listed[0]
+    await make_bug(client, tester, title="Hooked")
+    await drainer(settings, sessionmaker, app).run_once()
+    assert len(receiver["requests"]) == 1
+    headers, body = receiver["requests"][0]
+    t, v1 = (part.split("=", 1)[1] for part in headers["X-Nimbus-Signature"].split(","))
+    expected = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(v1, expected)
+    event = json.loads(body)
+    assert event["event"] == "bug.created" and event["data"]["bug"]["key"] == "WEB-1"
+    assert headers["X-Nimbus-Delivery"] == event["id"]
+
+
+async def test_failing_webhook_is_retried_then_disabled(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver, db
+):
+    settings.webhook_allow_private_targets = True
+    receiver["status"] = 500
+    await make_project(client, admin, developer, tester)
+    hook = (
+        await client.post(
+            "/api/v1/projects/WEB/webhooks",
+            json={"url": receiver["url"], "events": ["bug.created"]},
+            headers=auth_headers(admin),
+        )
+    ).json()
+    for _ in range(10):
+        await make_bug(client, tester)
+    await drainer(settings, sessionmaker, app).run_once()
+    row = await db.get(Webhook, hook["id"])
+    await db.refresh(row)
+    assert row.is_active is False and row.consecutive_failures >= 10
+    pending = (
+        await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "webhook"))
+    ).all()
+    assert all(m.attempts == 1 and m.done_at is None for m in pending)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1/hook",
+        "http://localhost:8080/x",
+        "http://10.1.2.3/",
+        "http://169.254.169.254/latest",
+        "http://[::1]/",
+        "ftp://example.com/",
+        "not a url",
+    ],
+)
+async def test_internal_webhook_targets_are_refused(client, admin, developer, tester, db, url):
+    await make_project(client, admin, developer, tester)
+    r = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": url, "events": ["bug.created"]},
+        headers=auth_headers(admin),
+    )
+    assert r.status_code == 422
+    assert r.json()["code"] == "unsafe_webhook_target"
+    assert (await db.scalars(select(Webhook))).first() is None
+
+
+async def test_only_admins_manage_webhooks(client, admin, developer, tester):
+    await make_project(client, admin, developer, tester)
+    r = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": "https://example.com", "events": ["bug.created"]},
+        headers=auth_headers(developer),
+    )
+    assert r.status_code == 403
+    assert (
+        await client.delete("/api/v1/webhooks/1", headers=auth_headers(developer))
+    ).status_code == 403
+    assert (
+        await client.delete("/api/v1/webhooks/999", headers=auth_headers(admin))
+    ).status_code == 404
