@@ -232,3 +232,16 @@ def comments_query(bug_id: int) -> Select[Any]:
 
 async def is_member(session: AsyncSession, project_id: int, user_id: int) -> bool:
     return await session.get(ProjectMember, (project_id, user_id)) is not None
+
+
+async def mentionable(session: AsyncSession, project_id: int, emails: set[str]) -> list[int]:
+    """Ids of users with these emails who can see the project (members, or admins)."""
+    member = exists().where(
+        col(ProjectMember.project_id) == project_id, col(ProjectMember.user_id) == User.id
+    )
+    rows = await session.scalars(
+        select(col(User.id)).where(
+            col(User.email).in_(emails), or_(member, col(User.role) == "admin")
+        )
+    )
+    return [uid for uid in rows if uid is not None]

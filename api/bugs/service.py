@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
@@ -221,6 +223,29 @@ async def _emit(
     await emit(session, project.id, event, data)
 
 
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]+@[\w-]+(?:\.[\w-]+)+)")
+
+
+async def _notify_mentioned(
+    session: AsyncSession, actor: User, project: Project, bug: Bug, text: str
+) -> None:
+    """`@someone@example.com` in a comment notifies that person, if they can see the bug."""
+    emails = {m.lower() for m in MENTION.findall(text)}
+    if not emails:
+        return
+    assert project.id is not None
+    people = await repository.mentionable(session, project.id, emails)
+    key = bug_key(project, bug)
+    await notify(
+        session,
+        people,
+        kind="bug.mentioned",
+        exclude=actor.id,
+        title=f"{actor.full_name} mentioned you on {key}: {bug.title}",
+        link=f"/bugs/{key}",
+    )
+
+
 async def _notify_watchers(
     session: AsyncSession, actor: User, project: Project, bug: Bug, kind: str, what: str
 ) -> None:
@@ -417,6 +442,7 @@ async def add_comment(
         raise Forbidden()
     comment = await _add_comment(session, user, bug, data.body)
     await _notify_watchers(session, user, project, bug, "comment.created", "commented on")
+    await _notify_mentioned(session, user, project, bug, data.body)
     await _emit(session, project, bug, "comment.created", actor_id=user.id, comment_id=comment.id)
     await session.flush()
     return (await comments_read(session, [comment]))[0]

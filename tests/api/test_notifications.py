@@ -52,3 +52,18 @@ async def test_others_notifications_are_404(client, admin, developer, tester):
     r = await client.post(f"{NOTES}/{note['id']}/read", headers=auth_headers(tester))
     assert r.status_code == 404
     assert r.json()["code"] == "notification_not_found"
+
+
+async def test_mentions_notify_people_who_can_see_the_bug(
+    client, admin, developer, tester, make_user
+):
+    await make_project(client, admin, developer, tester)
+    outsider = await make_user()
+    bug = await make_bug(client, tester)
+    body = f"cc @{developer.email.upper()} and @{outsider.email}; mail me at x@{tester.email}"
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/comments", json={"body": body}, headers=auth_headers(tester)
+    )
+    dev = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
+    assert [n["kind"] for n in dev] == ["bug.mentioned"]
+    assert (await client.get(NOTES, headers=auth_headers(outsider))).json()["items"] == []
