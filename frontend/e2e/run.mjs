@@ -164,6 +164,7 @@ async function run() {
     fail(`no Chromium at ${chromiumPath}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
   }
   mkdirSync(shotsDir, { recursive: true });
+  rmSync(join(shotsDir, "FAILURE.png"), { force: true });
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
@@ -348,6 +349,69 @@ async function run() {
     await page.getByRole("button", { name: "Reactivate Grace B. Hopper" }).click();
     await page.getByRole("button", { name: "Deactivate Grace B. Hopper" }).waitFor();
 
+    // --- bugs: file one, assign it, move it through the workflow, comment, hit a conflict ------
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
+    await page.getByRole("link", { name: "Web storefront" }).click();
+    await page.getByText("No open bugs").waitFor();
+    await page.getByRole("link", { name: "File a bug" }).click();
+    await page.getByLabel("Title").fill("Checkout button does nothing on Safari");
+    await page
+      .getByLabel("Description")
+      .fill("Steps:\n1. Add an item\n2. Press **Checkout**\n\nExpected: payment page. Actual: nothing.");
+    await page.getByRole("button", { name: "Preview" }).click();
+    await page.locator(".markdown strong", { hasText: "Checkout" }).waitFor();
+    await page.getByRole("button", { name: "Edit" }).click();
+    await page.getByLabel("Priority").selectOption("high");
+    await page.getByLabel("Labels").fill("checkout, safari");
+    await shot("12-new-bug");
+    await page.getByRole("button", { name: "File bug" }).click();
+    await page.getByRole("heading", { level: 1, name: /Checkout button does nothing/ }).waitFor();
+    const bugKey = new URL(page.url()).pathname.split("/").pop();
+    if (bugKey !== "WEB-1") fail(`expected WEB-1, got ${bugKey}`);
+
+    await page.getByLabel("Assignee").selectOption({ label: "Grace B. Hopper" });
+    await page.locator(".timeline").getByText("assigned it to Grace B. Hopper").waitFor();
+    await page.getByRole("button", { name: "Start progress" }).click();
+    await page.locator(".page-header .status-badge", { hasText: "In progress" }).waitFor();
+    await page.getByRole("button", { name: "Resolve" }).click();
+    await page.getByLabel("Resolution").selectOption("fixed");
+    await page.getByLabel("Comment (optional)").fill("Fixed in the click handler.");
+    await page.getByRole("button", { name: "Confirm" }).click();
+    await page.locator(".page-header .status-badge", { hasText: "Resolved" }).waitFor();
+    await page.getByLabel("Add a comment").fill("Deployed to **staging**.");
+    await page.getByRole("button", { name: "Comment", exact: true }).click();
+    await page.locator(".comment strong", { hasText: "staging" }).waitFor();
+    await shot("13-bug");
+
+    // Someone else edits the bug; this page's copy is stale and the save must say so.
+    const { access_token: otherToken } = await api(base, "POST", "/auth/token", {
+      form: { username: ADMIN.email, password: ADMIN.password },
+    });
+    await api(base, "PATCH", `/bugs/${bugKey}`, { token: otherToken, json: { severity: "major" } });
+    await page.getByRole("button", { name: "Edit", exact: true }).click();
+    await page.getByLabel("Title").fill("Checkout button does nothing on Safari 17");
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByText("Someone changed this bug while you were editing.").waitFor();
+    await shot("13-bug-conflict");
+    await page.getByRole("button", { name: "Reload" }).click();
+    await page
+      .waitForFunction(
+        () => [...document.querySelectorAll("select")].some((el) => el.value === "major"),
+        null,
+        {
+          timeout: 5000,
+        },
+      )
+      .catch(() => fail("reload did not fetch the new bug"));
+    await page.getByRole("button", { name: "Save", exact: true }).click();
+    await page.getByRole("heading", { level: 1, name: /Safari 17/ }).waitFor();
+
+    await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Bugs" }).click();
+    await page.getByRole("heading", { level: 1, name: "Bugs" }).waitFor();
+    await page.getByLabel("Status", { exact: true }).selectOption("all");
+    await page.getByRole("link", { name: /Checkout button does nothing/ }).waitFor();
+    await shot("14-bugs");
+
     // --- phone width: the menu collapses behind a toggle ---------------------------------------
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("link", { name: "Nimbus" }).click();
@@ -389,13 +453,29 @@ async function run() {
     await page.getByLabel("Password").fill(TESTER.password);
     await page.getByRole("button", { name: "Sign in" }).click();
     await page.getByRole("heading", { level: 1, name: /Grace/ }).waitFor();
-    if ((await page.getByRole("link", { name: "Users" }).count()) > 0) fail("a tester sees the Users entry");
+    if ((await page.getByRole("link", { name: "Users" }).count()) > 0)
+      fail("a non-admin sees the Users entry");
+    await page.locator(".notification-bell .badge").waitFor();
+    await page.getByRole("link", { name: /Notifications/ }).click();
+    await page.getByRole("heading", { level: 1, name: "Notifications" }).waitFor();
+    await page.locator(".notification.unread").first().waitFor();
+    await shot("15-notifications");
+    await page.getByRole("button", { name: "Mark all as read" }).click();
+    await page.locator(".notification.unread").first().waitFor({ state: "detached" });
     await page.goto(`${base}/projects/OPS`);
     await page.getByText("No project “OPS”").waitFor();
     await shot("11-project-not-member");
 
     if (problems.length) fail(`browser reported problems:\n  ${problems.join("\n  ")}`);
     log("all checks passed");
+  } catch (error) {
+    // The state of the page at the moment of failure says more than the stack trace.
+    const pages = browser?.contexts().flatMap((c) => c.pages()) ?? [];
+    for (const open of pages) {
+      await open.screenshot({ path: join(shotsDir, "FAILURE.png"), fullPage: true }).catch(() => undefined);
+      log(`failure screenshot: ${join(shotsDir, "FAILURE.png")} (${open.url()})`);
+    }
+    throw error;
   } finally {
     await browser?.close().catch(() => undefined);
     await stopServer(server.child);

@@ -14,6 +14,15 @@ export type ProjectMember = Schemas["ProjectMemberRead"];
 export type PersonalAccessToken = Schemas["PersonalAccessTokenRead"];
 export type PersonalAccessTokenCreated = Schemas["PersonalAccessTokenCreated"];
 export type TokenPair = Schemas["TokenPair"];
+export type Bug = Schemas["BugRead"];
+export type BugStatus = Schemas["BugStatus"];
+export type Severity = Schemas["Severity"];
+export type Resolution = Schemas["Resolution"];
+export type Priority = NonNullable<Schemas["BugCreate"]["priority"]>;
+export type Comment = Schemas["CommentRead"];
+export type Activity = Schemas["ActivityRead"];
+export type TransitionOption = Schemas["TransitionOption"];
+export type Notification = Schemas["NotificationRead"];
 export type ApiClient = Client<paths>;
 
 /** One entry of a 422's `errors[]`: where the problem is (`["body", "email"]`) and what it is. */

@@ -3,6 +3,7 @@ import { useEffect, useRef, useState } from "react";
 import { Link, NavLink, Outlet, useLocation } from "react-router";
 
 import { useApi } from "../api/context";
+import { useUnreadCount } from "../api/notifications";
 import { Avatar } from "../ui/bits";
 import { useCurrentUser } from "./currentUser";
 import { visibleNav } from "./navigation";
@@ -75,6 +76,9 @@ export function Shell() {
               </ul>
               <ul className="navbar-nav align-items-md-center gap-md-2">
                 <li className="nav-item">
+                  <NotificationBell onNavigate={() => setMenuOpen(false)} />
+                </li>
+                <li className="nav-item">
                   <NavLink
                     className="nav-link d-flex align-items-center gap-2"
                     to="/profile"
@@ -103,5 +107,29 @@ export function Shell() {
         <Outlet />
       </main>
     </>
+  );
+}
+
+function NotificationBell({ onNavigate }: { onNavigate: () => void }) {
+  const unread = useUnreadCount();
+  const count = unread.data?.unread ?? 0;
+  return (
+    <NavLink
+      className="nav-link notification-bell d-flex align-items-center gap-2"
+      to="/notifications"
+      onClick={onNavigate}
+    >
+      <svg width="20" height="20" viewBox="0 0 24 24" aria-hidden="true" fill="currentColor">
+        <path d="M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1z" />
+      </svg>
+      <span className="d-md-none">Notifications</span>
+      <span className="visually-hidden d-none d-md-inline">Notifications</span>
+      {count > 0 && (
+        <span className="badge rounded-pill text-bg-danger">
+          {count > 99 ? "99+" : count}
+          <span className="visually-hidden"> unread</span>
+        </span>
+      )}
+    </NavLink>
   );
 }

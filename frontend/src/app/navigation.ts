@@ -15,6 +15,7 @@ export interface NavItem {
 
 export const primaryNav: readonly NavItem[] = [
   { to: "/", label: "Dashboard", end: true },
+  { to: "/bugs", label: "Bugs" },
   { to: "/projects", label: "Projects" },
   { to: "/admin/users", label: "Users", roles: ["admin"] },
 ];

@@ -2,9 +2,13 @@
 import { createBrowserRouter, Outlet } from "react-router";
 
 import { AdminUsers } from "../screens/AdminUsers";
+import { BugPage } from "../screens/BugPage";
+import { BugsPage } from "../screens/BugsPage";
 import { CrashPage } from "../screens/CrashPage";
 import { Dashboard } from "../screens/Dashboard";
+import { NewBug } from "../screens/NewBug";
 import { NotFound } from "../screens/NotFound";
+import { NotificationsPage } from "../screens/NotificationsPage";
 import { ProfilePage } from "../screens/Profile";
 import { ProjectPage } from "../screens/ProjectPage";
 import { ProjectsList } from "../screens/ProjectsList";
@@ -30,6 +34,10 @@ export function createRouter() {
             { index: true, element: <Dashboard /> },
             { path: "projects", element: <ProjectsList /> },
             { path: "projects/:projectKey", element: <ProjectPage /> },
+            { path: "projects/:projectKey/bugs/new", element: <NewBug /> },
+            { path: "bugs", element: <BugsPage /> },
+            { path: "bugs/:bugKey", element: <BugPage /> },
+            { path: "notifications", element: <NotificationsPage /> },
             { path: "profile", element: <ProfilePage /> },
             {
               path: "admin",

@@ -1,10 +1,12 @@
 /** Home: for now the projects I belong to; bugs, spend and jobs join as their APIs land. */
 import { Link } from "react-router";
 
+import { useBugs, type BugFilters } from "../api/bugs";
 import { flattenPages, useProjects } from "../api/queries";
 import { useCurrentUser } from "../app/currentUser";
 import { PageHeader } from "../ui/bits";
 import { EmptyState, ErrorState, SkeletonRows } from "../ui/states";
+import { StatusBadge } from "./bugParts";
 import { ProjectGrid } from "./projectParts";
 import { useDocumentTitle } from "../ui/hooks";
 
@@ -30,6 +32,26 @@ export function Dashboard() {
         title={`${greeting()}, ${firstName}`}
         subtitle="Here's what's going on in your workspace."
       />
+      <div className="row g-4 mb-4">
+        <section className="col-lg-6" aria-labelledby="my-bugs">
+          <DashboardBugs
+            id="my-bugs"
+            title="Assigned to me"
+            filters={{ assignee_id: "me", status: ["open", "in_progress"], sort: "-priority" }}
+            empty="Nothing assigned to you is open."
+            more="/bugs?assignee=me"
+          />
+        </section>
+        <section className="col-lg-6" aria-labelledby="recent-bugs">
+          <DashboardBugs
+            id="recent-bugs"
+            title="Recently changed"
+            filters={{ sort: "-updated_at" }}
+            empty="No bugs have been filed yet."
+            more="/bugs?view=all"
+          />
+        </section>
+      </div>
       <section aria-labelledby="my-projects" className="dashboard-section">
         <div className="section-header">
           <h2 id="my-projects" className="h5 mb-0">
@@ -62,5 +84,57 @@ export function Dashboard() {
         )}
       </section>
     </>
+  );
+}
+
+function DashboardBugs({
+  id,
+  title,
+  filters,
+  empty,
+  more,
+}: {
+  id: string;
+  title: string;
+  filters: BugFilters;
+  empty: string;
+  more: string;
+}) {
+  const bugs = useBugs(null, filters, 6);
+  const items = flattenPages(bugs.data).slice(0, 6);
+  return (
+    <div className="card h-100">
+      <div className="card-body">
+        <div className="section-header">
+          <h2 id={id} className="h6 text-uppercase text-body-secondary mb-0">
+            {title}
+          </h2>
+          {items.length > 0 && (
+            <Link to={more} className="small">
+              See all
+            </Link>
+          )}
+        </div>
+        {bugs.isPending ? (
+          <SkeletonRows label={`Loading ${title.toLowerCase()}…`} rows={3} />
+        ) : bugs.isError ? (
+          <ErrorState error={bugs.error} onRetry={() => void bugs.refetch()} />
+        ) : items.length === 0 ? (
+          <p className="text-body-secondary mb-0">{empty}</p>
+        ) : (
+          <ul className="list-unstyled mb-0 dashboard-bugs">
+            {items.map((bug) => (
+              <li key={bug.id} className="d-flex align-items-center gap-2 py-1">
+                <span className="bug-key">{bug.key}</span>
+                <Link to={`/bugs/${bug.key}`} className="text-truncate flex-grow-1">
+                  {bug.title}
+                </Link>
+                <StatusBadge status={bug.status} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
   );
 }

@@ -15,6 +15,7 @@ import { useCurrentUser } from "../app/currentUser";
 import { Avatar, PageHeader, RoleBadge, Time } from "../ui/bits";
 import { FormAlert, SelectField, SubmitButton } from "../ui/forms";
 import { Markdown } from "../ui/Markdown";
+import { BugList } from "./bugParts";
 import { EmptyState, ErrorState, Loading, SkeletonRows } from "../ui/states";
 import { useDocumentTitle } from "../ui/hooks";
 import { describeError } from "../ui/errors";
@@ -94,6 +95,17 @@ function ProjectView({ project }: { project: Project }) {
           <Members projectKey={project.key} canManage={isAdmin} />
         </section>
       </div>
+      <section className="mt-4" aria-labelledby="bugs">
+        <div className="section-header">
+          <h2 id="bugs" className="h5 mb-0">
+            Bugs
+          </h2>
+          <Link className="btn btn-primary btn-sm" to={`/projects/${project.key}/bugs/new`}>
+            File a bug
+          </Link>
+        </div>
+        <BugList projectKey={project.key} />
+      </section>
     </>
   );
 }
