@@ -209,7 +209,11 @@ async function run() {
       void dialog.dismiss();
     });
     const shot = async (name, target = page) => {
-      await target.screenshot({ path: join(shotsDir, `${name}.png`), fullPage: true });
+      await target.screenshot({
+        path: join(shotsDir, `${name}.png`),
+        fullPage: true,
+        animations: "disabled",
+      });
       log(`screenshot ${name}.png`);
     };
 

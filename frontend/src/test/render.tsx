@@ -15,7 +15,14 @@ export function renderScreen(
     routes = {},
     user = null,
     path = "/",
-  }: { routes?: Record<string, Handler>; user?: User | null; path?: string },
+    routePath = "*",
+  }: {
+    routes?: Record<string, Handler>;
+    user?: User | null;
+    path?: string;
+    /** The route pattern, when the screen reads params (e.g. "/bugs/:bugKey"). */
+    routePath?: string;
+  },
 ) {
   const server = fakeServer(routes);
   const api = new Api({
@@ -32,7 +39,7 @@ export function renderScreen(
         <CurrentUserContext.Provider value={user}>
           <MemoryRouter initialEntries={[path]}>
             <Routes>
-              <Route path="*" element={ui} />
+              <Route path={routePath} element={ui} />
             </Routes>
           </MemoryRouter>
         </CurrentUserContext.Provider>

@@ -1,0 +1,90 @@
+import { screen } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
+import { describe, expect, it } from "vitest";
+
+import type { User } from "../api/client";
+import { aUser, json, problem } from "../test/fakeServer";
+import { renderScreen } from "../test/render";
+import { BugPage } from "./BugPage";
+
+const bug = {
+  id: 1,
+  key: "WEB-1",
+  project_id: 1,
+  project_key: "WEB",
+  number: 1,
+  title: "Checkout is broken",
+  description: "It **fails**",
+  status: "in_progress",
+  resolution: null,
+  duplicate_of: null,
+  priority: "high",
+  severity: "major",
+  labels: [],
+  reporter: { id: 1, full_name: "Ada Lovelace" },
+  assignee: null,
+  watching: false,
+  repro_script: null,
+  reproduces: null,
+  repro_job_id: null,
+  repro_checked_at: null,
+  version: 7,
+  created_at: "2026-11-21T10:00:00Z",
+  updated_at: "2026-11-21T10:00:00Z",
+};
+
+const empty = { items: [], next_cursor: null };
+
+function routes(onTransition: (body: unknown, ifMatch: string | null) => Response) {
+  return {
+    "GET /api/v1/bugs/WEB-1": () => json(200, bug),
+    "GET /api/v1/bugs/WEB-1/transitions": () =>
+      json(200, [
+        { to: "open", requires: [], resolutions: [] },
+        { to: "resolved", requires: ["resolution"], resolutions: ["fixed", "duplicate", "wont_fix"] },
+      ]),
+    "GET /api/v1/bugs/WEB-1/comments": () => json(200, empty),
+    "GET /api/v1/bugs/WEB-1/activity": () => json(200, empty),
+    "GET /api/v1/projects/WEB/members": () => json(200, []),
+    "POST /api/v1/bugs/WEB-1/transitions": (req: Request, body: string) =>
+      onTransition(JSON.parse(body), req.headers.get("If-Match")),
+  };
+}
+
+describe("BugPage transitions", () => {
+  it("asks for the resolution a transition requires and sends it with If-Match", async () => {
+    let sent: unknown = null;
+    let header: string | null = null;
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: routes((body, ifMatch) => {
+        sent = body;
+        header = ifMatch;
+        return json(200, { ...bug, status: "resolved", resolution: "wont_fix", version: 8 });
+      }),
+    });
+    const user = userEvent.setup();
+    await user.click(await screen.findByRole("button", { name: "Resolve" }));
+    await user.selectOptions(screen.getByLabelText("Resolution"), "wont_fix");
+    await user.click(screen.getByRole("button", { name: "Confirm" }));
+
+    expect(await screen.findByText("Resolved")).toBeInTheDocument();
+    expect(sent).toEqual({ to: "resolved", resolution: "wont_fix" });
+    expect(header).toBe('"7"');
+  });
+
+  it("explains a 409 invalid_transition with the server's reason", async () => {
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: routes(() =>
+        problem(409, "invalid_transition", { detail: "Only developers may stop progress" }),
+      ),
+    });
+    await userEvent.click(await screen.findByRole("button", { name: "Stop progress" }));
+    expect(await screen.findByRole("alert")).toHaveTextContent("Only developers may stop progress");
+  });
+});
