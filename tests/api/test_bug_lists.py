@@ -28,8 +28,10 @@ async def test_filters(client, project, tester, developer, db):
         client, tester, project, title="a", priority="high", severity="major", labels=["ui"]
     )
     await make_bug(client, developer, project, title="b", priority="low", assignee_id=developer.id)
-    await make_bug(client, tester, project, title="c", labels=["api", "ui"], severity="blocker")
-    closed = await db.get(Bug, 3)
+    third = await make_bug(
+        client, tester, project, title="c", labels=["api", "ui"], severity="blocker"
+    )
+    closed = await db.get(Bug, third["id"])
     assert closed is not None
     closed.status = "closed"
     await db.commit()
