@@ -104,6 +104,14 @@ async def paginate(
 
     `stmt` must select one ORM entity that has both key columns as attributes.
     """
+    rows, cursor = await paginate_rows(session, stmt, key, params)
+    return [row[0] for row in rows], cursor
+
+
+async def paginate_rows(
+    session: AsyncSession, stmt: Select[Any], key: SortKey, params: PageParams
+) -> tuple[list[Any], str | None]:
+    """Like `paginate`, for statements that select an entity first and extra columns after it."""
     columns = (key.column, key.tiebreak)
     if params.cursor:
         after = decode_cursor(params.cursor, 2)
@@ -114,11 +122,11 @@ async def paginate(
         )
         stmt = stmt.where(boundary)
     order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]
-    rows = list((await session.scalars(stmt.order_by(*order).limit(params.limit + 1))).all())
+    rows = list((await session.execute(stmt.order_by(*order).limit(params.limit + 1))).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
-    last = rows[-1]
+    last = rows[-1][0]
     cursor = encode_cursor([getattr(last, c.key) for c in columns])
     return rows, cursor
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Select,
+    cast,
     delete,
     exists,
     func,
@@ -23,6 +24,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.types import String
 from sqlmodel import col
 
 from api.models import (
@@ -160,39 +163,6 @@ async def labels_by_bug(session: AsyncSession, bug_ids: list[int]) -> dict[int, 
     return out
 
 
-async def project_keys(session: AsyncSession, project_ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(project_ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(col(Project.id), col(Project.key)).where(col(Project.id).in_(wanted))
-    )
-    return {pid: key for pid, key in rows if pid is not None}
-
-
-async def bug_keys(session: AsyncSession, bug_ids: Iterable[int]) -> dict[int, str]:
-    wanted = set(bug_ids)
-    if not wanted:
-        return {}
-    rows = await session.execute(
-        select(col(Bug.id), col(Project.key), col(Bug.number))
-        .join(Project, col(Project.id) == Bug.project_id)
-        .where(col(Bug.id).in_(wanted))
-    )
-    return {bid: f"{key}-{number}" for bid, key, number in rows if bid is not None}
-
-
-async def watched_bug_ids(session: AsyncSession, user_id: int, bug_ids: list[int]) -> set[int]:
-    if not bug_ids:
-        return set()
-    rows = await session.scalars(
-        select(col(BugWatcher.bug_id)).where(
-            col(BugWatcher.user_id) == user_id, col(BugWatcher.bug_id).in_(bug_ids)
-        )
-    )
-    return set(rows)
-
-
 async def set_labels(session: AsyncSession, bug_id: int, add: set[str], remove: set[str]) -> None:
     if remove:
         await session.execute(
@@ -245,3 +215,42 @@ async def mentionable(session: AsyncSession, project_id: int, emails: set[str]) 
         )
     )
     return [uid for uid in rows if uid is not None]
+
+
+def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select[Any]:
+    """Add what a BugRead shows beyond the bug row, so a whole page is one query."""
+    reporter = aliased(User)
+    assignee = aliased(User)
+    original = aliased(Bug)
+    original_project = aliased(Project)
+    label_list = (
+        func.string_agg(BugLabel.label, literal_column("','"))
+        if dialect == "postgresql"
+        else func.group_concat(BugLabel.label, ",")
+    )
+    labels = (
+        select(label_list).where(col(BugLabel.bug_id) == Bug.id).correlate(Bug).scalar_subquery()
+    )
+    duplicate_key = (
+        select(col(original_project.key).op("||")("-").op("||")(cast(col(original.number), String)))
+        .join(original_project, col(original_project.id) == col(original.project_id))
+        .where(col(original.id) == Bug.duplicate_of_id)
+        .correlate(Bug)
+        .scalar_subquery()
+    )
+    watching = exists().where(
+        col(BugWatcher.bug_id) == Bug.id, col(BugWatcher.user_id) == viewer_id
+    )
+    return (
+        stmt.join(Project, col(Project.id) == Bug.project_id)
+        .join(reporter, col(reporter.id) == Bug.reporter_id)
+        .outerjoin(assignee, col(assignee.id) == Bug.assignee_id)
+        .add_columns(
+            col(Project.key).label("project_key"),
+            col(reporter.full_name).label("reporter_name"),
+            col(assignee.full_name).label("assignee_name"),
+            duplicate_key.label("duplicate_key"),
+            labels.label("labels"),
+            watching.label("watching"),
+        )
+    )

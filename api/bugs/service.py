@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.bugs import activity, repository, workflow
@@ -45,7 +48,7 @@ from api.models import (
     User,
 )
 from api.notifications.service import notify
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, paginate, paginate_rows, resolve_sort
 from api.permissions import has_permission
 from api.projects.service import get_visible_project
 from api.webhooks.delivery import emit
@@ -89,71 +92,64 @@ async def list_bugs(
     if project_ref is not None:
         project_id = (await get_visible_project(session, user, project_ref)).id
     sees_all = has_permission(user.role, "projects:see_all")
+    dialect = session.get_bind().dialect.name
     stmt = repository.list_query(
-        dialect=session.get_bind().dialect.name,
+        dialect=dialect,
         visible_to=None if sees_all else _uid(user),
         project_id=project_id,
         filters=filters,
     )
     key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
-    rows, next_cursor = await paginate(session, stmt, key, params)
-    return await to_read(session, user, rows), next_cursor
+    stmt = repository.with_read_columns(stmt, _uid(user), dialect)
+    rows, next_cursor = await paginate_rows(session, stmt, key, params)
+    return [_to_read(row) for row in rows], next_cursor
 
 
-async def to_read(session: AsyncSession, user: User, bugs: list[Bug]) -> list[BugRead]:
-    """Bugs as the API shows them, with a fixed number of queries however many bugs there are."""
-    ids = [b.id for b in bugs if b.id is not None]
-    people = await repository.users_by_id(
-        session, {b.reporter_id for b in bugs} | {b.assignee_id for b in bugs if b.assignee_id}
+def _to_read(row: Any) -> BugRead:
+    """One row of `repository.with_read_columns` as the API shows it."""
+    bug: Bug = row[0]
+    assert bug.id is not None
+    assignee = (
+        UserRef(id=bug.assignee_id, full_name=row.assignee_name)
+        if bug.assignee_id is not None and row.assignee_name is not None
+        else None
     )
-    labels = await repository.labels_by_bug(session, ids)
-    keys = await repository.project_keys(session, {b.project_id for b in bugs})
-    duplicates = await repository.bug_keys(
-        session, {b.duplicate_of_id for b in bugs if b.duplicate_of_id}
+    return BugRead(
+        id=bug.id,
+        key=f"{row.project_key}-{bug.number}",
+        project_id=bug.project_id,
+        project_key=row.project_key,
+        number=bug.number,
+        title=bug.title,
+        description=bug.description,
+        status=bug.status,
+        resolution=bug.resolution,
+        duplicate_of=row.duplicate_key,
+        priority=priority_name(bug.priority),
+        severity=bug.severity,
+        labels=sorted(row.labels.split(",")) if row.labels else [],
+        reporter=UserRef(id=bug.reporter_id, full_name=row.reporter_name),
+        assignee=assignee,
+        watching=bool(row.watching),
+        repro_script=bug.repro_script,
+        reproduces=bug.reproduces,
+        repro_job_id=bug.repro_job_id,
+        repro_checked_at=bug.repro_checked_at,
+        version=bug.version,
+        created_at=bug.created_at,
+        updated_at=bug.updated_at,
     )
-    watching = await repository.watched_bug_ids(session, _uid(user), ids)
-
-    def ref(user_id: int | None) -> UserRef | None:
-        person = people.get(user_id) if user_id is not None else None
-        return UserRef(id=person.id, full_name=person.full_name) if person and person.id else None
-
-    out = []
-    for bug in bugs:
-        assert bug.id is not None
-        reporter = ref(bug.reporter_id)
-        assert reporter is not None
-        out.append(
-            BugRead(
-                id=bug.id,
-                key=f"{keys[bug.project_id]}-{bug.number}",
-                project_id=bug.project_id,
-                project_key=keys[bug.project_id],
-                number=bug.number,
-                title=bug.title,
-                description=bug.description,
-                status=bug.status,
-                resolution=bug.resolution,
-                duplicate_of=duplicates.get(bug.duplicate_of_id) if bug.duplicate_of_id else None,
-                priority=priority_name(bug.priority),
-                severity=bug.severity,
-                labels=labels.get(bug.id, []),
-                reporter=reporter,
-                assignee=ref(bug.assignee_id),
-                watching=bug.id in watching,
-                repro_script=bug.repro_script,
-                reproduces=bug.reproduces,
-                repro_job_id=bug.repro_job_id,
-                repro_checked_at=bug.repro_checked_at,
-                version=bug.version,
-                created_at=bug.created_at,
-                updated_at=bug.updated_at,
-            )
-        )
-    return out
 
 
 async def read_one(session: AsyncSession, user: User, bug: Bug) -> BugRead:
-    return (await to_read(session, user, [bug]))[0]
+    """The bug as the API shows it, as of now (one query)."""
+    await session.flush()
+    dialect = session.get_bind().dialect.name
+    stmt = repository.with_read_columns(
+        select(Bug).where(col(Bug.id) == bug.id), _uid(user), dialect
+    )
+    row = (await session.execute(stmt)).one()
+    return _to_read(row)
 
 
 # ----- writing -----------------------------------------------------------------------------
