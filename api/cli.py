@@ -31,6 +31,7 @@ def serve(
 ) -> None:
     """Run the API (and the SPA, when built)."""
     settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from prometheus_fastapi_instrumentator import Instrumentator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,7 +23,7 @@ from api.bugs.router import comments_router
 from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
-from api.errors import install_error_handlers
+from api.errors import PROBLEM_JSON, install_error_handlers
 from api.middleware import RequestIdMiddleware
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
@@ -74,6 +75,26 @@ def outbox_handlers(
             sessionmaker, settings.effective_secret_key, settings.webhook_allow_private_targets
         ),
     }
+
+
+def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
+    """The schema, with error bodies declared under the media type they are sent as."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title,
+            version=app.version,
+            summary=app.summary,
+            routes=app.routes,
+            tags=app.openapi_tags,
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for status_code, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if status_code[0] in "45" and "application/json" in content:
+                        content[PROBLEM_JSON] = content.pop("application/json")
+        app.openapi_schema = schema
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -152,6 +173,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
         app, endpoint="/metrics", include_in_schema=False
     )
+
+    app.openapi = lambda: problem_json_openapi(app)  # type: ignore[method-assign]
 
     spa_dir = settings.spa_dir or default_spa_dir()
     if (spa_dir / "index.html").is_file():

@@ -384,7 +384,9 @@ async def transition(
         await repository.watch(session, bug.id or 0, _uid(user))
     if req.comment:
         await _add_comment(session, user, bug, req.comment)
-    await _notify_watchers(session, user, project, bug, "bug.transitioned", f"moved to {req.to}")
+    await _notify_watchers(
+        session, user, project, bug, "bug.transitioned", f"moved to {req.to.replace('_', ' ')}"
+    )
     await session.flush()
     await _emit(session, project, bug, "bug.transitioned", actor_id=user.id, to=req.to)
     return bug
