@@ -42,6 +42,16 @@ class Settings(BaseSettings):
     job_max_output_bytes: int = 1_000_000
     job_concurrency: int = 2
     sandbox_pool_size: int = 2
+    job_lease_s: float = 30.0  # a running job's worker must heartbeat within this; else reaped
+    job_max_attempts: int = 2  # a job whose worker died is retried once, then ends `error`
+    job_poll_interval_s: float = 1.0  # fallback when no notification wakes the worker or stream
+    job_queue_max: int = 500  # queued jobs across all users before POST /jobs answers 503
+    job_max_active_per_user: int = 10  # queued + running jobs per user before 429
+    job_submit_rate_per_minute: int = 60  # job submissions per user per minute before 429
+    job_max_request_bytes: int = 5_000_000  # decoded files + stdin of one submission
+    job_sse_keepalive_s: float = 15.0
+    worker_id: str = ""  # empty: <hostname>-<pid>
+    worker_reap_on_start: bool = True  # off when several workers share one Docker engine
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
     login_max_failures: int = 5

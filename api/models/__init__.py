@@ -6,6 +6,9 @@ from api.models.bug_activity import BugActivity
 from api.models.bug_label import BugLabel
 from api.models.bug_watcher import BugWatcher
 from api.models.comment import Comment
+from api.models.job import Job, JobStatus
+from api.models.job_event import JobEvent
+from api.models.job_file import JobFile
 from api.models.login_failure import LoginFailure
 from api.models.notification import Notification
 from api.models.outbox_message import OutboxMessage
@@ -24,6 +27,10 @@ __all__ = [
     "BugStatus",
     "BugWatcher",
     "Comment",
+    "Job",
+    "JobEvent",
+    "JobFile",
+    "JobStatus",
     "LoginFailure",
     "Notification",
     "OutboxMessage",
