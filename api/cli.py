@@ -1,10 +1,11 @@
-"""The `nimbus` command: serve, migrate, create-admin."""
+"""The `nimbus` command: serve, worker, migrate, create-admin, sandbox build, openapi."""
 
 from __future__ import annotations
 
 import asyncio
 import getpass
 import logging
+import signal
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -12,12 +13,21 @@ import typer
 import uvicorn
 
 from api import migrations
-from api.config import get_settings
+from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import AppError
 from api.models import Role
+from executor.backends import ExecutorUnavailable
 
 app = typer.Typer(help="Nimbus: bug tracker, expense tracker and sandboxed code runner.")
+sandbox_app = typer.Typer(help="The sandbox runtime image.")
+app.add_typer(sandbox_app, name="sandbox")
+
+
+def _configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
 
 @app.command()
@@ -32,9 +42,7 @@ def serve(
     """Run the API (and the SPA, when built)."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    _configure_logging(settings)
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade()
     uvicorn.run(
@@ -44,6 +52,75 @@ def serve(
         proxy_headers=True,
         log_level=settings.log_level.lower(),
     )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs run at once (NIMBUS_JOB_CONCURRENCY)")
+    ] = None,
+) -> None:
+    """Run a job worker alone (e.g. on a host with its own Docker engine) until SIGTERM."""
+    settings = get_settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"job_concurrency": concurrency})
+    _configure_logging(settings)
+    try:
+        asyncio.run(_run_worker(settings))
+    except ExecutorUnavailable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+
+
+async def _run_worker(settings: Settings) -> None:
+    from api.jobs.runtime import NO_SANDBOX
+    from api.jobs.signals import PgListener
+    from executor.backends import select_backend
+    from executor.worker import Worker
+
+    kind = "auto" if settings.executor_backend == "off" else settings.executor_backend
+    backend = await select_backend(
+        kind, settings.docker_host, settings.sandbox_image, pool_size=settings.sandbox_pool_size
+    )
+    if backend is None:
+        raise ExecutorUnavailable(NO_SANDBOX)
+    engine = create_engine(settings.effective_database_url)
+    listener = PgListener(settings.effective_database_url) if not settings.is_sqlite else None
+    job_worker = None
+    try:
+        await backend.check()
+        if listener is not None:
+            await listener.start()
+        job_worker = Worker(create_sessionmaker(engine), backend, settings)
+        await job_worker.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await stop.wait()
+    finally:
+        if job_worker is not None:
+            await job_worker.stop()
+        await backend.close()
+        if listener is not None:
+            await listener.stop()
+        await engine.dispose()
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    tag: Annotated[str | None, typer.Option(help="Image tag (NIMBUS_SANDBOX_IMAGE)")] = None,
+) -> None:
+    """Build the runtime image: `docker build` if a registry answers, else offline."""
+    from executor.image import ImageBuildError, build_image
+
+    settings = get_settings()
+    try:
+        built = build_image(docker_host=settings.docker_host, tag=tag or settings.sandbox_image)
+    except ImageBuildError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"sandbox image {built} is ready")
 
 
 @app.command()

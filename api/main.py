@@ -24,6 +24,9 @@ from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import PROBLEM_JSON, install_error_handlers
+from api.jobs.router import router as jobs_router
+from api.jobs.router import runtimes_router
+from api.jobs.runtime import JobRuntime
 from api.middleware import RequestIdMiddleware
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
@@ -116,6 +119,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             app.state.outbox = drainer
             stack.enter_context(background(drainer.run_forever()))
+            # Tests may also hand in a sandbox backend they share between apps.
+            jobs = JobRuntime(
+                settings,
+                app.state.sessionmaker,
+                app.state.engine.url.render_as_string(hide_password=False),
+            )
+            await jobs.start(getattr(app.state, "sandbox_backend", None))
+            stack.push_async_callback(jobs.stop)
+            app.state.jobs = jobs
             yield
 
     app = FastAPI(
@@ -134,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "notifications", "description": "In-app notifications"},
             {"name": "attachments", "description": "Files attached to bugs"},
             {"name": "webhooks", "description": "Outgoing webhooks per project"},
+            {"name": "jobs", "description": "Run code in the sandbox and follow it live"},
+            {"name": "runtimes", "description": "What the sandbox can run, and its limits"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
@@ -167,6 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         notifications_router,
         attachments_router,
         webhooks_router,
+        jobs_router,
+        runtimes_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -72,12 +73,18 @@ def resolve_sort(
 
 
 def _encode_value(value: Any) -> Any:
-    return {"dt": value.isoformat()} if isinstance(value, datetime) else value
+    if isinstance(value, datetime):
+        return {"dt": value.isoformat()}
+    if isinstance(value, uuid.UUID):
+        return {"uuid": str(value)}
+    return value
 
 
 def _decode_value(value: Any) -> Any:
     if isinstance(value, dict) and "dt" in value:
         return datetime.fromisoformat(value["dt"])
+    if isinstance(value, dict) and "uuid" in value:
+        return uuid.UUID(value["uuid"])
     return value
 
 

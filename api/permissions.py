@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "comments:create": (EVERYONE, "Comment on bugs you can see"),
     "comments:moderate": (ADMIN, "Edit or delete anyone's comment (authors edit their own)"),
     "webhooks:manage": (ADMIN, "Add and remove project webhooks"),
+    "jobs:run": (EVERYONE, "Run code in the sandbox and follow, cancel and read your own jobs"),
+    "jobs:see_all": (ADMIN, "See and cancel everyone's jobs"),
 }
 
 

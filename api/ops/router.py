@@ -9,6 +9,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from api.config import Settings
+from api.jobs.runtime import executor_state_without_runtime
 from api.models import Role
 from api.permissions import PERMISSIONS
 from api.storage import StorageUnavailable
@@ -22,6 +24,7 @@ roles_router = APIRouter(tags=["roles"])
 class Health(BaseModel):
     status: str
     checks: dict[str, str] = {}
+    details: dict[str, str] = {}
 
 
 @health_router.get("/healthz", summary="Liveness: the process answers")
@@ -49,9 +52,24 @@ async def readyz(request: Request) -> JSONResponse:
     except StorageUnavailable as exc:
         log.warning("readiness: storage check failed: %s", exc)
         checks["storage"] = "unavailable"
-    ok = all(v == "ok" for v in checks.values())
-    body = Health(status="ok" if ok else "unavailable", checks=checks)
+    checks["executor"], executor_detail = _executor_check(request)
+    details = {"executor": executor_detail} if checks["executor"] != "ok" else {}
+    ok = all(v in ("ok", "disabled") for v in checks.values())
+    body = Health(status="ok" if ok else "unavailable", checks=checks, details=details)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+def _executor_check(request: Request) -> tuple[str, str]:
+    """ok (a worker here, or jobs left to `nimbus worker`s), disabled (switched off on
+    purpose) or unavailable (wanted but no sandbox works: the detail says how to fix it)."""
+    settings: Settings = request.app.state.settings
+    runtime = getattr(request.app.state, "jobs", None)
+    state = runtime.state if runtime is not None else executor_state_without_runtime(settings)
+    if state.available:
+        return "ok", state.detail
+    if settings.executor_in_process and settings.executor_backend == "off":
+        return "disabled", state.detail
+    return "unavailable", state.detail
 
 
 class PermissionRead(BaseModel):

@@ -34,10 +34,13 @@ PROTECTED = [
     ("bugs:assign", "PATCH", "/api/v1/bugs/{bug}", {"assignee_id": "{user}"}),
     ("comments:create", "POST", "/api/v1/bugs/{bug}/comments", {"body": "hi"}),
     ("webhooks:manage", "GET", "/api/v1/projects/{project}/webhooks", None),
+    ("jobs:run", "GET", "/api/v1/jobs", None),
+    ("jobs:run", "GET", "/api/v1/runtimes", None),
 ]
 # Permissions whose refusal is not a 403, tested where their rule lives.
 TESTED_ELSEWHERE = {
     "projects:see_all": "test_admin_sees_projects_without_membership",
+    "jobs:see_all": "jobs/test_jobs_api.py::test_admin_reads_and_lists_everyones_jobs",
     "bugs:work": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "bugs:verify": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "comments:moderate": "test_bug_comments.py::test_others_cannot_edit_but_admin_can",

@@ -1,0 +1,19 @@
+"""Job, queue and sandbox metrics, exposed by /metrics with the HTTP ones."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+_SECONDS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+JOBS_TOTAL = Counter("nimbus_jobs", "Jobs that ended, by final status", ["status"])
+JOB_DURATION = Histogram(
+    "nimbus_job_duration_seconds", "Run time of ended jobs inside the sandbox", buckets=_SECONDS
+)
+QUEUE_WAIT = Histogram(
+    "nimbus_job_queue_wait_seconds", "Time from queued to started", buckets=_SECONDS
+)
+QUEUE_DEPTH = Gauge("nimbus_job_queue_depth", "Jobs waiting in the queue")
+POOL_AVAILABLE = Gauge(
+    "nimbus_sandbox_pool_available", "Pre-started sandbox containers ready for a job"
+)

@@ -1,0 +1,160 @@
+"""Every query of the jobs domain: the queue's conditional transitions, events, files, counts.
+
+State changes go through `transition`: one UPDATE ... WHERE <expected state> RETURNING, which
+also reserves sequence numbers for the events the change appends. Whoever loses a race (a worker
+whose lease was taken over, a cancel that came after the start) simply gets None back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
+from sqlmodel import col
+
+from api.models import Job, JobEvent, JobFile, JobStatus, User
+
+ACTIVE = (JobStatus.queued, JobStatus.running)
+
+
+async def transition(
+    session: AsyncSession,
+    where: Sequence[ColumnElement[bool]],
+    values: dict[str, Any],
+    *,
+    events: int = 0,
+) -> Job | None:
+    """Apply ``values`` to the job matching ``where`` (at most one), reserving ``events`` event
+    numbers: they are ``job.last_seq - events + 1 .. job.last_seq`` of the returned job."""
+    if events:
+        values = {**values, "last_seq": col(Job.last_seq) + events}
+    stmt = (
+        update(Job)
+        .where(*where)
+        .values(**values)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return (await session.scalars(stmt)).one_or_none()
+
+
+def next_queued_id() -> Select[Any]:
+    """The oldest queued job nobody else is claiming right now (SKIP LOCKED on PostgreSQL;
+    SQLite ignores FOR UPDATE, and its single writer makes the enclosing UPDATE atomic)."""
+    return (
+        select(col(Job.id))
+        .where(col(Job.status) == JobStatus.queued)
+        .order_by(col(Job.queued_at), col(Job.id))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+def add_events(session: AsyncSession, job: Job, items: Sequence[tuple[str, str]]) -> None:
+    """Append ``(kind, json data)`` events numbered up to ``job.last_seq`` (see `transition`)."""
+    first = job.last_seq - len(items) + 1
+    for offset, (kind, data) in enumerate(items):
+        session.add(JobEvent(job_id=job.id, seq=first + offset, kind=kind, data=data))
+
+
+async def get_job(session: AsyncSession, job_id: uuid.UUID) -> Job | None:
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def events_after(
+    session: AsyncSession, job_id: uuid.UUID, after: int, limit: int
+) -> list[JobEvent]:
+    stmt = (
+        select(JobEvent)
+        .where(col(JobEvent.job_id) == job_id, col(JobEvent.seq) > after)
+        .order_by(col(JobEvent.seq))
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def job_progress(session: AsyncSession, job_id: uuid.UUID) -> int | None:
+    """The job's newest event number, or None when the job is gone."""
+    seq: int | None = await session.scalar(select(col(Job.last_seq)).where(col(Job.id) == job_id))
+    return seq
+
+
+async def job_by_idempotency_key(session: AsyncSession, owner_id: int, key: str) -> Job | None:
+    return await session.scalar(
+        select(Job).where(col(Job.owner_id) == owner_id, col(Job.idempotency_key) == key)
+    )
+
+
+async def lock_owner(session: AsyncSession, owner_id: int) -> None:
+    """Serialise one user's submissions so the per-user caps hold under concurrency."""
+    await session.execute(select(col(User.id)).where(col(User.id) == owner_id).with_for_update())
+
+
+async def count_active(session: AsyncSession, owner_id: int) -> int:
+    stmt = select(func.count()).where(col(Job.owner_id) == owner_id, col(Job.status).in_(ACTIVE))
+    return int(await session.scalar(stmt) or 0)
+
+
+async def submissions_since(
+    session: AsyncSession, owner_id: int, since: datetime
+) -> tuple[int, datetime | None]:
+    """How many jobs the user created since ``since``, and when the oldest of them was."""
+    row = (
+        await session.execute(
+            select(func.count(), func.min(Job.created_at)).where(
+                col(Job.owner_id) == owner_id, col(Job.created_at) > since
+            )
+        )
+    ).one()
+    oldest = row[1]
+    if isinstance(oldest, str):  # SQLite's min() loses the column type
+        oldest = datetime.fromisoformat(oldest)
+    return int(row[0]), oldest
+
+
+async def count_queued(session: AsyncSession) -> int:
+    stmt = select(func.count()).where(col(Job.status) == JobStatus.queued)
+    return int(await session.scalar(stmt) or 0)
+
+
+async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[Job]:
+    stmt = (
+        select(Job)
+        .where(col(Job.status) == JobStatus.running, col(Job.lease_expires_at) < now)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+def visible_jobs(owner_id: int | None) -> Select[Any]:
+    stmt = select(Job)
+    if owner_id is not None:
+        stmt = stmt.where(col(Job.owner_id) == owner_id)
+    return stmt
+
+
+async def files_of(
+    session: AsyncSession, job_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, list[JobFile]]:
+    ids = list(job_ids)
+    out: dict[uuid.UUID, list[JobFile]] = {i: [] for i in ids}
+    if not ids:
+        return out
+    stmt = (
+        select(JobFile)
+        .options(defer(JobFile.content))  # type: ignore[arg-type]
+        .where(col(JobFile.job_id).in_(ids))
+        .order_by(col(JobFile.job_id), col(JobFile.path))
+    )
+    for row in (await session.scalars(stmt)).all():
+        out[row.job_id].append(row)
+    return out
+
+
+async def file_of(session: AsyncSession, job_id: uuid.UUID, path: str) -> JobFile | None:
+    return await session.get(JobFile, (job_id, path))

@@ -1,0 +1,253 @@
+"""Code-execution jobs: submit, watch (SSE), cancel, download output files; the runtimes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from api.deps import SessionDep, SettingsDep, require
+from api.errors import error_responses
+from api.jobs import repository, service
+from api.jobs.exceptions import JobFileNotFound
+from api.jobs.runtime import executor_state_without_runtime
+from api.jobs.schemas import JobCreate, JobFileRead, JobRead, RuntimeRead
+from api.jobs.service import ExecutorState
+from api.jobs.sse import event_stream
+from api.jobs.storage import read_output_file
+from api.models import JobStatus, User
+from api.pagination import Page, PageParams, page_params, set_link_header
+
+router = APIRouter(prefix="/jobs", tags=["jobs"])
+runtimes_router = APIRouter(tags=["runtimes"])
+
+MAX_WAIT_S = 30.0
+Runner = Annotated[User, Depends(require("jobs:run"))]
+JobId = Annotated[uuid.UUID, Path(description="The job's UUID")]
+
+
+def executor_state(request: Request, settings: SettingsDep) -> ExecutorState:
+    runtime = getattr(request.app.state, "jobs", None)
+    return runtime.state if runtime is not None else executor_state_without_runtime(settings)
+
+
+def sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
+
+
+ExecutorDep = Annotated[ExecutorState, Depends(executor_state)]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(sessionmaker)]
+
+
+def _location(job_id: uuid.UUID) -> str:
+    return f"/api/v1/jobs/{job_id}"
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run code in the sandbox",
+    description=(
+        "Queues the job and answers 202 with it. With `?wait=N` (seconds, at most 30) the "
+        "answer is 200 with the finished job if it ends in time, else still 202. Limits above "
+        "the server's maxima are lowered to them. A retry with the same `Idempotency-Key` and "
+        "body returns the same job (`Idempotent-Replayed: true`); the same key with another "
+        "body is 409 `idempotency_key_reused`."
+    ),
+    responses={
+        200: {"model": JobRead, "description": "The job finished within `wait` seconds"},
+        **error_responses(401, 403, 409, 413, 422, 429, 503),
+    },
+)
+async def create_job(
+    data: JobCreate,
+    user: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+    executor: ExecutorDep,
+    maker: SessionmakerDep,
+    response: Response,
+    wait: Annotated[
+        float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end")
+    ] = 0,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            min_length=1,
+            max_length=200,
+            pattern=r"^[\x21-\x7e]+$",
+            description="Makes retries safe: the same key and body return the same job",
+        ),
+    ] = None,
+) -> JobRead:
+    job, replayed = await service.create_job(
+        session, settings, executor, user, data, idempotency_key=idempotency_key
+    )
+    response.headers["Location"] = _location(job.id)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    if wait > 0:
+        if JobStatus(job.status).is_final:
+            response.status_code = status.HTTP_200_OK
+            return await service.read_job(session, job)
+        await session.commit()  # workers must see the job before we wait for them
+        finished = await service.wait_for_job(maker, job.id, wait, settings.job_poll_interval_s)
+        if finished is not None:
+            response.status_code = status.HTTP_200_OK
+            return finished
+    return await service.read_job(session, job) if replayed else service.to_read(job, [])
+
+
+@router.get(
+    "",
+    summary="List my jobs (admins: everyone's)",
+    responses=error_responses(400, 401, 403, 422),
+)
+async def list_jobs(
+    user: Runner,
+    session: SessionDep,
+    request: Request,
+    response: Response,
+    params: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[JobStatus | None, Query(description="Only jobs in this status")] = None,
+    owner_id: Annotated[int | None, Query(description="Only this user's jobs")] = None,
+) -> Page[JobRead]:
+    items, next_cursor = await service.list_jobs(
+        session, user, params, status=status, owner_id=owner_id
+    )
+    set_link_header(request, response, next_cursor)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/{job_id}", summary="Read a job and its result", responses=error_responses(401, 404))
+async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
+    job = await service.get_visible_job(session, user, job_id)
+    return await service.read_job(session, job)
+
+
+@router.get(
+    "/{job_id}/events",
+    summary="Follow a job live (Server-Sent Events)",
+    description=(
+        'Events `status` (`{"status"}`), `stdout` and `stderr` (`{"data": text}`) and a '
+        "final `exit` (the job without its output) with increasing integer ids. Send "
+        "`Last-Event-ID` to resume after an event. The stream ends after `exit`; for a finished "
+        "job it is the stored replay."
+    ),
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
+        **error_responses(401, 404, 422),
+    },
+)
+async def stream_events(
+    job_id: JobId,
+    user: Runner,
+    session: SessionDep,
+    settings: SettingsDep,
+    maker: SessionmakerDep,
+    last_event_id: Annotated[
+        int | None, Header(ge=0, description="Resume after this event id")
+    ] = None,
+) -> StreamingResponse:
+    await service.get_visible_job(session, user, job_id)
+    stream = event_stream(
+        maker,
+        job_id,
+        last_event_id or 0,
+        keepalive_s=settings.job_sse_keepalive_s,
+        poll_s=settings.job_poll_interval_s,
+    )
+    return StreamingResponse(
+        stream,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.post(
+    "/{job_id}/cancel",
+    summary="Cancel a job",
+    description=(
+        "A queued job is cancelled at once (200). A running one is killed by its worker and "
+        "ends `cancelled` shortly (202; follow the events or read the job)."
+    ),
+    responses={
+        202: {"model": JobRead, "description": "The worker was told to kill the job"},
+        **error_responses(401, 404, 409),
+    },
+)
+async def cancel_job(
+    job_id: JobId, user: Runner, session: SessionDep, response: Response
+) -> JobRead:
+    job = await service.cancel_job(session, user, job_id)
+    if not JobStatus(job.status).is_final:
+        response.status_code = status.HTTP_202_ACCEPTED
+    return await service.read_job(session, job)
+
+
+@router.get(
+    "/{job_id}/files",
+    summary="List the files the job wrote",
+    responses=error_responses(401, 404),
+)
+async def list_files(job_id: JobId, user: Runner, session: SessionDep) -> list[JobFileRead]:
+    job = await service.get_visible_job(session, user, job_id)
+    files = await repository.files_of(session, [job.id])
+    return [JobFileRead.model_validate(f) for f in files[job.id]]
+
+
+@router.get(
+    "/{job_id}/files/{path:path}",
+    summary="Download a file the job wrote",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+        **error_responses(401, 404),
+    },
+)
+async def download_file(job_id: JobId, path: str, user: Runner, session: SessionDep) -> Response:
+    job = await service.get_visible_job(session, user, job_id)
+    row = await repository.file_of(session, job.id, path)
+    if row is None:
+        raise JobFileNotFound(f"The job wrote no file {path!r}")
+    name = path.rsplit("/", 1)[-1]
+    fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
+    return Response(
+        await read_output_file(session, row),
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": (
+                f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+            ),
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox",
+            "ETag": f'"{row.sha256}"',
+        },
+    )
+
+
+@runtimes_router.get(
+    "/runtimes",
+    summary="Runtimes, their default and maximum limits, and whether jobs can run now",
+    responses=error_responses(401),
+)
+async def list_runtimes(
+    _: Runner, settings: SettingsDep, executor: ExecutorDep
+) -> list[RuntimeRead]:
+    return [
+        RuntimeRead(
+            name="python",
+            description="Python 3 with the standard library; no network",
+            available=executor.available,
+            backend=executor.backend,
+            detail=executor.detail,
+            default_limits=service.default_limits(settings),
+            max_limits=service.max_limits(settings),
+        )
+    ]

@@ -1,0 +1,167 @@
+"""Request and response models of code-execution jobs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import model_validator as model_check
+
+from api.models import JobStatus
+from executor.backends.base import InvalidJob, validate_relative_path
+
+RelativePath = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=255,
+        description="Relative POSIX path inside the job's working directory, e.g. `pkg/util.py`",
+    ),
+]
+Argument = Annotated[str, StringConstraints(max_length=4096)]
+
+
+def _checked_path(path: str) -> str:
+    try:
+        return validate_relative_path(path)
+    except InvalidJob as exc:
+        raise ValueError(
+            "must be a relative path without '..', '.', '//' or a leading '/'"
+        ) from exc
+
+
+class JobInputFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: RelativePath
+    content: str
+    encoding: Literal["utf8", "base64"] = "utf8"
+
+    _path_ok = field_validator("path")(_checked_path)
+
+    @model_check(mode="after")
+    def _content_decodes(self) -> JobInputFile:
+        self.decoded()
+        return self
+
+    def decoded(self) -> bytes:
+        if self.encoding == "utf8":
+            return self.content.encode()
+        try:
+            return base64.b64decode(self.content, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError(f"{self.path}: content is not valid base64") from exc
+
+
+class JobLimitsRequest(BaseModel):
+    """Limits asked for; anything above the server's maxima is lowered to them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wall_time_s: float | None = Field(default=None, gt=0, description="Wall-clock seconds")
+    memory_mb: int | None = Field(default=None, ge=16, description="Memory (and swap) in MiB")
+    output_bytes: int | None = Field(
+        default=None, ge=1, description="stdout + stderr together; the rest is cut"
+    )
+
+
+class JobLimits(BaseModel):
+    wall_time_s: float
+    memory_mb: int
+    output_bytes: int
+
+
+class JobCreate(BaseModel):
+    """Either `source` (becomes the entrypoint file) or `files`, not both."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"source": "print(input()[::-1])", "stdin": "hello"}]},
+    )
+
+    runtime: Literal["python"] = "python"
+    source: str | None = None
+    files: list[JobInputFile] | None = Field(default=None, min_length=1, max_length=100)
+    entrypoint: RelativePath = "main.py"
+    stdin: str = ""
+    args: list[Argument] = Field(default_factory=list, max_length=100)
+    limits: JobLimitsRequest = Field(default_factory=JobLimitsRequest)
+
+    _entrypoint_ok = field_validator("entrypoint")(_checked_path)
+
+    @field_validator("args")
+    @classmethod
+    def _no_nul(cls, args: list[str]) -> list[str]:
+        if any("\x00" in arg for arg in args):
+            raise ValueError("arguments may not contain NUL characters")
+        return args
+
+    @model_check(mode="after")
+    def _source_or_files(self) -> JobCreate:
+        if (self.source is None) == (self.files is None):
+            raise ValueError("give exactly one of `source` or `files`")
+        if self.files is not None:
+            paths = [f.path for f in self.files]
+            if len(set(paths)) != len(paths):
+                raise ValueError("file paths must be unique")
+            if self.entrypoint not in paths:
+                raise ValueError(f"entrypoint {self.entrypoint!r} is not among the files")
+        return self
+
+    def input_files(self) -> dict[str, bytes]:
+        if self.source is not None:
+            return {self.entrypoint: self.source.encode()}
+        return {f.path: f.decoded() for f in self.files or []}
+
+
+class JobFileRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    path: str
+    size: int
+    sha256: str
+
+
+class JobSummary(BaseModel):
+    """A job without its output text (the `exit` event carries this)."""
+
+    id: uuid.UUID
+    owner_id: int
+    status: JobStatus
+    runtime: str
+    entrypoint: str
+    args: list[str]
+    limits: JobLimits
+    exit_code: int | None
+    signal: int | None
+    stdout_truncated: bool
+    stderr_truncated: bool
+    duration_ms: int | None
+    error: str | None = Field(description="What went wrong in the infrastructure (status error)")
+    files: list[JobFileRead]
+    files_truncated: bool
+    attempts: int
+    cancel_requested: bool
+    created_at: datetime
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class JobRead(JobSummary):
+    stdout: str
+    stderr: str
+
+
+class RuntimeRead(BaseModel):
+    name: str
+    description: str
+    available: bool
+    backend: str | None = Field(description="docker, bwrap, or null when unavailable/external")
+    detail: str
+    default_limits: JobLimits
+    max_limits: JobLimits

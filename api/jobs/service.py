@@ -1,0 +1,569 @@
+"""Job rules: submission (caps, idempotency), visibility, cancel, the queue's state changes and
+the end of a job (with its completion hook). Never commits; callers own the transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
+
+from api.config import Settings
+from api.db import utcnow
+from api.jobs import metrics, repository
+from api.jobs.exceptions import (
+    ExecutorUnavailable,
+    IdempotencyKeyReused,
+    JobAlreadyFinished,
+    JobNotFound,
+    JobTooLarge,
+    QueueFull,
+    SubmissionRateLimited,
+    TooManyJobs,
+)
+from api.jobs.schemas import (
+    JobCreate,
+    JobFileRead,
+    JobLimits,
+    JobLimitsRequest,
+    JobRead,
+    JobSummary,
+)
+from api.jobs.signals import QUEUE, cancel_topic, job_topic, publish, signals
+from api.jobs.storage import save_output_file
+from api.models import Job, JobFile, JobStatus, User
+from api.pagination import PageParams, paginate, resolve_sort
+from api.permissions import has_permission
+from executor.backends import DEFAULT_LIMITS, MAX_LIMITS, Limits, OutputFile, RunResult
+
+log = logging.getLogger(__name__)
+
+RATE_WINDOW_S = 60
+QUEUE_FULL_RETRY_AFTER_S = 5
+JOB_SORTS = {"created_at": Job.created_at, "status": Job.status}
+
+FinishHook = Callable[[AsyncSession, Job], Awaitable[None]]
+_finish_hooks: dict[str, FinishHook] = {}
+
+
+def register_finish_hook(name: str, hook: FinishHook) -> None:
+    """Run ``hook(session, job)`` when a job submitted with ``on_finish=name`` ends, in the
+    transaction that records the end (a failing hook is logged and does not undo the end)."""
+    _finish_hooks[name] = hook
+
+
+@dataclass(frozen=True)
+class ExecutorState:
+    """Whether this API process can promise that submitted jobs will run."""
+
+    available: bool
+    backend: str | None
+    detail: str
+
+
+# -- limits -------------------------------------------------------------------------------------
+
+
+def max_limits(settings: Settings) -> JobLimits:
+    return JobLimits(
+        wall_time_s=min(float(settings.job_max_wall_time_s), MAX_LIMITS.wall_time_s),
+        memory_mb=min(settings.job_max_memory_mb, MAX_LIMITS.memory_mb),
+        output_bytes=min(settings.job_max_output_bytes, MAX_LIMITS.output_bytes),
+    )
+
+
+def default_limits(settings: Settings) -> JobLimits:
+    top = max_limits(settings)
+    return JobLimits(
+        wall_time_s=min(DEFAULT_LIMITS.wall_time_s, top.wall_time_s),
+        memory_mb=min(DEFAULT_LIMITS.memory_mb, top.memory_mb),
+        output_bytes=min(DEFAULT_LIMITS.output_bytes, top.output_bytes),
+    )
+
+
+def resolve_limits(asked: JobLimitsRequest, settings: Settings) -> JobLimits:
+    """What the job gets: the defaults where nothing was asked, never above the maxima."""
+    top, default = max_limits(settings), default_limits(settings)
+    return JobLimits(
+        wall_time_s=min(asked.wall_time_s or default.wall_time_s, top.wall_time_s),
+        memory_mb=min(asked.memory_mb or default.memory_mb, top.memory_mb),
+        output_bytes=min(asked.output_bytes or default.output_bytes, top.output_bytes),
+    )
+
+
+def sandbox_limits(job: Job) -> Limits:
+    limits = JobLimits.model_validate(job.limits)
+    return Limits(
+        wall_time_s=limits.wall_time_s,
+        memory_mb=limits.memory_mb,
+        output_bytes=limits.output_bytes,
+    )
+
+
+# -- submission ---------------------------------------------------------------------------------
+
+
+def fingerprint(data: JobCreate) -> str:
+    canonical = json.dumps(data.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _event(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+    return kind, json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+
+
+async def create_job(
+    session: AsyncSession,
+    settings: Settings,
+    executor: ExecutorState,
+    owner: User,
+    data: JobCreate,
+    *,
+    idempotency_key: str | None = None,
+    on_finish: str | None = None,
+    on_finish_data: dict[str, Any] | None = None,
+) -> tuple[Job, bool]:
+    """Queue a job; returns it and whether it is an earlier job replayed for the same
+    Idempotency-Key and request."""
+    assert owner.id is not None
+    if not executor.available:
+        raise ExecutorUnavailable(executor.detail, headers={"Retry-After": "30"})
+    files = data.input_files()
+    stdin = data.stdin.encode()
+    size = sum(map(len, files.values())) + len(stdin)
+    if size > settings.job_max_request_bytes:
+        raise JobTooLarge(
+            f"files and stdin total {size} bytes; the limit is {settings.job_max_request_bytes}"
+        )
+    print_ = fingerprint(data)
+    await repository.lock_owner(session, owner.id)
+    if idempotency_key is not None:
+        earlier = await _replay(session, owner.id, idempotency_key, print_)
+        if earlier is not None:
+            return earlier, True
+    await _check_capacity(session, settings, owner.id)
+
+    limits = resolve_limits(data.limits, settings)
+    job = Job(
+        owner_id=owner.id,
+        runtime=data.runtime,
+        entrypoint=data.entrypoint,
+        input_files={p: _b64(c) for p, c in files.items()},
+        stdin=stdin,
+        args=list(data.args),
+        limits=limits.model_dump(),
+        idempotency_key=idempotency_key,
+        request_fingerprint=print_,
+        on_finish=on_finish,
+        on_finish_data=on_finish_data,
+        last_seq=1,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(job)
+            await session.flush()
+    except IntegrityError:
+        # a concurrent request with the same key won the race
+        if idempotency_key is None:
+            raise
+        earlier = await _replay(session, owner.id, idempotency_key, print_)
+        if earlier is None:
+            raise
+        return earlier, True
+    repository.add_events(session, job, [_event("status", {"status": JobStatus.queued.value})])
+    await session.flush()
+    await publish(session, QUEUE, job_topic(job.id))
+    return job, False
+
+
+async def submit_job(
+    session: AsyncSession,
+    settings: Settings,
+    executor: ExecutorState,
+    owner: User,
+    data: JobCreate,
+    *,
+    on_finish: str | None = None,
+    on_finish_data: dict[str, Any] | None = None,
+) -> Job:
+    """Queue a job for another part of Nimbus (e.g. a bug's reproduction script); when it ends,
+    the hook registered as ``on_finish`` runs with ``job.on_finish_data`` at hand."""
+    job, _ = await create_job(
+        session, settings, executor, owner, data, on_finish=on_finish, on_finish_data=on_finish_data
+    )
+    return job
+
+
+def _b64(content: bytes) -> str:
+    return base64.b64encode(content).decode()
+
+
+async def _replay(session: AsyncSession, owner_id: int, key: str, print_: str) -> Job | None:
+    earlier = await repository.job_by_idempotency_key(session, owner_id, key)
+    if earlier is not None and earlier.request_fingerprint != print_:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was first used with a different request body; "
+            "use a new key for a new job",
+            extra={"job_id": str(earlier.id)},
+        )
+    return earlier
+
+
+async def _check_capacity(session: AsyncSession, settings: Settings, owner_id: int) -> None:
+    now = utcnow()
+    recent, oldest = await repository.submissions_since(
+        session, owner_id, now - timedelta(seconds=RATE_WINDOW_S)
+    )
+    if recent >= settings.job_submit_rate_per_minute:
+        wait = RATE_WINDOW_S - (now - oldest).total_seconds() if oldest else RATE_WINDOW_S
+        raise SubmissionRateLimited(
+            int(wait) + 1,
+            f"at most {settings.job_submit_rate_per_minute} job submissions per minute",
+        )
+    active = await repository.count_active(session, owner_id)
+    if active >= settings.job_max_active_per_user:
+        raise TooManyJobs(
+            5,
+            f"you have {active} jobs queued or running (limit "
+            f"{settings.job_max_active_per_user}); wait for some to finish or cancel them",
+        )
+    queued = await repository.count_queued(session)
+    metrics.QUEUE_DEPTH.set(queued)
+    if queued >= settings.job_queue_max:
+        raise QueueFull(
+            f"{queued} jobs are waiting; try again shortly",
+            headers={"Retry-After": str(QUEUE_FULL_RETRY_AFTER_S)},
+        )
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def sees_all(user: User) -> bool:
+    return has_permission(user.role, "jobs:see_all")
+
+
+async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Job:
+    """The job, if it is the user's own (admins: any); 404 otherwise, never 403."""
+    job = await repository.get_job(session, job_id)
+    if job is None or (job.owner_id != user.id and not sees_all(user)):
+        raise JobNotFound()
+    return job
+
+
+def to_read(job: Job, files: Sequence[JobFile]) -> JobRead:
+    return JobRead.model_validate(
+        {
+            **job.model_dump(),
+            "files": [JobFileRead.model_validate(f) for f in files],
+        }
+    )
+
+
+def to_summary(job: Job, files: Sequence[JobFileRead]) -> JobSummary:
+    return JobSummary.model_validate({**job.model_dump(), "files": list(files)})
+
+
+async def read_job(session: AsyncSession, job: Job) -> JobRead:
+    files = await repository.files_of(session, [job.id])
+    return to_read(job, files[job.id])
+
+
+async def list_jobs(
+    session: AsyncSession,
+    user: User,
+    params: PageParams,
+    *,
+    status: JobStatus | None = None,
+    owner_id: int | None = None,
+) -> tuple[list[JobRead], str | None]:
+    key = resolve_sort(params.sort, JOB_SORTS, tiebreak=Job.id, default="-created_at")
+    stmt = repository.visible_jobs(None if sees_all(user) else user.id)
+    if owner_id is not None:
+        stmt = stmt.where(col(Job.owner_id) == owner_id)
+    if status is not None:
+        stmt = stmt.where(col(Job.status) == status)
+    jobs, cursor = await paginate(session, stmt, key, params)
+    files = await repository.files_of(session, [j.id for j in jobs])
+    return [to_read(j, files[j.id]) for j in jobs], cursor
+
+
+async def wait_for_job(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job_id: uuid.UUID,
+    timeout_s: float,
+    poll_s: float,
+) -> JobRead | None:
+    """The job once it has ended, or None if it is still going after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    with signals.watch(job_topic(job_id)) as wake:
+        while True:
+            wake.clear()
+            async with sessionmaker() as session:
+                job = await repository.get_job(session, job_id)
+                if job is None:
+                    return None
+                if JobStatus(job.status).is_final:
+                    return await read_job(session, job)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), min(remaining, poll_s))
+
+
+# -- cancel -------------------------------------------------------------------------------------
+
+
+async def cancel_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Job:
+    """Queued: cancelled now. Running: the worker is told to kill it (it ends `cancelled`)."""
+    job = await get_visible_job(session, user, job_id)
+    ended = await repository.transition(
+        session,
+        [col(Job.id) == job.id, col(Job.status) == JobStatus.queued],
+        _final_values(JobStatus.cancelled),
+        events=2,
+    )
+    if ended is not None:
+        await end_job(session, ended, [])
+        return ended
+    running = await repository.transition(
+        session,
+        [col(Job.id) == job.id, col(Job.status) == JobStatus.running],
+        {"cancel_requested": True},
+    )
+    if running is not None:
+        await publish(session, cancel_topic(job.id))
+        return running
+    raise JobAlreadyFinished(f"The job already ended with status {job.status}")
+
+
+# -- the queue ----------------------------------------------------------------------------------
+
+
+def _owned(job_id: uuid.UUID, worker_id: str, attempt: int) -> list[ColumnElement[bool]]:
+    return [
+        col(Job.id) == job_id,
+        col(Job.status) == JobStatus.running,
+        col(Job.worker_id) == worker_id,
+        col(Job.attempts) == attempt,
+    ]
+
+
+def _final_values(
+    status: JobStatus, result: RunResult | None = None, **extra: Any
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "status": status,
+        "finished_at": utcnow(),
+        "lease_expires_at": None,
+        **extra,
+    }
+    if result is not None:
+        values.update(
+            exit_code=result.exit_code,
+            signal=result.signal,
+            stdout=result.stdout,
+            stderr=result.stderr,
+            stdout_truncated=result.stdout_truncated,
+            stderr_truncated=result.stderr_truncated,
+            files_truncated=result.files_truncated,
+            duration_ms=result.duration_ms,
+            error=result.error,
+        )
+    return values
+
+
+async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> Job | None:
+    """Take the oldest queued job for this worker (the caller commits at once)."""
+    now = utcnow()
+    job = await repository.transition(
+        session,
+        [
+            col(Job.id) == repository.next_queued_id().scalar_subquery(),
+            col(Job.status) == JobStatus.queued,
+        ],
+        {
+            "status": JobStatus.running,
+            "worker_id": worker_id,
+            "attempts": col(Job.attempts) + 1,
+            "started_at": now,
+            "heartbeat_at": now,
+            "lease_expires_at": now + timedelta(seconds=lease_s),
+        },
+        events=1,
+    )
+    if job is None:
+        return None
+    repository.add_events(
+        session,
+        job,
+        [_event("status", {"status": JobStatus.running.value, "attempt": job.attempts})],
+    )
+    await publish(session, job_topic(job.id))
+    metrics.QUEUE_WAIT.observe(max(0.0, (now - job.queued_at).total_seconds()))
+    return job
+
+
+async def heartbeat(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    worker_id: str,
+    attempt: int,
+    lease_s: float,
+    output: Sequence[tuple[str, str]] = (),
+) -> Job | None:
+    """Extend the lease and append output events; None when the job is no longer ours."""
+    now = utcnow()
+    job = await repository.transition(
+        session,
+        _owned(job_id, worker_id, attempt),
+        {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_s)},
+        events=len(output),
+    )
+    if job is not None and output:
+        repository.add_events(session, job, [_event(k, {"data": text}) for k, text in output])
+        await publish(session, job_topic(job_id))
+    return job
+
+
+async def finish_run(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    worker_id: str,
+    attempt: int,
+    result: RunResult,
+    output: Sequence[tuple[str, str]] = (),
+) -> Job | None:
+    """Record how a run ended (with its last output); None when the job is no longer ours."""
+    status = JobStatus(result.outcome.value)
+    job = await repository.transition(
+        session,
+        _owned(job_id, worker_id, attempt),
+        _final_values(status, result),
+        events=len(output) + 2,
+    )
+    if job is not None:
+        await end_job(session, job, result.files, output)
+    return job
+
+
+async def release(session: AsyncSession, job_id: uuid.UUID, worker_id: str, attempt: int) -> bool:
+    """Give a job back to the queue without spending an attempt (worker shutting down)."""
+    job = await repository.transition(
+        session,
+        _owned(job_id, worker_id, attempt),
+        _requeue_values(attempts=attempt - 1),
+        events=1,
+    )
+    if job is None:
+        return False
+    repository.add_events(
+        session, job, [_event("status", {"status": "queued", "reason": "worker stopped"})]
+    )
+    await publish(session, QUEUE, job_topic(job_id))
+    return True
+
+
+def _requeue_values(**extra: Any) -> dict[str, Any]:
+    return {
+        "status": JobStatus.queued,
+        "worker_id": None,
+        "lease_expires_at": None,
+        "heartbeat_at": None,
+        "started_at": None,
+        **extra,
+    }
+
+
+async def reap_expired_leases(session: AsyncSession, settings: Settings) -> int:
+    """Jobs whose worker stopped heartbeating: retried (once by default), else ended `error`."""
+    now = utcnow()
+    handled = 0
+    for stale in await repository.expired_leases(session, now):
+        where = [
+            col(Job.id) == stale.id,
+            col(Job.status) == JobStatus.running,
+            col(Job.lease_expires_at) < now,
+        ]
+        lost = f"worker {stale.worker_id} stopped responding during attempt {stale.attempts}"
+        if stale.cancel_requested:
+            job = await repository.transition(
+                session, where, _final_values(JobStatus.cancelled), events=2
+            )
+            if job is not None:
+                await end_job(session, job, [])
+        elif stale.attempts < settings.job_max_attempts:
+            job = await repository.transition(session, where, _requeue_values(), events=1)
+            if job is not None:
+                log.warning("job %s: %s; retrying", job.id, lost)
+                repository.add_events(
+                    session, job, [_event("status", {"status": "queued", "reason": lost})]
+                )
+                await publish(session, QUEUE, job_topic(job.id))
+        else:
+            job = await repository.transition(
+                session, where, _final_values(JobStatus.error, error=lost), events=2
+            )
+            if job is not None:
+                log.warning("job %s: %s; giving up", job.id, lost)
+                await end_job(session, job, [])
+        handled += job is not None
+    return handled
+
+
+async def end_job(
+    session: AsyncSession,
+    job: Job,
+    files: Sequence[OutputFile],
+    output: Sequence[tuple[str, str]] = (),
+) -> None:
+    """Append the last output, the final `status` and the `exit` events (reserved by the
+    transition that ended ``job``), store output files, run the completion hook, notify."""
+    summary = to_summary(
+        job, [JobFileRead(path=f.path, size=f.size, sha256=f.sha256) for f in files]
+    )
+    repository.add_events(
+        session,
+        job,
+        [
+            *(_event(k, {"data": text}) for k, text in output),
+            _event("status", {"status": job.status}),
+            _event("exit", summary.model_dump(mode="json")),
+        ],
+    )
+    for file in files:
+        save_output_file(session, job.id, file)
+    await session.flush()
+    await _run_finish_hook(session, job)
+    await publish(session, job_topic(job.id))
+    metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()
+    if job.duration_ms is not None:
+        metrics.JOB_DURATION.observe(job.duration_ms / 1000)
+
+
+async def _run_finish_hook(session: AsyncSession, job: Job) -> None:
+    if job.on_finish is None:
+        return
+    hook = _finish_hooks.get(job.on_finish)
+    if hook is None:
+        log.error("job %s: no completion hook named %r is registered", job.id, job.on_finish)
+        return
+    try:
+        async with session.begin_nested():
+            await hook(session, job)
+    except Exception:  # the job's end is recorded whatever the hook does
+        log.exception("job %s: completion hook %r failed", job.id, job.on_finish)
