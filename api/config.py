@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     job_max_request_bytes: int = 5_000_000  # decoded files + stdin of one submission
     job_sse_keepalive_s: float = 15.0
     worker_id: str = ""  # empty: <hostname>-<pid>
+    worker_shutdown_grace_s: float = 10.0  # running jobs get this long before being requeued
     worker_reap_on_start: bool = True  # off when several workers share one Docker engine
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600

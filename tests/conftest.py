@@ -19,6 +19,7 @@ from api.main import create_app
 from api.models import Role, User
 from api.security import create_access_token, hash_password
 from api.storage import S3Storage
+from tests.executor.docker_engine import Engine, acquire_engine
 from tests.support.postgres import Cluster, start_cluster
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, start_seaweed
 
@@ -33,6 +34,19 @@ def pg_cluster() -> Iterator[Cluster]:
         yield cluster
     finally:
         cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[Engine]:
+    """One Docker engine for the whole run (a private dockerd when none answers)."""
+    try:
+        engine = acquire_engine()
+    except RuntimeError as exc:
+        pytest.fail(f"no usable Docker engine: {exc}", pytrace=False)
+    try:
+        yield engine
+    finally:
+        engine.stop()
 
 
 @pytest.fixture(scope="session")

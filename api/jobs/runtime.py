@@ -112,7 +112,7 @@ class JobRuntime:
 
     async def stop(self) -> None:
         if self.worker is not None:
-            await self.worker.stop()
+            await self.worker.stop(self.settings.worker_shutdown_grace_s)
             self.worker = None
         if self._maintenance is not None:
             self._maintenance.cancel()

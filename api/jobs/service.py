@@ -264,17 +264,17 @@ async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) 
     return job
 
 
+def _columns(job: Job, model: type[JobSummary]) -> dict[str, Any]:
+    return {name: getattr(job, name) for name in model.model_fields if name != "files"}
+
+
 def to_read(job: Job, files: Sequence[JobFile]) -> JobRead:
-    return JobRead.model_validate(
-        {
-            **job.model_dump(),
-            "files": [JobFileRead.model_validate(f) for f in files],
-        }
-    )
+    read = [JobFileRead.model_validate(f) for f in files]
+    return JobRead.model_validate({**_columns(job, JobRead), "files": read})
 
 
 def to_summary(job: Job, files: Sequence[JobFileRead]) -> JobSummary:
-    return JobSummary.model_validate({**job.model_dump(), "files": list(files)})
+    return JobSummary.model_validate({**_columns(job, JobSummary), "files": list(files)})
 
 
 async def read_job(session: AsyncSession, job: Job) -> JobRead:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from executor.backends import BwrapBackend, DockerBackend, SandboxBackend
-from tests.executor.docker_engine import Engine, acquire_engine
+from tests.executor.docker_engine import Engine
 
 POOL_SIZE = 2
 
@@ -18,18 +18,6 @@ BACKENDS = [
     pytest.param("pool", marks=pytest.mark.docker),
     "bwrap",
 ]
-
-
-@pytest.fixture(scope="session")
-def docker_engine() -> Iterator[Engine]:
-    try:
-        engine = acquire_engine()
-    except RuntimeError as exc:
-        pytest.fail(f"no usable Docker engine: {exc}", pytrace=False)
-    try:
-        yield engine
-    finally:
-        engine.stop()
 
 
 @pytest.fixture(scope="session")
