@@ -1,0 +1,91 @@
+"""A worker killed mid-job: the job does not stay `running`, it is retried, and the sandbox the
+dead worker left behind is removed by the next worker's reaper."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import select
+
+from api.models import JobEvent, JobStatus
+from executor.worker import Worker
+from tests.executor.test_docker_backend import labelled
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SLEEPER = "import time\nprint('started', flush=True)\ntime.sleep(60)\n"
+
+
+async def test_killed_worker_job_is_retried_and_its_sandbox_reaped(
+    live_factory, jobs_database_url, docker_engine, sandbox, tmp_path
+):
+    async with live_factory(executor_in_process=False, job_lease_s=2.0) as live:
+        dev = await live.user()
+        body = {"source": SLEEPER, "limits": {"wall_time_s": 3}}
+        job_id = (await live.submit(dev, body)).json()["id"]
+        env = {
+            **os.environ,
+            "NIMBUS_DATA_DIR": str(tmp_path),
+            "NIMBUS_DATABASE_URL": jobs_database_url,
+            "NIMBUS_EXECUTOR_BACKEND": "docker",
+            "NIMBUS_DOCKER_HOST": docker_engine.docker_host,
+            "NIMBUS_SANDBOX_IMAGE": docker_engine.image,
+            "NIMBUS_SANDBOX_POOL_SIZE": "0",
+            "NIMBUS_JOB_LEASE_S": "2",
+            "NIMBUS_JOB_POLL_INTERVAL_S": "0.2",
+            "NIMBUS_WORKER_REAP_ON_START": "false",  # the shared engine also runs our pool
+            "NIMBUS_WORKER_ID": "doomed",
+        }
+        log = (tmp_path / "worker.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "api", "worker"], env=env, stdout=log, stderr=log
+        )
+        try:
+            async with asyncio.timeout(30):
+                while not await _printed(live, job_id, "started"):
+                    assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+                    await asyncio.sleep(0.1)
+            job = await live.job(job_id)
+            assert job.status == JobStatus.running and job.worker_id == "doomed"
+            orphans, _ = await labelled(docker_engine.docker_host)
+            proc.kill()  # SIGKILL: no clean-up of any kind
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            log.close()
+        assert set(orphans) - sandbox.pool.container_ids()  # its sandbox is still there
+
+        job = await live.wait_status(job_id, JobStatus.queued, JobStatus.error, timeout_s=15)
+        assert job.status == JobStatus.queued and job.attempts == 1 and job.worker_id is None
+
+        settings = live.settings.model_copy(update={"worker_reap_on_start": True})
+        worker = Worker(live.sessionmaker, sandbox, settings, worker_id="successor")
+        await worker.start()
+        try:
+            job = await live.wait_status(job_id, JobStatus.timed_out, timeout_s=20)
+        finally:
+            await worker.stop()
+        assert job.attempts == 2
+        await sandbox.drain()
+        async with asyncio.timeout(30):  # the pool refills itself: let it finish
+            while sandbox.pool.available < sandbox.pool.size:
+                await asyncio.sleep(0.1)
+        containers, volumes = await labelled(docker_engine.docker_host)
+        assert set(containers) <= sandbox.pool.container_ids()
+        assert set(volumes) <= sandbox.pool.names()
+
+
+async def _printed(live, job_id, text):
+    async with live.sessionmaker() as session:
+        rows = await session.scalars(
+            select(JobEvent.data).where(
+                JobEvent.job_id == (await live.job(job_id)).id, JobEvent.kind == "stdout"
+            )
+        )
+        return any(text in data for data in rows)
