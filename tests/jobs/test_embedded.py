@@ -1,0 +1,114 @@
+"""The embedded default: SQLite, an in-process worker (bubblewrap here), in-process wake-ups;
+and how the API behaves when no sandbox can be had."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from api import migrations
+from api.cli import app as cli
+from api.config import Settings, get_settings
+from api.main import create_app
+from tests.jobs.test_jobs_live import parse_sse
+
+REGISTER = {"email": "a@example.com", "password": "long-enough", "full_name": "Ann"}
+
+
+async def _login(c: httpx.AsyncClient) -> dict[str, str]:
+    await c.post("/api/v1/auth/register", json=REGISTER)
+    form = {"username": REGISTER["email"], "password": REGISTER["password"]}
+    token = (await c.post("/api/v1/auth/token", data=form)).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_sqlite_with_an_in_process_bwrap_worker(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        executor_backend="bwrap",
+        job_poll_interval_s=5.0,  # wake-ups, not polling, must drive this
+        worker_shutdown_grace_s=1.0,
+    )
+    await asyncio.to_thread(migrations.upgrade, settings.effective_database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            r = await c.post("/api/v1/jobs?wait=10", json={"source": "print(6*7)"}, headers=h)
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "succeeded" and r.json()["stdout"] == "42\n"
+            job_id = r.json()["id"]
+            events = parse_sse((await c.get(f"/api/v1/jobs/{job_id}/events", headers=h)).text)
+            assert [k for _, k, _ in events] == ["status", "status", "stdout", "status", "exit"]
+            slow = await c.post(
+                "/api/v1/jobs", json={"source": "import time; time.sleep(20)"}, headers=h
+            )
+            sid = slow.json()["id"]
+            for _ in range(100):
+                job = (await c.get(f"/api/v1/jobs/{sid}", headers=h)).json()
+                if job["status"] == "running":
+                    break
+                await asyncio.sleep(0.05)
+            cancel = await c.post(f"/api/v1/jobs/{sid}/cancel", headers=h)
+            assert cancel.status_code in (200, 202)
+            r = await c.post("/api/v1/jobs?wait=10", json={"source": "print(2)"}, headers=h)
+            assert r.json()["status"] == "succeeded"
+            done = (await c.get(f"/api/v1/jobs/{sid}", headers=h)).json()
+            assert done["status"] == "cancelled"
+            ready = (await c.get("/readyz")).json()
+            assert ready["checks"]["executor"] == "ok"
+
+
+async def test_without_a_sandbox_the_api_starts_and_jobs_say_how_to_fix_it(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        executor_backend="docker",
+        docker_host=f"unix://{tmp_path}/nothing.sock",
+    )
+    await asyncio.to_thread(migrations.upgrade, settings.effective_database_url)
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            r = await c.post("/api/v1/jobs", json={"source": "print(1)"}, headers=h)
+            assert r.status_code == 503 and r.json()["code"] == "executor_unavailable"
+            assert "NIMBUS_DOCKER_HOST" in r.json()["detail"]
+            ready = await c.get("/readyz")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["executor"] == "unavailable"
+            assert "dockerd" in ready.json()["details"]["executor"]
+            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()
+            assert python["available"] is False and python["backend"] is None
+
+
+def test_worker_command_fails_clearly_without_a_sandbox(tmp_path, monkeypatch):
+    monkeypatch.setenv("NIMBUS_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("NIMBUS_EXECUTOR_BACKEND", "docker")
+    monkeypatch.setenv("NIMBUS_DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(cli, ["worker", "--concurrency", "1"])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 1
+    assert "no Docker engine answers" in r.output
+
+
+@pytest.mark.docker
+def test_sandbox_build_command_reports_the_image(docker_engine, monkeypatch):
+    monkeypatch.setenv("NIMBUS_DOCKER_HOST", docker_engine.docker_host)
+    monkeypatch.setenv("NIMBUS_SANDBOX_IMAGE", docker_engine.image)
+    get_settings.cache_clear()
+    try:
+        r = CliRunner().invoke(cli, ["sandbox", "build"])
+    finally:
+        get_settings.cache_clear()
+    assert r.exit_code == 0, r.output
+    assert f"sandbox image {docker_engine.image} is ready" in r.output
