@@ -173,7 +173,7 @@ async def serve() -> AsyncIterator[ServeFn]:
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
         async with asyncio.timeout(10):
-            while not server.started:
+            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
                 await asyncio.sleep(0.01)
         return f"http://127.0.0.1:{port}"
 

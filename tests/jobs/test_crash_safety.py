@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import sys
 
 import pytest
@@ -41,23 +40,23 @@ async def test_killed_worker_job_is_retried_and_its_sandbox_reaped(
             "NIMBUS_WORKER_ID": "doomed",
         }
         log = (tmp_path / "worker.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "api", "worker"], env=env, stdout=log, stderr=log
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "api", "worker", env=env, stdout=log, stderr=log
         )
         try:
             async with asyncio.timeout(30):
                 while not await _printed(live, job_id, "started"):
-                    assert proc.poll() is None, (tmp_path / "worker.log").read_text()
+                    assert proc.returncode is None, (tmp_path / "worker.log").read_text()
                     await asyncio.sleep(0.1)
             job = await live.job(job_id)
             assert job.status == JobStatus.running and job.worker_id == "doomed"
             orphans, _ = await labelled(docker_engine.docker_host)
             proc.kill()  # SIGKILL: no clean-up of any kind
-            proc.wait(timeout=10)
+            await proc.wait()
         finally:
-            if proc.poll() is None:
+            if proc.returncode is None:
                 proc.kill()
-                proc.wait()
+                await proc.wait()
             log.close()
         assert set(orphans) - sandbox.pool.container_ids()  # its sandbox is still there
 
@@ -74,7 +73,7 @@ async def test_killed_worker_job_is_retried_and_its_sandbox_reaped(
         assert job.attempts == 2
         await sandbox.drain()
         async with asyncio.timeout(30):  # the pool refills itself: let it finish
-            while sandbox.pool.available < sandbox.pool.size:
+            while sandbox.pool.available < sandbox.pool.size:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
         containers, volumes = await labelled(docker_engine.docker_host)
         assert set(containers) <= sandbox.pool.container_ids()
