@@ -73,6 +73,7 @@ def worker(
 
 
 async def _run_worker(settings: Settings) -> None:
+    import api.bugs.reproductions  # noqa: F401  (registers the reproduction completion hook)
     from api.jobs.runtime import NO_SANDBOX
     from api.jobs.signals import PgListener
     from executor.backends import select_backend

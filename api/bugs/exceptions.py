@@ -31,3 +31,8 @@ class NotBugEditor(Forbidden):
 class NotCommentAuthor(Forbidden):
     code = "not_comment_author"
     title = "Only the author or an admin can change this comment"
+
+
+class NoReproScript(Conflict):
+    code = "no_repro_script"
+    title = "This bug has no reproduction script to run"

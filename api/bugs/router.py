@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
-from api.bugs import service
+from api.bugs import reproductions, service
 from api.bugs.repository import BugFilters
 from api.bugs.schemas import (
     ActivityRead,
@@ -22,8 +22,11 @@ from api.bugs.schemas import (
     TransitionRequest,
 )
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, require
+from api.deps import CurrentUser, SessionDep, SettingsDep, require
 from api.errors import BadRequest, error_responses
+from api.jobs.router import ExecutorDep
+from api.jobs.schemas import JobRead
+from api.jobs.service import read_job
 from api.models import BugStatus, Priority, Severity, User
 from api.pagination import Page, PageParams, page_params, set_link_header
 
@@ -209,12 +212,33 @@ async def transition_bug(
     data: TransitionRequest,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
+    executor: ExecutorDep,
     response: Response,
     if_match: IfMatch = None,
 ) -> BugRead:
-    bug = await service.transition(session, user, bug_id, data, if_match)
+    bug = await reproductions.transition(session, settings, executor, user, bug_id, data, if_match)
     set_etag(response, bug.version)
     return await service.read_one(session, user, bug)
+
+
+@router.post(
+    "/bugs/{bug_id}/reproductions",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Run the bug's reproduction script in the sandbox (non-zero exit = reproduces)",
+    responses=error_responses(401, 404, 409, 429, 503),
+)
+async def create_reproduction(
+    bug_id: BugRef,
+    user: Annotated[User, Depends(require("jobs:run"))],
+    session: SessionDep,
+    settings: SettingsDep,
+    executor: ExecutorDep,
+    response: Response,
+) -> JobRead:
+    _bug, job = await reproductions.reproduce(session, settings, executor, user, bug_id)
+    response.headers["Location"] = f"/api/v1/jobs/{job.id}"
+    return await read_job(session, job)
 
 
 @router.get(
