@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Path, Request, Response, UploadFile, status
+from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, UploadFile, status
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.attachments import service
 from api.attachments.exceptions import FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep
-from api.errors import error_responses
+from api.errors import AppError, error_responses
 from api.storage import Storage
 from api.storage.names import content_disposition
 
@@ -78,24 +78,65 @@ async def list_attachments(
     "/attachments/{attachment_id}/download",
     summary="Download an attachment (a short-lived redirect on S3)",
     response_class=StreamingResponse,
-    responses={**error_responses(401, 404), 200: {"content": {"application/octet-stream": {}}}},
+    responses={
+        **error_responses(401, 404, 416, 503),
+        200: {"content": {"application/octet-stream": {}}},
+        206: {"description": "The requested byte range"},
+    },
 )
 async def download_attachment(
-    attachment_id: int, user: CurrentUser, session: SessionDep, storage: StorageDep
+    attachment_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    storage: StorageDep,
+    range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     a = await service.get_visible(session, user, attachment_id)
     url = await storage.presigned_url(a.storage_key, a.filename, a.content_type, PRESIGNED_TTL_S)
     if url is not None:
         return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
+    headers = {
+        "Content-Disposition": content_disposition(a.filename),
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
+    wanted = byte_range(range_header, a.size)
+    if wanted is None:
+        headers["Content-Length"] = str(a.size)
+        return StreamingResponse(
+            storage.get(a.storage_key), media_type=a.content_type, headers=headers
+        )
+    start, end = wanted
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{a.size}"
     return StreamingResponse(
-        storage.get(a.storage_key),
+        storage.get(a.storage_key, start, end),
+        status_code=status.HTTP_206_PARTIAL_CONTENT,
         media_type=a.content_type,
-        headers={
-            "Content-Disposition": content_disposition(a.filename),
-            "Content-Length": str(a.size),
-            "X-Content-Type-Options": "nosniff",
-        },
+        headers=headers,
     )
+
+
+class RangeNotSatisfiable(AppError):
+    status = 416
+    code = "range_not_satisfiable"
+    title = "The requested byte range is outside the file"
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; anything else means the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header.removeprefix("bytes=").strip().partition("-")
+    if not (first.isdigit() or last.isdigit()):
+        return None
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last.isdigit() else size - 1
+    if start > end or start >= size:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
 
 
 @router.delete(

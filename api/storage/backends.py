@@ -15,12 +15,20 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from api.errors import ServiceUnavailable
+
 CHUNK = 1024 * 1024
 PART = 8 * 1024 * 1024  # S3's minimum part size is 5 MiB
 
 
-class StorageUnavailable(RuntimeError):
+class StorageUnavailable(ServiceUnavailable):
     """The backend cannot be reached or written; the message says which and why."""
+
+    code = "storage_unavailable"
+    title = "File storage is unavailable"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "10"})
 
 
 class BlobNotFound(KeyError):
@@ -34,7 +42,9 @@ class Storage(Protocol):
         """Store the stream under `key`; returns its size. Nothing is left behind on failure."""
         ...
 
-    def get(self, key: str) -> AsyncIterator[bytes]: ...
+    def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
+        """The blob's bytes from `start` to `end` inclusive (default: to the end), streamed."""
+        ...
 
     async def delete(self, key: str) -> None: ...
 
@@ -88,14 +98,23 @@ class LocalStorage:
         await asyncio.to_thread(os.replace, tmp, path)
         return size
 
-    async def get(self, key: str) -> AsyncIterator[bytes]:
+    async def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         path = self._path(key)
         try:
             fh = await asyncio.to_thread(open, path, "rb")
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
         try:
-            while chunk := await asyncio.to_thread(fh.read, CHUNK):
+            await asyncio.to_thread(fh.seek, start)
+            left = None if end is None else end - start + 1
+            while left is None or left > 0:
+                chunk = await asyncio.to_thread(
+                    fh.read, CHUNK if left is None else min(CHUNK, left)
+                )
+                if not chunk:
+                    break
+                if left is not None:
+                    left -= len(chunk)
                 yield chunk
         finally:
             fh.close()
@@ -166,6 +185,10 @@ class S3Storage:
             return self._client
 
     async def put(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> int:
+        async with _unavailable_as_503(self.bucket):
+            return await self._put(key, chunks, content_type)
+
+    async def _put(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> int:
         s3 = await self._s3()
         buffer = bytearray()
         size = 0
@@ -215,10 +238,12 @@ class S3Storage:
         )
         return {"ETag": result["ETag"], "PartNumber": number}
 
-    async def get(self, key: str) -> AsyncIterator[bytes]:
+    async def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         s3 = await self._s3()
+        ranged = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end else {}
         try:
-            response = await s3.get_object(Bucket=self.bucket, Key=key)
+            async with _unavailable_as_503(self.bucket):
+                response = await s3.get_object(Bucket=self.bucket, Key=key, **ranged)
         except s3.exceptions.NoSuchKey as exc:
             raise BlobNotFound(key) from exc
         body = response["Body"]
@@ -230,7 +255,8 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         s3 = await self._s3()
-        await s3.delete_object(Bucket=self.bucket, Key=key)
+        async with _unavailable_as_503(self.bucket):
+            await s3.delete_object(Bucket=self.bucket, Key=key)
 
     async def presigned_url(
         self, key: str, filename: str, content_type: str, ttl_s: int
@@ -261,6 +287,18 @@ class S3Storage:
         if self._client_cm is not None:
             await self._client_cm.__aexit__(None, None, None)
             self._client = self._client_cm = None
+
+
+@contextlib.asynccontextmanager
+async def _unavailable_as_503(bucket: str) -> AsyncIterator[None]:
+    """Connection failures become StorageUnavailable (503), not an anonymous 500."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+    from botocore.exceptions import HTTPClientError
+
+    try:
+        yield
+    except (BotoConnectionError, HTTPClientError, OSError) as exc:
+        raise StorageUnavailable(f"S3 bucket {bucket!r} cannot be reached: {exc}") from exc
 
 
 def open_storage(

@@ -158,3 +158,46 @@ async def test_upload_to_s3_downloads_through_a_presigned_redirect(
         blob = await direct.get(r.headers["location"])
     assert blob.status_code == 200 and blob.content == PDF
     assert "report.pdf" in blob.headers["content-disposition"]
+
+
+@pytest.mark.parametrize(
+    ("header", "status", "body"),
+    [
+        ("bytes=0-3", 206, PNG[:4]),
+        ("bytes=4-", 206, PNG[4:]),
+        ("bytes=-5", 206, PNG[-5:]),
+        ("bytes=10-9999", 206, PNG[10:]),
+        ("bytes=9999-", 416, None),
+        ("items=0-3", 200, PNG),
+    ],
+)
+async def test_ranged_downloads(client, bug, tester, header, status, body):
+    a = (await upload(client, tester, bug)).json()
+    r = await client.get(a["download_url"], headers={**auth_headers(tester), "Range": header})
+    assert r.status_code == status
+    if status == 416:
+        assert r.headers["content-range"] == f"bytes */{len(PNG)}"
+        assert r.json()["code"] == "range_not_satisfiable"
+    else:
+        assert r.content == body
+    if status == 206:
+        assert r.headers["content-range"].endswith(f"/{len(PNG)}")
+
+
+async def test_s3_down_is_a_clean_503_and_records_nothing(client, bug, tester, app, db):
+    from api.storage import S3Storage
+    from tests.support.postgres import free_port
+
+    app.state.storage = S3Storage(
+        "down", endpoint_url=f"http://127.0.0.1:{free_port()}", access_key="x", secret_key="y"
+    )
+    try:
+        r = await upload(client, tester, bug)
+        assert r.status_code == 503
+        assert r.json()["code"] == "storage_unavailable"
+        assert r.headers["retry-after"] == "10"
+        assert await db.scalar(select(func.count()).select_from(Attachment)) == 0
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["storage"] == "unavailable"
+    finally:
+        await app.state.storage.close()
