@@ -23,7 +23,7 @@ from executor.backends.base import (
     SandboxBackend,
 )
 from executor.backends.bwrap import BwrapBackend
-from executor.backends.docker import DockerBackend, api_call, reap_sandboxes
+from executor.backends.docker import DockerBackend, api_call, open_docker, reap_sandboxes
 from executor.image.build import DEFAULT_TAG
 
 __all__ = [
@@ -53,9 +53,16 @@ BackendKind = Literal["auto", "docker", "bwrap", "off"]
 async def docker_answers(docker_host: str | None, timeout_s: float = 2.0) -> bool:
     """True when a Docker engine responds at ``docker_host`` (None: the default socket)."""
     try:
-        async with aiodocker.Docker(url=docker_host) as docker:
+        async with open_docker(docker_host) as docker:
             await api_call(docker.version(), timeout_s)
-    except (aiodocker.DockerError, TimeoutError, aiohttp.ClientError, OSError, ValueError):
+    except (
+        ExecutorUnavailable,
+        aiodocker.DockerError,
+        TimeoutError,
+        aiohttp.ClientError,
+        OSError,
+        ValueError,
+    ):
         return False
     return True
 

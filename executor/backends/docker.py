@@ -466,6 +466,21 @@ async def reap_sandboxes(
     return removed
 
 
+def open_docker(docker_host: str | None) -> aiodocker.Docker:
+    """An aiodocker client; `ExecutorUnavailable` when there is no engine to talk to.
+
+    aiodocker asserts (rather than raising an error) when no host is given and no default socket
+    exists, which is the normal state of a machine without Docker.
+    """
+    try:
+        return aiodocker.Docker(url=docker_host)
+    except AssertionError as exc:
+        raise ExecutorUnavailable(
+            "No Docker engine found (no DOCKER_HOST and no /var/run/docker.sock): install and "
+            "start Docker (apt-get install docker.io), or set NIMBUS_EXECUTOR_BACKEND=bwrap"
+        ) from exc
+
+
 class DockerBackend:
     """`SandboxBackend` on a Docker engine. ``pool_size`` pre-started containers hide start-up."""
 
@@ -491,7 +506,7 @@ class DockerBackend:
     @property
     def docker(self) -> aiodocker.Docker:
         if self._docker is None:
-            self._docker = aiodocker.Docker(url=self.docker_host)
+            self._docker = open_docker(self.docker_host)
         return self._docker
 
     @property
