@@ -29,6 +29,7 @@ frontend-deps:
 		$(NPM) ci --no-audit --no-fund; fi
 
 frontend-build: frontend-deps
+	$(NPM) run gen:api
 	$(NPM) run build
 
 lint:
