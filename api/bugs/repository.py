@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Select,
     cast,
     delete,
@@ -20,7 +19,6 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    union,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,15 +120,10 @@ def list_query(
 def _text_match(dialect: str, q: str) -> ColumnElement[bool]:
     """PostgreSQL: the generated tsvector columns (GIN). SQLite: a case-insensitive LIKE."""
     if dialect == "postgresql":
-        # A UNION of two GIN-indexed lookups: an OR across bug and comment would force a scan.
+        # One vector per bug over title, description and comments, kept by triggers (see the
+        # "search vectors include comments" migration), behind one GIN index.
         query = func.websearch_to_tsquery("english", q)
-        matching: CompoundSelect[Any] = union(
-            select(col(Bug.id)).where(literal_column("bug.search_vector").bool_op("@@")(query)),
-            select(col(Comment.bug_id)).where(
-                literal_column("comment.search_vector").bool_op("@@")(query)
-            ),
-        )
-        return col(Bug.id).in_(matching)
+        return literal_column("bug.search_vector").bool_op("@@")(query)
     pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_comments = exists().where(
         col(Comment.bug_id) == Bug.id, col(Comment.body).ilike(pattern, escape="\\")

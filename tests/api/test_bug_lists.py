@@ -178,3 +178,24 @@ async def test_every_filter_has_an_index_the_planner_uses(db, name):
     plan = "\n".join(row[0] for row in await db.execute(sql))
     assert "Seq Scan on bug " not in plan + " ", plan
     assert "Index" in plan or "Bitmap" in plan, plan
+
+
+async def test_search_follows_comment_edits_and_deletions(client, project, tester, developer):
+    bug = await make_bug(client, tester, project, title="Misc")
+    c = (
+        await client.post(
+            f"/api/v1/bugs/{bug['id']}/comments",
+            json={"body": "Deadlock in scheduler"},
+            headers=auth_headers(developer),
+        )
+    ).json()
+    assert await keys(client, tester, q="deadlock") == ["WEB-1"]
+    await client.patch(
+        f"/api/v1/comments/{c['id']}",
+        json={"body": "Livelock actually"},
+        headers=auth_headers(developer),
+    )
+    assert await keys(client, tester, q="deadlock") == []
+    assert await keys(client, tester, q="livelock") == ["WEB-1"]
+    await client.delete(f"/api/v1/comments/{c['id']}", headers=auth_headers(developer))
+    assert await keys(client, tester, q="livelock") == []
