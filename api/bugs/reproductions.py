@@ -90,6 +90,7 @@ async def _on_finished(session: AsyncSession, job: Job) -> None:
     ]
     activity.record(session, bug.id, "reproduction", None, f"job {job.id} {job.status}: {verdict}")
     await session.flush()
+    await service.notify_reproduction(session, bug, verdict)
 
 
 register_finish_hook(HOOK, _on_finished)

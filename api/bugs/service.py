@@ -242,6 +242,21 @@ async def _notify_mentioned(
     )
 
 
+async def notify_reproduction(session: AsyncSession, bug: Bug, verdict: str) -> None:
+    """Tell the bug's watchers what the latest reproduction run found."""
+    assert bug.id is not None
+    project = await session.get(Project, bug.project_id)
+    assert project is not None
+    key = bug_key(project, bug)
+    await notify(
+        session,
+        await repository.watcher_ids(session, bug.id),
+        kind="job.finished",
+        title=f"Reproduction of {key} finished: {verdict}",
+        link=f"/bugs/{key}",
+    )
+
+
 async def _notify_watchers(
     session: AsyncSession, actor: User, project: Project, bug: Bug, kind: str, what: str
 ) -> None:

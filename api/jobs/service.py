@@ -45,6 +45,7 @@ from api.jobs.schemas import (
 from api.jobs.signals import QUEUE, cancel_topic, job_topic, publish, signals
 from api.jobs.storage import save_output_file
 from api.models import Job, JobFile, JobStatus, User
+from api.notifications.service import notify
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
 from executor.backends import DEFAULT_LIMITS, MAX_LIMITS, Limits, OutputFile, RunResult
@@ -549,10 +550,26 @@ async def end_job(
         save_output_file(session, job.id, file)
     await session.flush()
     await _run_finish_hook(session, job)
+    await _notify_if_long(session, job)
     await publish(session, job_topic(job.id))
     metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()
     if job.duration_ms is not None:
         metrics.JOB_DURATION.observe(job.duration_ms / 1000)
+
+
+# Jobs shorter than this were almost certainly watched as they ran; no notification for them.
+NOTIFY_AFTER_MS = 10_000
+
+
+async def _notify_if_long(session: AsyncSession, job: Job) -> None:
+    if job.on_finish is None and (job.duration_ms or 0) >= NOTIFY_AFTER_MS:
+        await notify(
+            session,
+            [job.owner_id],
+            kind="job.finished",
+            title=f"Your job finished: {job.status}",
+            link=f"/jobs/{job.id}",
+        )
 
 
 async def _run_finish_hook(session: AsyncSession, job: Job) -> None:

@@ -45,7 +45,7 @@ async def _cleanup(live):
 )
 async def test_reproduction_verdict_follows_the_exit_code(live, script, verdict):
     try:
-        _, dev, bug = await _bug(live, script)
+        admin, dev, bug = await _bug(live, script)
         r = await live.client.post(
             f"/api/v1/bugs/{bug['key']}/reproductions", headers=auth_headers(dev)
         )
@@ -64,6 +64,8 @@ async def test_reproduction_verdict_follows_the_exit_code(live, script, verdict)
         ).json()
         notes = [a["new"] for a in history["items"] if a["field"] == "reproduction"]
         assert notes[0].startswith("started job") and "reproduce" in notes[-1]
+        inbox = (await live.client.get("/api/v1/notifications", headers=auth_headers(admin))).json()
+        assert [n["kind"] for n in inbox["items"]] == ["job.finished"]  # the reporter watches
     finally:
         await _cleanup(live)
 
