@@ -210,27 +210,35 @@ async def mentionable(session: AsyncSession, project_id: int, emails: set[str]) 
     return [uid for uid in rows if uid is not None]
 
 
+# Built once: constructing aliases and subqueries per request cost more than running them.
+_REPORTER = aliased(User)
+_ASSIGNEE = aliased(User)
+_ORIGINAL = aliased(Bug)
+_ORIGINAL_PROJECT = aliased(Project)
+_DUPLICATE_KEY = (
+    select(col(_ORIGINAL_PROJECT.key).op("||")("-").op("||")(cast(col(_ORIGINAL.number), String)))
+    .join(_ORIGINAL_PROJECT, col(_ORIGINAL_PROJECT.id) == col(_ORIGINAL.project_id))
+    .where(col(_ORIGINAL.id) == Bug.duplicate_of_id)
+    .correlate(Bug)
+    .scalar_subquery()
+    .label("duplicate_key")
+)
+_LABEL_LISTS = {
+    dialect: select(aggregate)
+    .where(col(BugLabel.bug_id) == Bug.id)
+    .correlate(Bug)
+    .scalar_subquery()
+    .label("labels")
+    for dialect, aggregate in (
+        ("postgresql", func.string_agg(BugLabel.label, literal_column("','"))),
+        ("sqlite", func.group_concat(BugLabel.label, ",")),
+    )
+}
+
+
 def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select[Any]:
     """Add what a BugRead shows beyond the bug row, so a whole page is one query."""
-    reporter = aliased(User)
-    assignee = aliased(User)
-    original = aliased(Bug)
-    original_project = aliased(Project)
-    label_list = (
-        func.string_agg(BugLabel.label, literal_column("','"))
-        if dialect == "postgresql"
-        else func.group_concat(BugLabel.label, ",")
-    )
-    labels = (
-        select(label_list).where(col(BugLabel.bug_id) == Bug.id).correlate(Bug).scalar_subquery()
-    )
-    duplicate_key = (
-        select(col(original_project.key).op("||")("-").op("||")(cast(col(original.number), String)))
-        .join(original_project, col(original_project.id) == col(original.project_id))
-        .where(col(original.id) == Bug.duplicate_of_id)
-        .correlate(Bug)
-        .scalar_subquery()
-    )
+    reporter, assignee = _REPORTER, _ASSIGNEE
     watching = exists().where(
         col(BugWatcher.bug_id) == Bug.id, col(BugWatcher.user_id) == viewer_id
     )
@@ -242,8 +250,8 @@ def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select
             col(Project.key).label("project_key"),
             col(reporter.full_name).label("reporter_name"),
             col(assignee.full_name).label("assignee_name"),
-            duplicate_key.label("duplicate_key"),
-            labels.label("labels"),
+            _DUPLICATE_KEY,
+            _LABEL_LISTS[dialect],
             watching.label("watching"),
         )
     )

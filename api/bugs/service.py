@@ -45,6 +45,7 @@ from api.models import (
     Project,
     Resolution,
     Role,
+    Severity,
     User,
 )
 from api.notifications.service import notify
@@ -110,11 +111,12 @@ def _to_read(row: Any) -> BugRead:
     bug: Bug = row[0]
     assert bug.id is not None
     assignee = (
-        UserRef(id=bug.assignee_id, full_name=row.assignee_name)
+        UserRef.model_construct(id=bug.assignee_id, full_name=row.assignee_name)
         if bug.assignee_id is not None and row.assignee_name is not None
         else None
     )
-    return BugRead(
+    # Values straight from the database: constructed without re-validating every field.
+    return BugRead.model_construct(
         id=bug.id,
         key=f"{row.project_key}-{bug.number}",
         project_id=bug.project_id,
@@ -122,13 +124,13 @@ def _to_read(row: Any) -> BugRead:
         number=bug.number,
         title=bug.title,
         description=bug.description,
-        status=bug.status,
-        resolution=bug.resolution,
+        status=BugStatus(bug.status),
+        resolution=Resolution(bug.resolution) if bug.resolution else None,
         duplicate_of=row.duplicate_key,
         priority=priority_name(bug.priority),
-        severity=bug.severity,
+        severity=Severity(bug.severity),
         labels=sorted(row.labels.split(",")) if row.labels else [],
-        reporter=UserRef(id=bug.reporter_id, full_name=row.reporter_name),
+        reporter=UserRef.model_construct(id=bug.reporter_id, full_name=row.reporter_name),
         assignee=assignee,
         watching=bool(row.watching),
         repro_script=bug.repro_script,
