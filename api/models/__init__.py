@@ -1,11 +1,17 @@
 """Every table class, re-exported so Alembic and the app see one metadata."""
 
 from api.models.attachment import Attachment
+from api.models.budget import Budget, BudgetPeriod
+from api.models.budget_alert import BudgetAlert
 from api.models.bug import Bug, BugStatus, Priority, Resolution, Severity
 from api.models.bug_activity import BugActivity
 from api.models.bug_label import BugLabel
 from api.models.bug_watcher import BugWatcher
 from api.models.comment import Comment
+from api.models.expense import Expense
+from api.models.expense_activity import ExpenseActivity
+from api.models.expense_category import ExpenseCategory
+from api.models.expense_idempotency_key import ExpenseIdempotencyKey
 from api.models.job import Job, JobStatus
 from api.models.job_event import JobEvent
 from api.models.job_file import JobFile
@@ -21,12 +27,19 @@ from api.models.webhook import Webhook
 
 __all__ = [
     "Attachment",
+    "Budget",
+    "BudgetAlert",
+    "BudgetPeriod",
     "Bug",
     "BugActivity",
     "BugLabel",
     "BugStatus",
     "BugWatcher",
     "Comment",
+    "Expense",
+    "ExpenseActivity",
+    "ExpenseCategory",
+    "ExpenseIdempotencyKey",
     "Job",
     "JobEvent",
     "JobFile",
