@@ -24,6 +24,8 @@ from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import PROBLEM_JSON, install_error_handlers
+from api.expenses.router import budgets_router, categories_router
+from api.expenses.router import router as expenses_router
 from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
@@ -148,6 +150,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {"name": "webhooks", "description": "Outgoing webhooks per project"},
             {"name": "jobs", "description": "Run code in the sandbox and follow it live"},
             {"name": "runtimes", "description": "What the sandbox can run, and its limits"},
+            {"name": "expenses", "description": "Expenses, totals, history, CSV export and import"},
+            {"name": "categories", "description": "Expense categories (two levels)"},
+            {"name": "budgets", "description": "Project budgets and their alerts"},
             {"name": "ops", "description": "Health probes"},
         ],
     )
@@ -183,6 +188,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks_router,
         jobs_router,
         runtimes_router,
+        expenses_router,
+        categories_router,
+        budgets_router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(health_router)

@@ -8,12 +8,13 @@ import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, Select, tuple_
+from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import BadRequest
@@ -77,6 +78,10 @@ def _encode_value(value: Any) -> Any:
         return {"dt": value.isoformat()}
     if isinstance(value, uuid.UUID):
         return {"uuid": str(value)}
+    if isinstance(value, date):
+        return {"d": value.isoformat()}
+    if isinstance(value, Decimal):
+        return {"dec": str(value)}
     return value
 
 
@@ -85,6 +90,10 @@ def _decode_value(value: Any) -> Any:
         return datetime.fromisoformat(value["dt"])
     if isinstance(value, dict) and "uuid" in value:
         return uuid.UUID(value["uuid"])
+    if isinstance(value, dict) and "d" in value:
+        return date.fromisoformat(value["d"])
+    if isinstance(value, dict) and "dec" in value:
+        return Decimal(value["dec"])
     return value
 
 
@@ -100,7 +109,7 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         if not isinstance(values, list) or len(values) != size:
             raise ValueError("wrong shape")
         return [_decode_value(v) for v in values]
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, UnicodeDecodeError) as exc:
         raise InvalidCursor() from exc
 
 
@@ -121,7 +130,11 @@ async def paginate_rows(
     """Like `paginate`, for statements that select an entity first and extra columns after it."""
     columns = (key.column, key.tiebreak)
     if params.cursor:
-        after = decode_cursor(params.cursor, 2)
+        # Bound with the columns' own types, so custom column types convert the cursor values.
+        after = tuple(
+            literal(value, column.type)
+            for column, value in zip(columns, decode_cursor(params.cursor, 2), strict=True)
+        )
         boundary: ColumnElement[bool] = (
             tuple_(*columns) < tuple_(*after)
             if key.descending

@@ -30,6 +30,12 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "webhooks:manage": (ADMIN, "Add and remove project webhooks"),
     "jobs:run": (EVERYONE, "Run code in the sandbox and follow, cancel and read your own jobs"),
     "jobs:see_all": (ADMIN, "See and cancel everyone's jobs"),
+    "expenses:create": (EVERYONE, "Record, import and manage your own expenses"),
+    "expenses:see_all": (ADMIN, "See everyone's expenses, totals and exports (filter user_id)"),
+    "expenses:edit_any": (ADMIN, "Edit, delete and restore anyone's expense"),
+    "categories:manage": (ADMIN, "Add, rename, move and delete expense categories"),
+    "budgets:read": (EVERYONE, "Read the budgets of projects you are a member of (admins: all)"),
+    "budgets:manage": (ADMIN, "Set and remove project budgets"),
 }
 
 

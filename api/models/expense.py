@@ -31,9 +31,7 @@ class Expense(Versioned, table=True):
     project_id: int | None = Field(
         default=None, foreign_key="project.id", ondelete="SET NULL", nullable=True
     )
-    category_id: int = Field(
-        foreign_key="expense_category.id", ondelete="RESTRICT", index=True
-    )
+    category_id: int = Field(foreign_key="expense_category.id", ondelete="RESTRICT", index=True)
     amount: Decimal = Field(sa_type=Money)
     currency: str = Field(sa_type=String(3))
     description: str = Field(default="", sa_type=Text)

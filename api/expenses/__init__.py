@@ -1,0 +1,1 @@
+"""Expenses: exact money, categories, history, totals, budgets and CSV in and out."""
