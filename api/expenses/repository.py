@@ -119,7 +119,8 @@ async def summary(
     stmt = filtered(
         select(*groups, col(Expense.currency), total, func.count().label("count")), f
     ).group_by(*groups, col(Expense.currency))
-    stmt = stmt.order_by(*groups, col(Expense.currency))
+    # NULL (no project) last on every database, so both list rows in one order.
+    stmt = stmt.order_by(*(g.asc().nulls_last() for g in groups), col(Expense.currency))
     return [dict(row._mapping) for row in await session.execute(stmt)]
 
 

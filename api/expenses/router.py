@@ -147,6 +147,7 @@ async def create_expense(
 
 @router.get(
     "/expenses/summary",
+    response_model_exclude_unset=True,
     summary="Totals per currency, grouped by category, month, project and/or user",
     description="Added up by the database, one row per group and currency: amounts in "
     "different currencies are never added together. `group_by` takes any of category, month, "
