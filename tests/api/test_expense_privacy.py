@@ -78,7 +78,9 @@ async def test_lists_totals_and_exports_hold_only_my_expenses(client, alice, bob
 
 async def test_imports_are_always_the_importers_own(client, alice, bob, db):
     r = await csv_import(
-        client, bob, f"spent_on,amount,currency,category,user\n2026-03-29,1.00,EUR,Meals,{alice.email}\n"
+        client,
+        bob,
+        f"spent_on,amount,currency,category,user\n2026-03-29,1.00,EUR,Meals,{alice.email}\n",
     )
     assert r.status_code == 200, r.text
     owners = set(await db.scalars(select(Expense.user_id)))
@@ -89,7 +91,10 @@ async def test_admin_sees_and_may_fix_anyones_expense(client, admin, alice, bob)
     a = await make_expense(client, alice, amount="1.00")
     b = await make_expense(client, bob, amount="2.00")
     h = auth_headers(admin)
-    assert {e["id"] for e in (await client.get(URL, headers=h)).json()["items"]} == {a["id"], b["id"]}
+    assert {e["id"] for e in (await client.get(URL, headers=h)).json()["items"]} == {
+        a["id"],
+        b["id"],
+    }
     only_alice = await client.get(URL, params={"user_id": alice.id}, headers=h)
     assert [e["id"] for e in only_alice.json()["items"]] == [a["id"]]
     assert (await client.get(f"{URL}/{b['id']}", headers=h)).status_code == 200
@@ -97,5 +102,7 @@ async def test_admin_sees_and_may_fix_anyones_expense(client, admin, alice, bob)
     assert r.status_code == 200
     history = (await client.get(f"{URL}/{b['id']}/history", headers=h)).json()["items"]
     assert history[-1]["actor"]["id"] == admin.id
-    rows = (await client.get(f"{URL}/summary", params={"group_by": "user"}, headers=h)).json()["rows"]
+    rows = (await client.get(f"{URL}/summary", params={"group_by": "user"}, headers=h)).json()[
+        "rows"
+    ]
     assert {(r["user_id"], r["total"]) for r in rows} == {(alice.id, "1.00"), (bob.id, "2.00")}

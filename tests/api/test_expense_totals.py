@@ -51,7 +51,11 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
     await make_expense(client, tester, amount="1.00", spent_on="2026-01-31", category_id=meals)
     await make_expense(client, tester, amount="2.00", spent_on="2026-02-01", category_id=meals)
     await make_expense(
-        client, tester, amount="4.00", spent_on="2026-02-28", category_id=flights,
+        client,
+        tester,
+        amount="4.00",
+        spent_on="2026-02-28",
+        category_id=flights,
         project_id=project["id"],
     )
     await make_expense(client, admin, amount="8.00", spent_on="2026-02-15", category_id=meals)
@@ -59,13 +63,23 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
         {"month": "2026-01", "currency": "EUR", "total": "1.00", "count": 1},
         {"month": "2026-02", "currency": "EUR", "total": "6.00", "count": 2},
     ]
-    by_category = await summary(
-        client, tester, group_by="category,month", **{"from": "2026-02-01"}
-    )
+    by_category = await summary(client, tester, group_by="category,month", **{"from": "2026-02-01"})
     assert by_category == sorted(
         [
-            {"category_id": meals, "month": "2026-02", "currency": "EUR", "total": "2.00", "count": 1},
-            {"category_id": flights, "month": "2026-02", "currency": "EUR", "total": "4.00", "count": 1},
+            {
+                "category_id": meals,
+                "month": "2026-02",
+                "currency": "EUR",
+                "total": "2.00",
+                "count": 1,
+            },
+            {
+                "category_id": flights,
+                "month": "2026-02",
+                "currency": "EUR",
+                "total": "4.00",
+                "count": 1,
+            },
         ],
         key=lambda r: r["category_id"],
     )
@@ -85,7 +99,9 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
 
 
 async def test_unknown_groupings_are_422(client, tester):
-    r = await client.get(f"{URL}/summary", params={"group_by": "month,colour"}, headers=auth_headers(tester))
+    r = await client.get(
+        f"{URL}/summary", params={"group_by": "month,colour"}, headers=auth_headers(tester)
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["query", "group_by"]
 
@@ -99,9 +115,7 @@ def amounts(currency: str) -> st.SearchStrategy[Decimal]:
 
 EXPENSES = st.lists(
     st.sampled_from(CURRENCIES).flatmap(
-        lambda cur: st.tuples(
-            st.just(cur), amounts(cur), st.integers(min_value=0, max_value=400)
-        )
+        lambda cur: st.tuples(st.just(cur), amounts(cur), st.integers(min_value=0, max_value=400))
     ),
     min_size=1,
     max_size=40,
