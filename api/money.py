@@ -38,6 +38,7 @@ def active_currencies() -> frozenset[str]:
     return frozenset(codes)
 
 
+@lru_cache(maxsize=512)
 def minor_units(currency: str) -> int:
     """Digits after the decimal point: EUR 2, JPY 0, KWD 3."""
     return int(get_currency_precision(currency))

@@ -1,11 +1,11 @@
 """CSV in and out: a streamed, formula-safe export and an all-or-nothing, bounded import.
 
 Import: the upload is streamed into a spooled temporary file (memory up to 1 MB, then disk)
-while its size is capped, then read one record at a time. Valid rows are inserted in batches as
-they come, inside the request's transaction; one bad row anywhere and the transaction is rolled
-back, so a file is imported whole or not at all, whatever its size. Every bad row is reported by
-its line number. Each row gets a content fingerprint (date, amount, currency, category, project,
-description, and how many identical rows came before it in the file), unique per user, so
+while its size is capped, then read one record at a time, twice: the first pass checks every
+row and reports each bad one by its line number; only when all are good does the second pass
+insert them, in batches, in the request's transaction. So a file is imported whole or not at
+all, whatever its size. Each row gets a content fingerprint (date, amount, currency, category,
+project, description, and how many identical rows came before it in the file), unique per user, so
 importing the same file twice, or a later file that repeats it, adds nothing twice, while two
 genuinely identical rows in one file (two coffees on the same day) are both kept.
 """
@@ -19,14 +19,13 @@ import io
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
@@ -45,7 +44,7 @@ from api.expenses.schemas import (
     parse_date,
 )
 from api.expenses.service import category_paths, uid
-from api.models import Expense, ExpenseActivity, ExpenseCategory, User
+from api.models import Expense, ExpenseCategory, User
 from api.money import format_amount
 from api.permissions import has_permission
 
@@ -152,13 +151,15 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
         spool.write(chunk)
 
     if multipart:
-        form = await request.form(max_files=1, max_fields=5)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            spool.close()
-            raise InvalidCsv("Send the CSV as the multipart field 'file', or as a text/csv body")
-        while chunk := await upload.read(CHUNK):
-            take(chunk)
+        async with request.form(max_files=1, max_fields=5) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                spool.close()
+                raise InvalidCsv(
+                    "Send the CSV as the multipart field 'file', or as a text/csv body"
+                )
+            while chunk := await upload.read(CHUNK):
+                take(chunk)
     else:
         async for chunk in request.stream():
             take(chunk)
@@ -194,7 +195,7 @@ class Run:
     categories: dict[str, list[tuple[int, str]]]
     projects: dict[str, int | str] = field(default_factory=dict)  # key -> id or why not
     seen: Counter[bytes] = field(default_factory=Counter)
-    batch: list[Row] = field(default_factory=list)
+    duplicate_prints: set[str] = field(default_factory=set)
     rows: int = 0
     imported: int = 0
     duplicates: int = 0
@@ -390,37 +391,67 @@ def _fingerprint(run: Run, row: Row) -> str:
     return hashlib.sha256(content + b"\x1f" + str(run.seen[key]).encode()).hexdigest()
 
 
-async def _flush(run: Run) -> None:
-    """Skip the batch's rows imported before; insert the rest unless this is a dry run or the
-    file already has errors (then the whole import is refused anyway)."""
-    batch, run.batch = run.batch, []
-    if not batch:
-        return
+async def _valid_rows(run: Run, file: IO[bytes]) -> AsyncIterator[Row]:
+    """The file's valid rows with their fingerprints; the bad ones go to `run.errors`."""
+    file.seek(0)
+    run.seen.clear()
+    reader = csv.reader(_lines(file), strict=True)
+    columns: dict[str, int] | None = None
+    rows = 0
+    while True:
+        line = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InvalidCsv(f"Line {line} is not valid CSV: {exc}", extra={"line": line}) from exc
+        if columns is None:
+            columns = _header(record)
+            continue
+        if not any(v.strip() for v in record):
+            continue  # blank lines carry nothing
+        rows += 1
+        if rows > run.max_rows:
+            raise ImportTooLarge(f"The import takes at most {run.max_rows} rows per file")
+        row = await _parse_row(run, line, record, columns)
+        if row is not None:
+            row.fingerprint = _fingerprint(run, row)
+            yield row
+    if columns is None:
+        raise InvalidCsv("The file is empty; line 1 must name the columns")
+    run.rows = rows
+
+
+async def _check(run: Run, batch: list[Row]) -> None:
+    """Count the batch, note which rows were imported before, keep a preview."""
     known = await repository.existing_fingerprints(
         run.session, uid(run.user), (r.fingerprint for r in batch)
     )
-    fresh = [r for r in batch if r.fingerprint not in known]
-    run.duplicates += len(batch) - len(fresh)
-    run.imported += len(fresh)
-    for row in batch:
-        if len(run.preview) < PREVIEW_ROWS:
-            run.preview.append(
-                ImportedRow(
-                    line=row.line,
-                    spent_on=row.spent_on,
-                    amount=format_amount(row.amount, row.currency),
-                    currency=row.currency,
-                    category=row.category,
-                    description=row.description,
-                    project=row.project,
-                    duplicate=row.fingerprint in known,
-                )
+    run.duplicate_prints |= known
+    run.duplicates += len(known)
+    run.imported += len(batch) - len(known)
+    for row in batch[: max(0, PREVIEW_ROWS - len(run.preview))]:
+        run.preview.append(
+            ImportedRow(
+                line=row.line,
+                spent_on=row.spent_on,
+                amount=format_amount(row.amount, row.currency),
+                currency=row.currency,
+                category=row.category,
+                description=row.description,
+                project=row.project,
+                duplicate=row.fingerprint in known,
             )
-    if run.dry_run or run.error_count or not fresh:
+        )
+
+
+async def _insert(run: Run, batch: list[Row], now: datetime) -> None:
+    fresh = [r for r in batch if r.fingerprint not in run.duplicate_prints]
+    if not fresh:
         return
-    now = utcnow()
-    ids = await run.session.scalars(
-        insert(Expense).returning(col(Expense.id)),
+    await run.session.execute(
+        insert(Expense),
         [
             {
                 "user_id": uid(run.user),
@@ -438,21 +469,6 @@ async def _flush(run: Run) -> None:
             for r in fresh
         ],
     )
-    actor = run.session.info.get(ACTOR_KEY)
-    await run.session.execute(
-        insert(ExpenseActivity),
-        [
-            {
-                "expense_id": expense_id,
-                "actor_id": actor,
-                "field": "created",
-                "old": None,
-                "new": f"imported from CSV line {r.line}",
-                "at": now,
-            }
-            for expense_id, r in zip(ids.all(), fresh, strict=True)
-        ],
-    )
     for r in fresh:
         if r.project_id is not None:
             run.touched.setdefault(r.project_id, set()).add(r.spent_on.replace(day=1))
@@ -461,6 +477,8 @@ async def _flush(run: Run) -> None:
 async def import_csv(
     session: AsyncSession, user: User, upload: Upload, *, dry_run: bool, max_rows: int
 ) -> ImportReport:
+    """Two passes over the spooled file: check every row (and which were imported before),
+    then, only if all are good, insert. Memory holds one batch and the per-row fingerprints."""
     run = Run(
         session=session,
         user=user,
@@ -468,47 +486,34 @@ async def import_csv(
         max_rows=max_rows,
         categories=_category_index(await repository.all_categories(session)),
     )
-    reader = csv.reader(_lines(upload.file), strict=True)
-    columns: dict[str, int] | None = None
-    try:
-        while True:
-            line = reader.line_num + 1
-            try:
-                record = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                raise InvalidCsv(
-                    f"Line {line} is not valid CSV: {exc}", extra={"line": line}
-                ) from exc
-            if columns is None:
-                columns = _header(record)
-                continue
-            if not any(v.strip() for v in record):
-                continue  # blank lines carry nothing
-            run.rows += 1
-            if run.rows > max_rows:
-                raise ImportTooLarge(f"The import takes at most {max_rows} rows per file")
-            row = await _parse_row(run, line, record, columns)
-            if row is not None:
-                row.fingerprint = _fingerprint(run, row)
-                run.batch.append(row)
-                if len(run.batch) >= BATCH:
-                    await _flush(run)
-        await _flush(run)
-    finally:
-        upload.file.close()
-    if columns is None:
-        raise InvalidCsv("The file is empty; line 1 must name the columns")
-    if run.error_count and not dry_run:
+    async for batch in _batches(_valid_rows(run, upload.file)):
+        await _check(run, batch)
+    if run.error_count:
+        if dry_run:
+            return run.report()
         run.imported = 0
-    report = run.report()
-    if run.error_count and not dry_run:
         raise ImportRejected(
             f"{run.error_count} row(s) are not valid (first on line {run.errors[0].line}); "
             "nothing was imported",
-            report.model_dump(mode="json"),
+            run.report().model_dump(mode="json"),
         )
+    if dry_run or not run.imported:
+        return run.report()
+    now = utcnow()
+    async for batch in _batches(_valid_rows(run, upload.file)):
+        await _insert(run, batch, now)
+    await repository.record_import(session, uid(user), session.info.get(ACTOR_KEY), now)
     if run.touched:
         await budgets.check_alerts(session, {p: sorted(d) for p, d in run.touched.items()})
-    return report
+    return run.report()
+
+
+async def _batches(rows: AsyncIterator[Row]) -> AsyncIterator[list[Row]]:
+    batch: list[Row] = []
+    async for row in rows:
+        batch.append(row)
+        if len(batch) >= BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

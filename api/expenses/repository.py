@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Date, Integer, Select, delete, exists, func, literal, select, tuple_
+from sqlalchemy import Date, Integer, Select, delete, exists, func, insert, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -16,6 +16,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import String
 from sqlmodel import col
 
+from api.db import UTCDateTime
 from api.models import (
     Budget,
     BudgetAlert,
@@ -268,6 +269,28 @@ async def existing_fingerprints(
         )
     )
     return {r for r in rows if r is not None}
+
+
+async def record_import(
+    session: AsyncSession, user_id: int, actor_id: int | None, at: datetime
+) -> None:
+    """One 'created' history line per expense of the import that ran at `at`, set-based."""
+    source = select(
+        col(Expense.id),
+        literal(actor_id, Integer()),
+        literal("created"),
+        literal("imported from CSV"),
+        literal(at, UTCDateTime()),
+    ).where(
+        col(Expense.user_id) == user_id,
+        col(Expense.created_at) == at,
+        col(Expense.import_fingerprint).is_not(None),
+    )
+    await session.execute(
+        insert(ExpenseActivity).from_select(
+            ["expense_id", "actor_id", "field", "new", "at"], source
+        )
+    )
 
 
 async def idempotency_record(

@@ -218,17 +218,17 @@ async def import_expenses(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     upload = await csv_io.read_upload(request, settings.expense_import_max_bytes)
-    if idempotency_key is not None:
-        fingerprint = service.request_fingerprint(f"dry_run={dry_run}", upload.sha256)
-        earlier = await service.claim_idempotency_key(
-            session, user, idempotency_key, "expenses.import", fingerprint
+    with upload.file:
+        if idempotency_key is not None:
+            fingerprint = service.request_fingerprint(f"dry_run={dry_run}", upload.sha256)
+            earlier = await service.claim_idempotency_key(
+                session, user, idempotency_key, "expenses.import", fingerprint
+            )
+            if earlier is not None:
+                return _replay(earlier)
+        report = await csv_io.import_csv(
+            session, user, upload, dry_run=dry_run, max_rows=settings.expense_import_max_rows
         )
-        if earlier is not None:
-            upload.file.close()
-            return _replay(earlier)
-    report = await csv_io.import_csv(
-        session, user, upload, dry_run=dry_run, max_rows=settings.expense_import_max_rows
-    )
     if idempotency_key is not None:
         await service.remember_response(
             session, user, idempotency_key, 200, report.model_dump(mode="json"), {}
