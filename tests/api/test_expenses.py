@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
@@ -252,3 +254,25 @@ async def test_a_retry_with_the_same_idempotency_key_creates_one_expense(client,
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"
     assert await db.scalar(select(func.count()).select_from(Expense)) == 1
+
+
+async def test_dates_do_not_move_with_the_database_or_process_time_zone(
+    client, tester, connection, monkeypatch
+):
+    await connection.exec_driver_sql("SET TIME ZONE 'Pacific/Kiritimati'")  # UTC+14
+    monkeypatch.setenv("TZ", "Pacific/Pago_Pago")  # UTC-11
+    time.tzset()
+    try:
+        created = await make_expense(client, tester, spent_on="2026-03-29")
+        h = auth_headers(tester)
+        read = (await client.get(f"{URL}/{created['id']}", headers=h)).json()
+        same_day = await client.get(
+            URL, params={"from": "2026-03-29", "to": "2026-03-29"}, headers=h
+        )
+        month = await client.get(f"{URL}/summary", params={"group_by": "month"}, headers=h)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert created["spent_on"] == read["spent_on"] == "2026-03-29"
+    assert [e["id"] for e in same_day.json()["items"]] == [created["id"]]
+    assert month.json()["rows"][0]["month"] == "2026-03"

@@ -36,6 +36,18 @@ PROTECTED = [
     ("webhooks:manage", "GET", "/api/v1/projects/{project}/webhooks", None),
     ("jobs:run", "GET", "/api/v1/jobs", None),
     ("jobs:run", "GET", "/api/v1/runtimes", None),
+    ("expenses:create", "GET", "/api/v1/expenses", None),
+    ("categories:manage", "POST", "/api/v1/expense-categories", {"name": "Matrix"}),
+    ("categories:manage", "PATCH", "/api/v1/expense-categories/1", {"name": "Trips"}),
+    ("categories:manage", "DELETE", "/api/v1/expense-categories/9", None),
+    ("budgets:read", "GET", "/api/v1/projects/{project}/budget", None),
+    (
+        "budgets:manage",
+        "PUT",
+        "/api/v1/projects/{project}/budget",
+        {"amount": "10.00", "currency": "EUR", "period": "total"},
+    ),
+    ("budgets:manage", "DELETE", "/api/v1/projects/{project}/budget", None),
 ]
 # Permissions whose refusal is not a 403, tested where their rule lives.
 TESTED_ELSEWHERE = {
@@ -44,6 +56,8 @@ TESTED_ELSEWHERE = {
     "bugs:work": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "bugs:verify": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "comments:moderate": "test_bug_comments.py::test_others_cannot_edit_but_admin_can",
+    "expenses:see_all": "test_expense_privacy.py::test_admin_sees_and_may_fix_anyones_expense",
+    "expenses:edit_any": "test_expense_privacy.py::test_admin_sees_and_may_fix_anyones_expense",
 }
 
 
@@ -67,6 +81,12 @@ async def test_role_matrix(client, make_user, admin, role, permission, method, p
             "/api/v1/projects/MTX/bugs", json={"title": "b"}, headers=auth_headers(admin)
         )
     ).json()
+    if "/budget" in path and method != "PUT":
+        await client.put(
+            f"/api/v1/projects/{project['id']}/budget",
+            json={"amount": "10.00", "currency": "EUR", "period": "total"},
+            headers=auth_headers(admin),
+        )
     url = path.format(project=project["id"], user=target.id, bug=bug["id"])
     if body and body.get("assignee_id") == "{user}":
         body = {"assignee_id": target.id}
