@@ -33,6 +33,8 @@ from api.storage import BlobNotFound, Storage
 FORMAT = "nimbus-backup/1"
 BLOB_COLUMNS = {"attachment": "storage_key"}  # tables whose rows point at blobs
 SKIP_TABLES = {"login_failure"}  # transient
+# Tables the migrations fill with defaults (editable by admins): a backup's rows replace them.
+SEEDED_TABLES = {"expense_category"}
 
 
 class BackupError(RuntimeError):
@@ -192,10 +194,15 @@ async def restore(engine: AsyncEngine, storage: Storage, archive_path: Path) -> 
                     f"{await _revision(conn)}; migrate to the backup's revision first"
                 )
             for table in _tables():
+                if table.name in SEEDED_TABLES:
+                    continue
                 if await conn.scalar(select(func.count()).select_from(table)):
                     raise BackupError(
                         f"restore needs an empty instance; table {table.name} has rows"
                     )
+            for table in _tables():
+                if table.name in SEEDED_TABLES and f"tables/{table.name}.jsonl" in members:
+                    await conn.execute(table.delete())
             for table in _tables():
                 name = f"tables/{table.name}.jsonl"
                 if name in members:

@@ -34,7 +34,6 @@ def upgrade() -> None:
             ["parent_id"],
             ["expense_category.id"],
             name=op.f("fk_expense_category_parent_id_expense_category"),
-            ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_expense_category")),
         sa.UniqueConstraint("parent_id", "name", name="uq_expense_category_parent_id_name"),
@@ -240,7 +239,5 @@ def downgrade() -> None:
 
     op.drop_table("expense")
     op.drop_table("budget")
-    # SQLite drops a table by deleting its rows first: children before their RESTRICTed parents.
-    op.execute("DELETE FROM expense_category WHERE parent_id IS NOT NULL")
     op.drop_table("expense_category")
     # ### end Alembic commands ###

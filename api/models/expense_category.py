@@ -19,9 +19,8 @@ class ExpenseCategory(Versioned, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_type=String(100))
-    # RESTRICT: a parent with children cannot disappear underneath them.
-    parent_id: int | None = Field(
-        default=None, foreign_key="expense_category.id", ondelete="RESTRICT", nullable=True
-    )
+    # NO ACTION: a parent with children cannot disappear underneath them, yet one statement
+    # may delete a whole tree (a restore replacing the defaults, a downgrade).
+    parent_id: int | None = Field(default=None, foreign_key="expense_category.id", nullable=True)
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
