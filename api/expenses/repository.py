@@ -8,12 +8,24 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Date, Integer, Select, delete, exists, func, insert, literal, select, tuple_
+from sqlalchemy import (
+    ARRAY,
+    Date,
+    Integer,
+    Select,
+    String,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import String
 from sqlmodel import col
 
 from api.db import UTCDateTime
@@ -263,11 +275,18 @@ async def existing_fingerprints(
     wanted = list(set(fingerprints))
     if not wanted:
         return set()
-    rows = await session.scalars(
-        select(col(Expense.import_fingerprint)).where(
-            col(Expense.user_id) == user_id, col(Expense.import_fingerprint).in_(wanted)
+    fingerprint = col(Expense.import_fingerprint)
+    stmt = select(fingerprint).where(col(Expense.user_id) == user_id)
+    if session.get_bind().dialect.name == "postgresql":
+        # Probe the (user_id, import_fingerprint) index once per wanted value, whatever the
+        # table's statistics say (a big import runs before any ANALYZE has seen its rows).
+        wanted_table = (
+            func.unnest(literal(wanted, ARRAY(String()))).table_valued("fp").render_derived()
         )
-    )
+        stmt = stmt.join(wanted_table, fingerprint == wanted_table.c.fp)
+    else:
+        stmt = stmt.where(fingerprint.in_(wanted))
+    rows = await session.scalars(stmt)
     return {r for r in rows if r is not None}
 
 

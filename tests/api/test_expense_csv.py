@@ -269,13 +269,18 @@ async def test_an_import_retried_with_its_idempotency_key_is_replayed(client, te
     assert await count(db) == 4
 
 
-async def test_a_100k_row_file_is_bounded_in_time_and_memory_and_all_or_nothing(client, tester, db):
-    rows = [
-        f"2026-{1 + n % 12:02d}-{1 + n % 28:02d},{n % 500 + 1}.{n % 100:02d},EUR,Meals,row {n},\n"
-        for n in range(99_999)
+def numbered_rows(count: int, label: str = "row") -> list[str]:
+    return [
+        f"2026-{1 + n % 12:02d}-{1 + n % 28:02d},{n % 500 + 1}.{n % 100:02d},"
+        f"EUR,Meals,{label} {n},\n"
+        for n in range(count)
     ]
-    content = "".join([HEADER, *rows, "2026-03-29,oops,EUR,Meals,the last row is bad,\n"]).encode()
-    del rows
+
+
+async def test_a_100k_row_file_is_bounded_in_time_and_memory_and_all_or_nothing(client, tester, db):
+    content = "".join(
+        [HEADER, *numbered_rows(99_999), "2026-03-29,oops,EUR,Meals,the last row is bad,\n"]
+    ).encode()
     tracemalloc.start()
     try:
         r = await csv_import(client, tester, content)
@@ -290,10 +295,15 @@ async def test_a_100k_row_file_is_bounded_in_time_and_memory_and_all_or_nothing(
     # The ~5 MB file is spooled; the import holds one batch and the per-row fingerprints.
     assert peak < 48 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
 
+    # Time: linear in the rows (an earlier version was quadratic). Importing 10k other rows on
+    # this machine, under whatever tracer runs the tests, is the yardstick for 100k.
+    small = "".join([HEADER, *numbered_rows(10_000, label="small")]).encode()
     started = time.monotonic()
-    fixed = content.replace(b"oops", b"1.00")
-    r = await csv_import(client, tester, fixed)
+    assert (await csv_import(client, tester, small)).json()["imported"] == 10_000
+    yardstick = time.monotonic() - started
+    started = time.monotonic()
+    r = await csv_import(client, tester, content.replace(b"oops", b"1.00"))
     elapsed = time.monotonic() - started
     assert r.status_code == 200, r.text
-    assert (r.json()["imported"], await count(db)) == (100_000, 100_000)
-    assert elapsed < 90, f"{elapsed:.1f} s"
+    assert (r.json()["imported"], await count(db)) == (100_000, 110_000)
+    assert elapsed < 20 * yardstick, f"{elapsed:.1f} s for 100k rows, {yardstick:.1f} s for 10k"
