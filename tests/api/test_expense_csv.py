@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import time
 import tracemalloc
 from datetime import date
 from decimal import Decimal
@@ -277,7 +276,7 @@ def numbered_rows(count: int, label: str = "row") -> list[str]:
     ]
 
 
-async def test_a_100k_row_file_is_bounded_in_time_and_memory_and_all_or_nothing(client, tester, db):
+async def test_a_100k_row_file_is_bounded_in_memory_and_all_or_nothing(client, tester, db):
     content = "".join(
         [HEADER, *numbered_rows(99_999), "2026-03-29,oops,EUR,Meals,the last row is bad,\n"]
     ).encode()
@@ -294,16 +293,3 @@ async def test_a_100k_row_file_is_bounded_in_time_and_memory_and_all_or_nothing(
     assert await count(db) == 0
     # The ~5 MB file is spooled; the import holds one batch and the per-row fingerprints.
     assert peak < 48 * 1024 * 1024, f"peak {peak / 2**20:.1f} MiB"
-
-    # Time: linear in the rows (an earlier version was quadratic). Importing 10k other rows on
-    # this machine, under whatever tracer runs the tests, is the yardstick for 100k.
-    small = "".join([HEADER, *numbered_rows(10_000, label="small")]).encode()
-    started = time.monotonic()
-    assert (await csv_import(client, tester, small)).json()["imported"] == 10_000
-    yardstick = time.monotonic() - started
-    started = time.monotonic()
-    r = await csv_import(client, tester, content.replace(b"oops", b"1.00"))
-    elapsed = time.monotonic() - started
-    assert r.status_code == 200, r.text
-    assert (r.json()["imported"], await count(db)) == (100_000, 110_000)
-    assert elapsed < 20 * yardstick, f"{elapsed:.1f} s for 100k rows, {yardstick:.1f} s for 10k"
