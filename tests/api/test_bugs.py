@@ -208,3 +208,20 @@ async def test_watch_and_unwatch(client, project, tester, developer):
     assert not (
         await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(developer))
     ).json()["watching"]
+
+
+async def test_assignment_is_in_the_history(client, admin, developer, tester):
+    await make_project(client, admin, developer, tester)
+    bug = await make_bug(client, admin)
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}",
+        json={"assignee_id": developer.id},
+        headers={**auth_headers(admin), "If-Match": '"1"'},
+    )
+    assert r.status_code == 200
+    items = (
+        await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(admin))
+    ).json()["items"]
+    assert ("assignee_id", None, str(developer.id)) in [
+        (a["field"], a["old"], a["new"]) for a in items
+    ]
