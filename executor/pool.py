@@ -20,7 +20,10 @@ The bootstrap runs inside the sandbox as the same uid as the user code; it is no
 needs no trust — everything the host reads back is parsed as hostile.
 
 After the job the container is deleted (never reused) and the pool starts a replacement in the
-background. Jobs whose container-level limits (memory, pids, CPUs, tmpfs size) differ from the
+background. A container that waits longer than ``MAX_IDLE_S`` is replaced too, so that no live
+sandbox of any worker is ever older than ``MAX_IDLE_S`` + a job's wall time: the engine-wide
+reaper relies on that age bound to tell a crashed worker's leftovers from another worker's pool.
+Jobs whose container-level limits (memory, pids, CPUs, tmpfs size) differ from the
 pool's, or that arrive while the pool is empty, fall back to a one-shot container.
 """
 
@@ -31,6 +34,7 @@ import collections
 import contextlib
 import json
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from executor.backends.base import JobSpec, Limits
@@ -44,6 +48,8 @@ HEADER_DIGITS = 16
 MAX_FILLERS = 2
 """Containers created concurrently while refilling; dockerd saturates 2 vCPUs beyond that."""
 RETRY_DELAY_S = 2.0
+MAX_IDLE_S = 300.0
+"""A warm container older than this is replaced (see the module docstring)."""
 
 BOOTSTRAP = """\
 import json, os
@@ -112,10 +118,13 @@ def fits_pool(job: Limits, pool: Limits) -> bool:
 class WarmPool:
     """Keeps ``size`` started containers ready; `take` hands each out exactly once."""
 
-    def __init__(self, backend: DockerBackend, size: int, limits: Limits) -> None:
+    def __init__(
+        self, backend: DockerBackend, size: int, limits: Limits, max_idle_s: float = MAX_IDLE_S
+    ) -> None:
         self._backend = backend
         self.size = size
         self.limits = limits
+        self.max_idle_s = max_idle_s
         self._ready: collections.deque[Sandbox] = collections.deque()
         self._need = asyncio.Event()
         self._fillers: list[asyncio.Task[None]] = []
@@ -145,6 +154,7 @@ class WarmPool:
         self._fillers = [
             asyncio.create_task(self._fill()) for _ in range(min(MAX_FILLERS, self.size))
         ]
+        self._fillers.append(asyncio.create_task(self._recycle()))
         if wait:
             async with asyncio.timeout(60):
                 await self._full.wait()
@@ -202,10 +212,33 @@ class WarmPool:
             if self._closing:
                 await sandbox.destroy()
                 return
+            sandbox.warm_since = time.monotonic()
             self._ready.append(sandbox)
             self._has_ready.set()
             if len(self._ready) >= self.size:
                 self._full.set()
+
+    async def _recycle(self) -> None:
+        """Replace the oldest ready container whenever it reaches ``max_idle_s``."""
+        while not self._closing:
+            oldest = self._ready[0] if self._ready else None
+            if oldest is None or oldest.warm_since is None:
+                await asyncio.sleep(self.max_idle_s / 4)
+                continue
+            age = time.monotonic() - oldest.warm_since
+            if age < self.max_idle_s:
+                await asyncio.sleep(self.max_idle_s - age)
+                continue
+            with contextlib.suppress(ValueError):  # taken by a job meanwhile
+                self._ready.remove(oldest)
+                self._full.clear()
+                if not self._ready:
+                    self._has_ready.clear()
+                self._need.set()
+                try:
+                    await oldest.destroy()
+                except Exception:
+                    log.exception("could not delete an idle sandbox container")
 
     async def close(self) -> None:
         self._closing = True

@@ -34,6 +34,7 @@ from api.jobs.signals import QUEUE, cancel_topic, signals
 from api.models import Job
 from executor.backends import JobSpec, Outcome, RunResult, SandboxBackend
 from executor.backends.base import StreamName
+from executor.pool import MAX_IDLE_S as POOL_MAX_IDLE_S
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -305,6 +306,8 @@ async def maintenance_loop(
             log.exception("job maintenance failed")
         if backend is not None and time.monotonic() - last_reap >= DOCKER_REAP_INTERVAL_S:
             # only sandboxes older than any job may run: another worker's live ones are younger
-            await reap_sandboxes(backend, older_than_s=settings.job_max_wall_time_s + 120.0)
+            # no live sandbox of any worker is older than this (see executor.pool)
+            max_age = POOL_MAX_IDLE_S + settings.job_max_wall_time_s + 120.0
+            await reap_sandboxes(backend, older_than_s=max_age)
             last_reap = time.monotonic()
         await asyncio.sleep(interval)

@@ -160,6 +160,7 @@ class Sandbox:
         self.container: DockerContainer | None = None
         self.volume_created = False
         self.started_at: float | None = None
+        self.warm_since: float | None = None  # monotonic time it joined a warm pool
         self._stream: Stream | None = None
 
     @classmethod
@@ -493,12 +494,14 @@ class DockerBackend:
         *,
         pool_size: int = 0,
         pool_limits: Limits = DEFAULT_LIMITS,
+        pool_max_idle_s: float | None = None,
     ) -> None:
         self.docker_host = docker_host
         self.image = image
         self._docker: aiodocker.Docker | None = None
         self._pool_size = pool_size
         self._pool_limits = pool_limits
+        self._pool_max_idle_s = pool_max_idle_s
         self._pool: WarmPool | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._live: set[str] = set()
@@ -534,9 +537,11 @@ class DockerBackend:
                 f"sandbox image {self.image} is missing on {where}: run `nimbus sandbox build`"
             ) from exc
         if self._pool_size > 0 and self._pool is None:
-            from executor.pool import WarmPool
+            from executor.pool import MAX_IDLE_S, WarmPool
 
-            self._pool = WarmPool(self, self._pool_size, self._pool_limits)
+            self._pool = WarmPool(
+                self, self._pool_size, self._pool_limits, self._pool_max_idle_s or MAX_IDLE_S
+            )
             await self._pool.start()
 
     async def run(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -17,6 +18,7 @@ from executor.backends import (
     select_backend,
 )
 from executor.backends.docker import LABEL, LABEL_CREATED
+from executor.pool import MAX_IDLE_S
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import run_job
 
@@ -101,13 +103,35 @@ async def test_reaper_removes_labelled_leftovers(
     await container.start()
     unrelated = await docker.volumes.create({"Name": "not-ours"})
     try:
-        assert await reap_sandboxes(docker, older_than_s=60) == 2
+        # live sandboxes (the session's pools included) are younger than this by design
+        assert await reap_sandboxes(docker, older_than_s=MAX_IDLE_S + 600) == 2
         containers, volumes = await labelled(docker_engine.docker_host)
         assert container.id not in containers
         assert "nimbus-sbx-leftover" not in volumes
         assert (await docker.volumes.get("not-ours")).name == "not-ours"
     finally:
         await unrelated.delete()
+
+
+async def test_idle_warm_containers_are_replaced(docker_engine: Engine) -> None:
+    backend = DockerBackend(
+        docker_engine.docker_host, docker_engine.image, pool_size=1, pool_max_idle_s=0.5
+    )
+    await backend.check()
+    try:
+        pool = backend.pool
+        assert pool is not None
+        await pool.wait_ready()
+        first = pool.container_ids()
+        async with asyncio.timeout(30):
+            while pool.container_ids() in (first, set()):  # noqa: ASYNC110 - polling the pool
+                await asyncio.sleep(0.1)
+        containers, _ = await labelled(docker_engine.docker_host)
+        assert not first & set(containers)  # the idle one is gone, not just forgotten
+        result = await run_job(backend, "print('fresh')")
+        assert result.stdout == "fresh\n"
+    finally:
+        await backend.close()
 
 
 async def test_reaper_spares_the_warm_pool(pool_backend: DockerBackend) -> None:
