@@ -19,6 +19,13 @@ async def blob_keys_for_bugs(session: AsyncSession, bug_ids: Select[Any] | list[
     return list(rows)
 
 
+async def blob_keys_for_expense(session: AsyncSession, expense_id: int) -> list[str]:
+    rows = await session.scalars(
+        select(col(Attachment.storage_key)).where(col(Attachment.expense_id) == expense_id)
+    )
+    return list(rows)
+
+
 def forget_blobs(session: AsyncSession, keys: list[str]) -> None:
     """Blobs go only after the rows that point at them are gone (the outbox runs post-commit)."""
     for key in keys:

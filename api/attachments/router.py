@@ -1,4 +1,4 @@
-"""Bug attachments: streamed multipart upload, listing, download and deletion."""
+"""Bug attachments and expense receipts: streamed upload, listing, download and deletion."""
 
 from __future__ import annotations
 
@@ -74,6 +74,38 @@ async def list_attachments(
     return [_read(a) for a in await service.list_for_bug(session, user, bug_id)]
 
 
+@router.post(
+    "/expenses/{expense_id}/attachments",
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a receipt to an expense (multipart field 'file')",
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
+    dependencies=[Depends(reject_oversized)],
+)
+async def upload_receipt(
+    expense_id: int,
+    file: Annotated[UploadFile, File(description="The receipt: an image, a PDF, ...")],
+    user: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    storage: StorageDep,
+) -> AttachmentRead:
+    attachment = await service.attach_receipt(
+        session, storage, user, expense_id, file, settings.attachment_max_bytes
+    )
+    return _read(attachment)
+
+
+@router.get(
+    "/expenses/{expense_id}/attachments",
+    summary="List an expense's receipts",
+    responses=error_responses(401, 404),
+)
+async def list_receipts(
+    expense_id: int, user: CurrentUser, session: SessionDep
+) -> list[AttachmentRead]:
+    return [_read(a) for a in await service.list_receipts(session, user, expense_id)]
+
+
 @router.get(
     "/attachments/{attachment_id}/download",
     summary="Download an attachment (a short-lived redirect on S3)",
@@ -142,7 +174,7 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 @router.delete(
     "/attachments/{attachment_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an attachment (uploader or admin)",
+    summary="Delete an attachment (bug: uploader or admin; receipt: the expense's editors)",
     responses=error_responses(401, 403, 404),
 )
 async def delete_attachment(attachment_id: int, user: CurrentUser, session: SessionDep) -> None:

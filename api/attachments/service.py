@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -14,7 +14,9 @@ from api.attachments.exceptions import AttachmentNotFound, ContentTypeMismatch, 
 from api.attachments.repository import forget_blobs
 from api.bugs import activity
 from api.bugs.service import get_visible_bug
-from api.errors import Forbidden
+from api.errors import Forbidden, NotFound
+from api.expenses import service as expenses
+from api.expenses.exceptions import ExpenseDeleted
 from api.models import Attachment, User
 from api.permissions import has_permission
 from api.storage import Storage
@@ -74,20 +76,23 @@ async def store_upload(
     return key, content_type, size, digest.hexdigest()
 
 
-async def attach_to_bug(
+async def _save(
     session: AsyncSession,
     storage: Storage,
     user: User,
-    bug_ref: str,
     upload: Upload,
     max_bytes: int,
+    *,
+    bug_id: int | None = None,
+    expense_id: int | None = None,
 ) -> Attachment:
-    bug, _ = await get_visible_bug(session, user, bug_ref)
-    assert bug.id is not None and user.id is not None
+    """Stream the bytes to storage, then add the row; a failure leaves no orphan blob."""
+    assert user.id is not None
     key, content_type, size, sha256 = await store_upload(storage, upload, max_bytes)
     try:
         attachment = Attachment(
-            bug_id=bug.id,
+            bug_id=bug_id,
+            expense_id=expense_id,
             uploader_id=user.id,
             filename=safe_filename(upload.filename),
             content_type=content_type,
@@ -97,37 +102,83 @@ async def attach_to_bug(
         )
         session.add(attachment)
         await session.flush()
-        activity.record(session, bug.id, "attachment", None, attachment.filename)
     except BaseException:
-        await storage.delete(key)  # the row never existed: leave no orphan blob
+        await storage.delete(key)
         raise
+    return attachment
+
+
+async def attach_to_bug(
+    session: AsyncSession,
+    storage: Storage,
+    user: User,
+    bug_ref: str,
+    upload: Upload,
+    max_bytes: int,
+) -> Attachment:
+    bug, _ = await get_visible_bug(session, user, bug_ref)
+    assert bug.id is not None
+    attachment = await _save(session, storage, user, upload, max_bytes, bug_id=bug.id)
+    activity.record(session, bug.id, "attachment", None, attachment.filename)
+    return attachment
+
+
+async def attach_receipt(
+    session: AsyncSession,
+    storage: Storage,
+    user: User,
+    expense_id: int,
+    upload: Upload,
+    max_bytes: int,
+) -> Attachment:
+    """A receipt on an expense the caller may edit; a deleted expense must be restored first."""
+    expense = await expenses.editable_expense(session, user, expense_id)
+    if expense.deleted_at is not None:
+        raise ExpenseDeleted()
+    attachment = await _save(session, storage, user, upload, max_bytes, expense_id=expense_id)
+    expenses.record(session, expense_id, "receipt", None, attachment.filename)
     return attachment
 
 
 async def list_for_bug(session: AsyncSession, user: User, bug_ref: str) -> list[Attachment]:
     bug, _ = await get_visible_bug(session, user, bug_ref)
-    rows = await session.scalars(
-        select(Attachment).where(col(Attachment.bug_id) == bug.id).order_by(col(Attachment.id))
-    )
-    return list(rows)
+    return await _list(session, col(Attachment.bug_id) == bug.id)
+
+
+async def list_receipts(session: AsyncSession, user: User, expense_id: int) -> list[Attachment]:
+    await expenses.get_expense(session, user, expense_id)
+    return await _list(session, col(Attachment.expense_id) == expense_id)
+
+
+async def _list(session: AsyncSession, owner: ColumnElement[bool]) -> list[Attachment]:
+    return list(await session.scalars(select(Attachment).where(owner).order_by(col(Attachment.id))))
 
 
 async def get_visible(session: AsyncSession, user: User, attachment_id: int) -> Attachment:
+    """The attachment if the caller may see what it hangs off; 404 otherwise."""
     attachment = await session.get(Attachment, attachment_id)
-    if attachment is None or attachment.bug_id is None:
+    if attachment is None:
         raise AttachmentNotFound()
     try:
-        await get_visible_bug(session, user, str(attachment.bug_id))
-    except Exception as exc:
+        if attachment.bug_id is not None:
+            await get_visible_bug(session, user, str(attachment.bug_id))
+        else:
+            assert attachment.expense_id is not None
+            await expenses.get_expense(session, user, attachment.expense_id)
+    except NotFound as exc:
         raise AttachmentNotFound() from exc
     return attachment
 
 
 async def delete(session: AsyncSession, user: User, attachment_id: int) -> None:
     attachment = await get_visible(session, user, attachment_id)
-    if attachment.uploader_id != user.id and not has_permission(user.role, "bugs:edit_any"):
-        raise Forbidden("Only the uploader or an admin can delete an attachment")
-    assert attachment.bug_id is not None
-    activity.record(session, attachment.bug_id, "attachment", attachment.filename, None)
+    if attachment.bug_id is not None:
+        if attachment.uploader_id != user.id and not has_permission(user.role, "bugs:edit_any"):
+            raise Forbidden("Only the uploader or an admin can delete an attachment")
+        activity.record(session, attachment.bug_id, "attachment", attachment.filename, None)
+    else:
+        assert attachment.expense_id is not None
+        await expenses.editable_expense(session, user, attachment.expense_id)
+        expenses.record(session, attachment.expense_id, "receipt", attachment.filename, None)
     await session.delete(attachment)
     forget_blobs(session, [attachment.storage_key])

@@ -268,13 +268,23 @@ async def update_expense(
 @router.delete(
     "/expenses/{expense_id}",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Delete an expense (restorable)",
+    summary="Delete an expense (restorable unless purge=true)",
     responses=error_responses(401, 403, 404, 409, 412),
 )
 async def delete_expense(
-    expense_id: int, user: CurrentUser, session: SessionDep, if_match: IfMatch = None
+    expense_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    if_match: IfMatch = None,
+    purge: Annotated[
+        bool,
+        Query(description="Delete for good, with the history and receipts; cannot be undone"),
+    ] = False,
 ) -> None:
-    await service.delete_expense(session, user, expense_id, if_match)
+    if purge:
+        await service.purge_expense(session, user, expense_id, if_match)
+    else:
+        await service.delete_expense(session, user, expense_id, if_match)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.attachments.repository import blob_keys_for_expense, forget_blobs
 from api.bugs.activity import ACTOR_KEY
 from api.concurrency import check_if_match
 from api.db import utcnow
@@ -84,7 +85,7 @@ async def get_expense(session: AsyncSession, user: User, expense_id: int) -> Exp
     return expense
 
 
-async def _editable(session: AsyncSession, user: User, expense_id: int) -> Expense:
+async def editable_expense(session: AsyncSession, user: User, expense_id: int) -> Expense:
     expense = await get_expense(session, user, expense_id)
     if expense.user_id != user.id and not has_permission(user.role, "expenses:edit_any"):
         raise Forbidden("Only the owner or an admin can change this expense")
@@ -223,7 +224,7 @@ TRACKED = ("amount", "currency", "category_id", "description", "spent_on", "proj
 async def update_expense(
     session: AsyncSession, user: User, expense_id: int, data: ExpenseUpdate, if_match: str | None
 ) -> Expense:
-    expense = await _editable(session, user, expense_id)
+    expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is not None:
         raise ExpenseDeleted()
     check_if_match(if_match, expense.version)
@@ -269,7 +270,7 @@ async def delete_expense(
     session: AsyncSession, user: User, expense_id: int, if_match: str | None
 ) -> None:
     """Soft delete: the expense leaves lists and totals, and can be restored."""
-    expense = await _editable(session, user, expense_id)
+    expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is not None:
         raise ExpenseDeleted("This expense is already deleted")
     check_if_match(if_match, expense.version)
@@ -279,10 +280,21 @@ async def delete_expense(
     await session.flush()
 
 
+async def purge_expense(
+    session: AsyncSession, user: User, expense_id: int, if_match: str | None
+) -> None:
+    """Delete for good: the expense, its audit trail, its receipts and their blobs."""
+    expense = await editable_expense(session, user, expense_id)
+    check_if_match(if_match, expense.version)
+    forget_blobs(session, await blob_keys_for_expense(session, expense_id))
+    await session.delete(expense)
+    await session.flush()
+
+
 async def restore_expense(
     session: AsyncSession, user: User, expense_id: int, if_match: str | None
 ) -> Expense:
-    expense = await _editable(session, user, expense_id)
+    expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is None:
         raise ExpenseNotDeleted()
     check_if_match(if_match, expense.version)

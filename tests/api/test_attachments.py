@@ -10,11 +10,9 @@ from sqlalchemy import func, select
 
 from api.models import Attachment, OutboxMessage
 from api.outbox import OutboxDrainer
+from tests.api.attachments_helpers import PDF, PNG
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 64
-PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n"
 
 
 @pytest.fixture

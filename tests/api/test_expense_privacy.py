@@ -17,6 +17,8 @@ ON_ONE_EXPENSE = [
     ("DELETE", "{url}/{id}", None),
     ("POST", "{url}/{id}/restore", None),
     ("GET", "{url}/{id}/history", None),
+    ("GET", "{url}/{id}/attachments", None),
+    ("DELETE", "{url}/{id}?purge=true", None),
 ]
 
 
