@@ -40,7 +40,7 @@ typecheck:
 	$(UV) run mypy
 
 pytest:
-	$(UV) run pytest --cov --cov-report=term --cov-fail-under=90
+	$(UV) run pytest --cov --cov-report=term --cov-fail-under=90 --durations=30
 
 frontend-check: frontend-deps
 	$(NPM) run gen:api

@@ -127,7 +127,7 @@ async def paginate(
 async def paginate_rows(
     session: AsyncSession, stmt: Select[Any], key: SortKey, params: PageParams
 ) -> tuple[list[Any], str | None]:
-    """Like `paginate`, for statements that select an entity first and extra columns after it."""
+    """Like `paginate`, for statements selecting the key columns by name, or an entity first."""
     columns = (key.column, key.tiebreak)
     if params.cursor:
         # Bound with the columns' own types, so custom column types convert the cursor values.
@@ -146,7 +146,9 @@ async def paginate_rows(
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
-    last = rows[-1][0]
+    last = rows[-1]
+    if not hasattr(last, key.column.key):
+        last = last[0]  # the key columns are on the entity the row starts with
     cursor = encode_cursor([getattr(last, c.key) for c in columns])
     return rows, cursor
 

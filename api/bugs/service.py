@@ -45,7 +45,6 @@ from api.models import (
     Project,
     Resolution,
     Role,
-    Severity,
     User,
 )
 from api.notifications.service import notify
@@ -108,38 +107,38 @@ async def list_bugs(
 
 def _to_read(row: Any) -> BugRead:
     """One row of `repository.with_read_columns` as the API shows it."""
-    bug: Bug = row[0]
-    assert bug.id is not None
     assignee = (
-        UserRef.model_construct(id=bug.assignee_id, full_name=row.assignee_name)
-        if bug.assignee_id is not None and row.assignee_name is not None
+        {"id": row.assignee_id, "full_name": row.assignee_name}
+        if row.assignee_id is not None and row.assignee_name is not None
         else None
     )
-    # Values straight from the database: constructed without re-validating every field.
-    return BugRead.model_construct(
-        id=bug.id,
-        key=f"{row.project_key}-{bug.number}",
-        project_id=bug.project_id,
-        project_key=row.project_key,
-        number=bug.number,
-        title=bug.title,
-        description=bug.description,
-        status=BugStatus(bug.status),
-        resolution=Resolution(bug.resolution) if bug.resolution else None,
-        duplicate_of=row.duplicate_key,
-        priority=priority_name(bug.priority),
-        severity=Severity(bug.severity),
-        labels=sorted(row.labels.split(",")) if row.labels else [],
-        reporter=UserRef.model_construct(id=bug.reporter_id, full_name=row.reporter_name),
-        assignee=assignee,
-        watching=bool(row.watching),
-        repro_script=bug.repro_script,
-        reproduces=bug.reproduces,
-        repro_job_id=bug.repro_job_id,
-        repro_checked_at=bug.repro_checked_at,
-        version=bug.version,
-        created_at=bug.created_at,
-        updated_at=bug.updated_at,
+    # pydantic-core validates a dict faster than model_construct copies one in Python
+    return BugRead.model_validate(
+        {
+            "id": row.id,
+            "key": f"{row.project_key}-{row.number}",
+            "project_id": row.project_id,
+            "project_key": row.project_key,
+            "number": row.number,
+            "title": row.title,
+            "description": row.description,
+            "status": row.status,
+            "resolution": row.resolution,
+            "duplicate_of": row.duplicate_key,
+            "priority": priority_name(row.priority),
+            "severity": row.severity,
+            "labels": sorted(row.labels.split(",")) if row.labels else [],
+            "reporter": {"id": row.reporter_id, "full_name": row.reporter_name},
+            "assignee": assignee,
+            "watching": bool(row.watching),
+            "repro_script": row.repro_script,
+            "reproduces": row.reproduces,
+            "repro_job_id": row.repro_job_id,
+            "repro_checked_at": row.repro_checked_at,
+            "version": row.version,
+            "created_at": row.created_at,
+            "updated_at": row.updated_at,
+        }
     )
 
 
