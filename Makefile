@@ -7,12 +7,12 @@ UV := uv
 NPM := npm --prefix frontend
 
 .PHONY: run test bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
-        lint typecheck pytest frontend-check e2e openapi
+        lint typecheck pytest frontend-check e2e openapi openapi-check
 
 run: bootstrap-run python-deps frontend-build  ## install what is missing, migrate, serve on 127.0.0.1:8000
 	$(UV) run nimbus serve
 
-test: bootstrap-test python-deps lint typecheck pytest frontend-check e2e  ## every suite, real services
+test: bootstrap-test python-deps openapi-check lint typecheck pytest frontend-check e2e  ## every suite, real services
 	@echo "make test: all suites passed"
 
 bootstrap-run:
@@ -54,3 +54,13 @@ e2e: frontend-build
 
 openapi:  ## refresh the committed API document the SPA's types are generated from
 	$(UV) run nimbus openapi -o frontend/openapi.json
+
+openapi-check:  ## fail early when the committed API document is not what the code serves
+	@generated=$$(mktemp); trap 'rm -f "$$generated"' EXIT; \
+	$(UV) run nimbus openapi -o "$$generated"; \
+	if ! diff -u --label frontend/openapi.json --label 'nimbus openapi' \
+			frontend/openapi.json "$$generated" > "$$generated.diff"; then \
+		head -n 60 "$$generated.diff"; rm -f "$$generated.diff"; \
+		echo "frontend/openapi.json is out of date with the API code: run make openapi and commit it" >&2; \
+		exit 1; \
+	fi; rm -f "$$generated.diff"; echo "openapi-check: frontend/openapi.json matches the code"
