@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from prometheus_fastapi_instrumentator import Instrumentator
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.attachments.router import router as attachments_router
@@ -23,9 +24,10 @@ from api.bugs.router import comments_router
 from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
-from api.errors import PROBLEM_JSON, install_error_handlers
+from api.errors import PROBLEM_JSON, ValidationProblem, install_error_handlers
 from api.expenses.router import budgets_router, categories_router
 from api.expenses.router import router as expenses_router
+from api.expenses.schemas import ExpenseImportUpload
 from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
@@ -42,6 +44,13 @@ from api.webhooks.delivery import webhook_handler
 from api.webhooks.router import router as webhooks_router
 
 API_PREFIX = "/api/v1"
+SCHEMA_REF = "#/components/schemas/"
+# The bodies every error response is sent as (application/problem+json).
+PROBLEM_SCHEMAS = {"Problem", "ValidationProblem"}
+# FastAPI documents its own `{"detail": [...]}` 422 body; the API sends a ValidationProblem.
+FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+# Bodies that a handler reads itself, referenced from `openapi_extra`: they need a schema too.
+OPENAPI_EXTRA_MODELS: tuple[type[BaseModel], ...] = (ExpenseImportUpload, ValidationProblem)
 
 log = logging.getLogger("nimbus")
 
@@ -82,8 +91,32 @@ def outbox_handlers(
     }
 
 
+def add_model_schemas(schemas: dict[str, Any], *models: type[BaseModel]) -> None:
+    """Put models' JSON schemas (and the ones they nest) under components/schemas."""
+    for model in models:
+        schema = model.model_json_schema(ref_template=SCHEMA_REF + "{model}")
+        for name, nested in schema.pop("$defs", {}).items():
+            schemas.setdefault(name, nested)
+        schemas.setdefault(model.__name__, schema)
+
+
+def all_models(base: type[BaseModel] = BaseModel) -> Iterator[type[BaseModel]]:
+    for model in base.__subclasses__():
+        yield model
+        yield from all_models(model)
+
+
+def restore_examples(schemas: dict[str, Any]) -> None:
+    """FastAPI drops every null from the document, examples included ("assignee": null
+    vanishes and the example no longer validates): put the models' own examples back."""
+    for model in all_models():
+        extra = model.model_config.get("json_schema_extra")
+        if isinstance(extra, dict) and "examples" in extra and model.__name__ in schemas:
+            schemas[model.__name__]["examples"] = extra["examples"]
+
+
 def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
-    """The schema, with error bodies declared under the media type they are sent as."""
+    """The schema, with error bodies declared as the problem+json they are sent as."""
     if app.openapi_schema is None:
         schema = get_openapi(
             title=app.title,
@@ -96,8 +129,21 @@ def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
             for operation in path.values():
                 for status_code, response in operation.get("responses", {}).items():
                     content = response.get("content", {})
-                    if status_code[0] in "45" and "application/json" in content:
+                    body = content.get("application/json")
+                    if status_code[0] not in "45" or body is None:
+                        continue
+                    name = str(body.get("schema", {}).get("$ref", "")).removeprefix(SCHEMA_REF)
+                    if name == "HTTPValidationError":
+                        body["schema"] = {"$ref": SCHEMA_REF + "ValidationProblem"}
+                        name = "ValidationProblem"
+                    if name in PROBLEM_SCHEMAS:
                         content[PROBLEM_JSON] = content.pop("application/json")
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        for name in FASTAPI_VALIDATION_SCHEMAS:
+            schemas.pop(name, None)
+        add_model_schemas(schemas, *OPENAPI_EXTRA_MODELS)
+        restore_examples(schemas)
+        schema["components"]["schemas"] = dict(sorted(schemas.items()))
         app.openapi_schema = schema
     return app.openapi_schema
 

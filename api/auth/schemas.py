@@ -12,7 +12,18 @@ FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 
 
 class RegisterRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "ada@example.com",
+                    "password": "correct horse battery",
+                    "full_name": "Ada Lovelace",
+                }
+            ]
+        },
+    )
 
     email: EmailStr = Field(max_length=320)
     password: Password

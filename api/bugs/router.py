@@ -12,12 +12,12 @@ from api.bugs.repository import BugFilters
 from api.bugs.schemas import (
     ActivityRead,
     BugCreate,
+    BugPriority,
     BugRead,
     BugUpdate,
     CommentCreate,
     CommentRead,
     CommentUpdate,
-    PriorityName,
     TransitionOption,
     TransitionRequest,
 )
@@ -62,7 +62,7 @@ def bug_filters(
     status: Annotated[list[BugStatus] | None, Query(description="Repeat for several")] = None,
     assignee_id: Annotated[str | None, Query(description="User id, 'me' or 'none'")] = None,
     reporter_id: Annotated[str | None, Query(description="User id or 'me'")] = None,
-    priority: Annotated[list[PriorityName] | None, Query()] = None,
+    priority: Annotated[list[BugPriority] | None, Query()] = None,
     severity: Annotated[list[Severity] | None, Query()] = None,
     label: Annotated[list[str] | None, Query(description="Bugs with any of these labels")] = None,
     q: Annotated[

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.models import BugStatus, Priority, Resolution, Severity
 
-PriorityName = Literal["lowest", "low", "medium", "high", "highest"]
+
+class BugPriority(StrEnum):
+    """Priorities as the API spells them (stored as `Priority`, a sortable small integer)."""
+
+    lowest = "lowest"
+    low = "low"
+    medium = "medium"
+    high = "high"
+    highest = "highest"
+
+
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 Markdown = Annotated[str, Field(max_length=100_000)]
 Label = Annotated[
@@ -22,8 +33,8 @@ ReproScript = Annotated[
 ]
 
 
-def priority_name(value: int) -> PriorityName:
-    return Priority(value).name  # type: ignore[return-value]
+def priority_name(value: int) -> BugPriority:
+    return BugPriority(Priority(value).name)
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -54,7 +65,7 @@ class BugCreate(BaseModel):
 
     title: Title
     description: Markdown = ""
-    priority: PriorityName = "medium"
+    priority: BugPriority = BugPriority.medium
     severity: Severity = Severity.normal
     labels: Labels = []
     assignee_id: int | None = None
@@ -70,7 +81,7 @@ class BugUpdate(BaseModel):
 
     title: Title | None = None
     description: Markdown | None = None
-    priority: PriorityName | None = None
+    priority: BugPriority | None = None
     severity: Severity | None = None
     labels: Labels | None = None
     add_labels: Labels = []
@@ -80,6 +91,38 @@ class BugUpdate(BaseModel):
 
 
 class BugRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 7,
+                    "key": "WEB-1",
+                    "project_id": 1,
+                    "project_key": "WEB",
+                    "number": 1,
+                    "title": "Login button does nothing on Safari",
+                    "description": "Steps:\n1. Open /login\n2. Click **Sign in**",
+                    "status": "in_progress",
+                    "resolution": None,
+                    "duplicate_of": None,
+                    "priority": "high",
+                    "severity": "major",
+                    "labels": ["safari", "ui"],
+                    "reporter": {"id": 3, "full_name": "Tess Tester"},
+                    "assignee": {"id": 2, "full_name": "Ada Developer"},
+                    "watching": True,
+                    "repro_script": "import sys\nsys.exit(1)",
+                    "reproduces": True,
+                    "repro_job_id": "0f8b7a9e-3c1d-4e2f-9a6b-5d4c3b2a1f00",
+                    "repro_checked_at": "2026-11-21T10:05:00Z",
+                    "version": 3,
+                    "created_at": "2026-11-21T10:00:00Z",
+                    "updated_at": "2026-11-21T10:05:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     key: str = Field(description="Human key, e.g. WEB-42; accepted wherever a bug id is")
     project_id: int
@@ -90,7 +133,7 @@ class BugRead(BaseModel):
     status: BugStatus
     resolution: Resolution | None
     duplicate_of: str | None = Field(description="Key of the bug this one duplicates")
-    priority: PriorityName
+    priority: BugPriority
     severity: Severity
     labels: list[str]
     reporter: UserRef

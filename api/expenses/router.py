@@ -198,11 +198,7 @@ async def export_expenses(filters: Filters, request: Request) -> StreamingRespon
             "content": {
                 "text/csv": {"schema": {"type": "string", "format": "binary"}},
                 "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {"file": {"type": "string", "format": "binary"}},
-                        "required": ["file"],
-                    }
+                    "schema": {"$ref": "#/components/schemas/ExpenseImportUpload"}
                 },
             },
         }

@@ -142,6 +142,30 @@ class ExpenseUpdate(BaseModel):
 
 
 class ExpenseRead(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 12,
+                    "user": {"id": 2, "full_name": "Ada Developer"},
+                    "amount": "42.50",
+                    "currency": "EUR",
+                    "category_id": 2,
+                    "category": "Travel/Meals",
+                    "description": "Team lunch",
+                    "spent_on": "2026-03-29",
+                    "project_id": 1,
+                    "project_key": "WEB",
+                    "imported": False,
+                    "deleted_at": None,
+                    "version": 1,
+                    "created_at": "2026-03-29T13:10:00Z",
+                    "updated_at": "2026-03-29T13:10:00Z",
+                }
+            ]
+        }
+    )
+
     id: int
     user: UserRef
     amount: MoneyText
@@ -285,6 +309,15 @@ class ImportedRow(BaseModel):
     description: str
     project: str | None
     duplicate: bool = Field(description="Imported before: skipped")
+
+
+class ExpenseImportUpload(BaseModel):
+    """The multipart form of `POST /expenses/import` (documentation only: the handler reads
+    the body itself, to take a raw `text/csv` body as well)."""
+
+    file: Annotated[bytes, WithJsonSchema({"type": "string", "format": "binary"})] = Field(
+        description="The CSV file"
+    )
 
 
 class ImportReport(BaseModel):

@@ -153,6 +153,38 @@ class JobSummary(BaseModel):
 
 
 class JobRead(JobSummary):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "0f8b7a9e-3c1d-4e2f-9a6b-5d4c3b2a1f00",
+                    "owner_id": 2,
+                    "status": "succeeded",
+                    "runtime": "python",
+                    "entrypoint": "main.py",
+                    "args": [],
+                    "limits": {"wall_time_s": 10.0, "memory_mb": 256, "output_bytes": 1000000},
+                    "exit_code": 0,
+                    "signal": None,
+                    "stdout": "olleh\n",
+                    "stderr": "",
+                    "stdout_truncated": False,
+                    "stderr_truncated": False,
+                    "duration_ms": 84,
+                    "error": None,
+                    "files": [],
+                    "files_truncated": False,
+                    "attempts": 1,
+                    "cancel_requested": False,
+                    "created_at": "2026-11-21T10:00:00Z",
+                    "queued_at": "2026-11-21T10:00:00Z",
+                    "started_at": "2026-11-21T10:00:00.020Z",
+                    "finished_at": "2026-11-21T10:00:00.104Z",
+                }
+            ]
+        }
+    )
+
     stdout: str
     stderr: str
 

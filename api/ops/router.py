@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import StrEnum
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -21,8 +22,13 @@ health_router = APIRouter(tags=["ops"])
 roles_router = APIRouter(tags=["roles"])
 
 
+class HealthStatus(StrEnum):
+    ok = "ok"
+    unavailable = "unavailable"
+
+
 class Health(BaseModel):
-    status: str
+    status: HealthStatus
     checks: dict[str, str] = {}
     details: dict[str, str] = {}
 
@@ -34,6 +40,7 @@ async def healthz() -> Health:
 
 @health_router.get(
     "/readyz",
+    response_model=Health,
     summary="Readiness: database, storage and executor answer",
     responses={503: {"model": Health, "description": "A dependency is down"}},
 )

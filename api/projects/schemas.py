@@ -37,7 +37,22 @@ class ProjectUpdate(BaseModel):
 
 
 class ProjectRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 1,
+                    "key": "WEB",
+                    "name": "Website",
+                    "description": "The public site",
+                    "version": 1,
+                    "created_at": "2026-11-21T10:00:00Z",
+                    "updated_at": "2026-11-21T10:00:00Z",
+                }
+            ]
+        },
+    )
 
     id: int
     key: str

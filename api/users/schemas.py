@@ -42,7 +42,19 @@ class UserRead(BaseModel):
 
 
 class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "email": "dev@example.com",
+                    "password": "another long one",
+                    "full_name": "Ada Developer",
+                    "role": "developer",
+                }
+            ]
+        },
+    )
 
     email: EmailStr = Field(max_length=320)
     password: Password
