@@ -112,7 +112,11 @@ async def list_receipts(
     response_class=StreamingResponse,
     responses={
         **error_responses(401, 404, 416, 503),
-        200: {"content": {"application/octet-stream": {}}},
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            }
+        },
         206: {"description": "The requested byte range"},
     },
 )

@@ -167,7 +167,10 @@ async def summarize_expenses(
     summary="Export my expenses (admins: anyone's) as CSV, with the list's filters",
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/csv": {}}, "description": "UTF-8 CSV with a header row"},
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "UTF-8 CSV with a header row",
+        },
         **error_responses(400, 401, 403, 422),
     },
 )

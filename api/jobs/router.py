@@ -141,7 +141,10 @@ async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
     ),
     response_class=StreamingResponse,
     responses={
-        200: {"content": {"text/event-stream": {}}, "description": "The event stream"},
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "The event stream",
+        },
         **error_responses(401, 404, 422),
     },
 )
@@ -207,7 +210,12 @@ async def list_files(job_id: JobId, user: Runner, session: SessionDep) -> list[J
     summary="Download a file the job wrote",
     response_class=Response,
     responses={
-        200: {"content": {"application/octet-stream": {}}, "description": "The file"},
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "The file",
+        },
         **error_responses(401, 404),
     },
 )
