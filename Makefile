@@ -7,7 +7,7 @@ UV := uv
 NPM := npm --prefix frontend
 
 .PHONY: run test bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
-        lint typecheck pytest frontend-check e2e openapi openapi-check
+        lint typecheck pytest frontend-check e2e openapi openapi-check client
 
 run: bootstrap-run python-deps frontend-build  ## install what is missing, migrate, serve on 127.0.0.1:8000
 	$(UV) run nimbus serve
@@ -64,3 +64,6 @@ openapi-check:  ## fail early when the committed API document is not what the co
 		echo "frontend/openapi.json is out of date with the API code: run make openapi and commit it" >&2; \
 		exit 1; \
 	fi; rm -f "$$generated.diff"; echo "openapi-check: frontend/openapi.json matches the code"
+
+client:  ## generate the typed Python API client into tests/clients/generated (never committed)
+	$(UV) run python -m tests.clients.generate
