@@ -425,7 +425,10 @@ async def read_budget(
 @budgets_router.put(
     "/projects/{project_id}/budget",
     summary="Set a project's budget (admin): 201 when new, 200 when replaced",
-    responses=error_responses(401, 403, 404, 412, 422),
+    responses={
+        201: {"model": BudgetRead, "description": "Created"},
+        **error_responses(401, 403, 404, 412, 422),
+    },
 )
 async def set_budget(
     project_id: str,
