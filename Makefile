@@ -5,14 +5,16 @@ export UV_PYTHON_DOWNLOADS := never
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 NPM := npm --prefix frontend
+POSTMAN := tests/clients/postman
 
 .PHONY: run test bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
-        lint typecheck pytest frontend-check e2e openapi openapi-check client
+        lint typecheck pytest frontend-check e2e openapi openapi-check client \
+        postman-deps postman
 
 run: bootstrap-run python-deps frontend-build  ## install what is missing, migrate, serve on 127.0.0.1:8000
 	$(UV) run nimbus serve
 
-test: bootstrap-test python-deps openapi-check lint typecheck pytest frontend-check e2e  ## every suite, real services
+test: bootstrap-test python-deps openapi-check postman-deps lint typecheck pytest frontend-check e2e  ## every suite, real services
 	@echo "make test: all suites passed"
 
 bootstrap-run:
@@ -67,3 +69,11 @@ openapi-check:  ## fail early when the committed API document is not what the co
 
 client:  ## generate the typed Python API client into tests/clients/generated (never committed)
 	$(UV) run python -m tests.clients.generate
+
+postman-deps:  ## openapi-to-postmanv2 and newman, for the Postman collection and its test
+	@if [ ! -d $(POSTMAN)/node_modules ] || [ $(POSTMAN)/package-lock.json -nt $(POSTMAN)/node_modules/.package-lock.json ]; then \
+		npm --prefix $(POSTMAN) ci --no-audit --no-fund; fi
+
+postman: postman-deps client  ## generate the Postman collection into tests/clients/generated/postman
+	node $(POSTMAN)/build.mjs tests/clients/generated/openapi.json \
+		tests/clients/generated/postman/nimbus.postman_collection.json
