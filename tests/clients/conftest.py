@@ -42,7 +42,7 @@ class LiveServer:
 def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One migrated SQLite file, copied for each server (migrating takes longer than copying)."""
     data_dir = tmp_path_factory.mktemp("sqlite-template")
-    settings = Settings(data_dir=data_dir)
+    settings = Settings(data_dir=data_dir, database_url="")
     migrations.upgrade(settings.effective_database_url)
     return data_dir / "nimbus.db"
 
@@ -54,10 +54,15 @@ def live_server(tmp_path: Path, migrated_sqlite: Path) -> Iterator[LiveServer]:
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     shutil.copyfile(migrated_sqlite, data_dir / "nimbus.db")
+    # Everything explicit, whatever NIMBUS_* variables the shell running the tests has.
     settings = Settings(
         env="dev",
         secret_key=TEST_SECRET,
         data_dir=data_dir,
+        database_url="",
+        storage_url="",
+        smtp_url=None,
+        registration="open",
         spa_dir=tmp_path / "no-spa",
         executor_backend="bwrap",
         worker_shutdown_grace_s=1.0,
