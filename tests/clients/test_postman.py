@@ -3,8 +3,8 @@
 tests/clients/postman/build.mjs converts the document with openapi-to-postmanv2 and makes the
 collection runnable; the collection is a build product (like the Python client) generated
 into tests/clients/generated/, so it can never drift from the API. Every one of its requests
-runs: each must answer with a status the document declares, errors must be problem+json, and
-the main flow's requests must succeed.
+runs: each must answer with a status the document declares, errors must be problem+json, a
+success body must match its documented schema, and the main flow's requests must succeed.
 """
 
 from __future__ import annotations

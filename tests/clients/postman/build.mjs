@@ -6,7 +6,8 @@
 //   that path variables and request bodies refer to;
 // - deletions (and sign-out) move to a last "cleanup" folder, newest resource first;
 // - every request tests that its status is one the document declares for it, that errors are
-//   problem+json, and that the requests of the main flow succeed.
+//   problem+json, that a success body matches its documented schema, and that the requests of
+//   the main flow succeed.
 //
 // usage: node build.mjs OPENAPI.json COLLECTION.json
 
@@ -134,7 +135,32 @@ if (pm.response.code === 202) {
 }
 `;
 
-function testScript(opId, documented, captures) {
+// The response schema of each success status, with the components it refers to.
+function responseSchemas(op) {
+  const schemas = {};
+  for (const [code, response] of Object.entries(op.responses)) {
+    const schema = response.content?.['application/json']?.schema;
+    if (!code.startsWith('2') || !schema) continue;
+    const needed = {};
+    const visit = (node) => {
+      if (Array.isArray(node)) node.forEach(visit);
+      else if (node && typeof node === 'object') {
+        const name = typeof node.$ref === 'string' ? node.$ref.split('/').pop() : null;
+        if (name && !(name in needed)) {
+          needed[name] = spec.components.schemas[name];
+          visit(needed[name]);
+        }
+        Object.values(node).forEach(visit);
+      }
+    };
+    visit(schema);
+    schemas[code] = { ...schema, components: { schemas: needed } };
+  }
+  return schemas;
+}
+
+function testScript(op, documented, captures) {
+  const opId = op.operationId;
   const lines = [
     `const documented = ${JSON.stringify(documented)};`,
     `pm.test('${opId}: status ' + pm.response.code + ' is declared in the API document', () =>`,
@@ -146,6 +172,16 @@ function testScript(opId, documented, captures) {
     `  });`,
     `}`,
   ];
+  const schemas = responseSchemas(op);
+  if (Object.keys(schemas).length > 0) {
+    lines.push(
+      `const schemas = ${JSON.stringify(schemas)};`,
+      `if (pm.response.code in schemas) {`,
+      `  pm.test('${opId}: the body matches the documented schema', () =>`,
+      `    pm.response.to.have.jsonSchema(schemas[pm.response.code], { strict: false, validateFormats: false }));`,
+      `}`,
+    );
+  }
   if (MUST_SUCCEED.has(opId)) {
     lines.push(
       `pm.test('${opId}: succeeds', () => pm.expect(pm.response.code, pm.response.text()).to.be.below(300));`,
@@ -238,7 +274,7 @@ function prepare(item) {
   }
   const documented = Object.keys(op.responses).map(Number);
   item.event = [
-    { listen: 'test', script: { type: 'text/javascript', exec: testScript(opId, documented, CAPTURES[opId]) } },
+    { listen: 'test', script: { type: 'text/javascript', exec: testScript(op, documented, CAPTURES[opId]) } },
   ];
   return { item, opId, method: request.method };
 }
@@ -252,7 +288,8 @@ function convert() {
     alwaysInheritAuthentication: true,
   };
   return new Promise((ok, fail) =>
-    Converter.convertV2({ type: 'json', data: spec }, options, (err, res) => {
+    // The converter rewrites the document it is given (e.g. drops {type: 'null'}): give it a copy.
+    Converter.convertV2({ type: 'json', data: structuredClone(spec) }, options, (err, res) => {
       if (err) fail(err);
       else if (!res.result) fail(new Error(res.reason));
       else ok(res.output[0].data);
