@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -444,7 +444,10 @@ async def _add_comment(session: AsyncSession, user: User, bug: Bug, body: str) -
     session.add(comment)
     await session.flush()
     activity.record(session, bug.id, "comment", None, str(comment.id))
-    bug.updated_at = utcnow()
+    # A comment is not an edit of the bug: touch updated_at (lists sort by it) without the
+    # version check and bump, so it neither conflicts with a concurrent change of the bug
+    # (a reproduction finishing) nor turns someone's open edit form stale.
+    await session.execute(update(Bug).where(col(Bug.id) == bug.id).values(updated_at=utcnow()))
     return comment
 
 

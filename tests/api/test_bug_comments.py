@@ -107,3 +107,20 @@ async def test_stale_comment_edit_is_412(client, bug, developer):
     assert (
         await client.patch(f"/api/v1/comments/{c['id']}", json={"body": "v3"}, headers=h)
     ).status_code == 412
+
+
+async def test_a_comment_moves_updated_at_but_does_not_stale_an_open_edit(client, bug, tester):
+    h = auth_headers(tester)
+    before = await client.get(f"/api/v1/bugs/{bug['id']}", headers=h)
+    r = await client.post(f"/api/v1/bugs/{bug['id']}/comments", json={"body": "+1"}, headers=h)
+    assert r.status_code == 201
+    after = (await client.get(f"/api/v1/bugs/{bug['id']}", headers=h)).json()
+    assert after["updated_at"] > before.json()["updated_at"]  # lists sorted by activity see it
+    assert after["version"] == before.json()["version"]
+    # the edit form opened before the comment still saves
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}",
+        json={"title": "Edited after a comment"},
+        headers={**h, "If-Match": before.headers["etag"]},
+    )
+    assert r.status_code == 200, r.text
