@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -56,7 +57,25 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    return engine
+
+
+def _connect_or_unavailable(
+    dialect: Dialect, _record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> Any:
+    """Open a DBAPI connection; any failure to connect becomes an OperationalError.
+
+    When the server is away asyncpg raises plain OSError (ConnectionRefusedError, TimeoutError),
+    which SQLAlchemy passes through unwrapped, and while it shuts down or starts up it raises
+    CannotConnectNowError, which SQLAlchemy wraps as a generic DBAPIError. Either way requests
+    would be 500s instead of the 503 "database unavailable" that OperationalError renders as.
+    """
+    try:
+        return dialect.connect(*cargs, **cparams)
+    except (OSError, dialect.loaded_dbapi.Error) as exc:
+        raise OperationalError("connect", {}, exc) from exc
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

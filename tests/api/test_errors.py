@@ -71,3 +71,28 @@ async def test_openapi_has_operation_ids_and_oauth2(client):
     assert all(op.get("summary") for op in ops)
     schemes = spec["components"]["securitySchemes"]
     assert any(s["type"] == "oauth2" and "password" in s["flows"] for s in schemes.values())
+
+
+async def test_unreachable_database_is_a_503_problem(tmp_path):
+    """A refused connection (the server is down) is "database unavailable", not a 500."""
+    import httpx
+
+    from api.config import Settings
+    from api.main import create_app
+    from tests.support.postgres import free_port
+
+    url = f"postgresql+asyncpg://nimbus@127.0.0.1:{free_port()}/nowhere"  # nothing listens
+    app = create_app(Settings(secret_key="x" * 40, data_dir=tmp_path, database_url=url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            token = await client.post(
+                "/api/v1/auth/token",
+                data={"username": "a@example.com", "password": "whatever-long"},
+            )
+            bugs = await client.get("/api/v1/bugs", headers={"Authorization": "Bearer nmb_x"})
+    for r in (token, bugs):
+        assert r.status_code == 503, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "service_unavailable"
+        assert r.headers["retry-after"]
