@@ -353,11 +353,18 @@ class _Run:
 
 
 async def run_load(
-    api: str, ws: Workspace, duration_s: float, *, jobs: bool = True, seed: int = 8
+    api: str,
+    ws: Workspace,
+    duration_s: float,
+    *,
+    jobs: bool = True,
+    seed: int = 8,
+    timeout_s: float = 30,
 ) -> LoadResult:
-    """Each actor runs the mix back to back (closed loop) until `duration_s` has passed."""
+    """Each actor runs the mix back to back (closed loop) until `duration_s` has passed.
+    A request unanswered after `timeout_s` counts as a failure without a status (a hang)."""
     limits = httpx.Limits(max_connections=len(ws.actors) + 4)
-    async with httpx.AsyncClient(base_url=api, timeout=30, limits=limits) as client:
+    async with httpx.AsyncClient(base_url=api, timeout=timeout_s, limits=limits) as client:
         run = _Run(client, ws, jobs)
         started = time.perf_counter()
         deadline = started + duration_s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -44,10 +45,10 @@ def free_port() -> int:
 class Cluster:
     directory: Path
     port: int
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     run_as: list[str]
     bindir: Path
-    log: IO[bytes]
+    log: IO[bytes] | None
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://nimbus@127.0.0.1:{self.port}/{database}"
@@ -75,15 +76,71 @@ class Cluster:
             capture_output=True,
         )
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # SIGTERM = smart shutdown; our own pid only
+    def start(self) -> None:
+        """Start the server on the cluster's directory and port; returns once it accepts."""
+        self.log = (self.directory / "postgres.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                *self.run_as,
+                str(self.bindir / "postgres"),
+                "-D",
+                str(self.directory / "data"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.directory),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=200",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=self.log,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                log = (self.directory / "postgres.log").read_text(errors="replace")
+                raise RuntimeError(f"postgres exited during start-up:\n{log[-3000:]}")
+            ready = subprocess.run(
+                [str(self.bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+                capture_output=True,
+            )
+            if ready.returncode == 0:
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("postgres did not become ready within 30 s")
+
+    def shut_down(self, *, fast: bool = True) -> None:
+        """Stop the server but keep the cluster (restart it with `start`). Fast shutdown
+        (SIGINT) disconnects clients; smart (SIGTERM) waits for them. Our own pid only."""
+        if self.process is not None and self.process.poll() is None:
+            # As root, self.process is runuser, which does not pass SIGINT on: signal the
+            # postmaster itself (its pid is the first line of postmaster.pid).
+            pidfile = self.directory / "data" / "postmaster.pid"
+            try:
+                pid = int(pidfile.read_text().split()[0])
+            except (OSError, IndexError, ValueError):
+                pid = self.process.pid
+            os.kill(pid, signal.SIGINT if fast else signal.SIGTERM)
             try:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
+                os.kill(pid, signal.SIGQUIT)  # immediate shutdown
+                self.process.wait(timeout=15)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    def stop(self) -> None:
+        self.shut_down(fast=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -113,43 +170,6 @@ def start_cluster() -> Cluster:
         check=True,
         capture_output=True,
     )
-    port = free_port()
-    log = (directory / "postgres.log").open("wb")
-    process = subprocess.Popen(
-        [
-            *run_as,
-            str(bindir / "postgres"),
-            "-D",
-            str(data),
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-k",
-            str(directory),
-            "-c",
-            "fsync=off",
-            "-c",
-            "synchronous_commit=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "max_connections=200",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=log,
-    )
-    cluster = Cluster(directory, port, process, run_as, bindir, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            log = (directory / "postgres.log").read_text(errors="replace")
-            raise RuntimeError(f"postgres exited during start-up:\n{log}")
-        ready = subprocess.run(
-            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
-        )
-        if ready.returncode == 0:
-            return cluster
-        time.sleep(0.1)
-    cluster.stop()
-    raise RuntimeError("postgres did not become ready within 30 s")
+    cluster = Cluster(directory, free_port(), None, run_as, bindir, None)
+    cluster.start()
+    return cluster
