@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, U
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.attachments import service
-from api.attachments.exceptions import FileTooLarge
+from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import AppError, error_responses
 from api.storage import Storage
+from api.storage.backends import BlobNotFound
 from api.storage.names import content_disposition
 
 router = APIRouter(tags=["attachments"])
@@ -128,7 +129,12 @@ async def download_attachment(
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
     a = await service.get_visible(session, user, attachment_id)
-    url = await storage.presigned_url(a.storage_key, a.filename, a.content_type, PRESIGNED_TTL_S)
+    try:
+        url = await storage.presigned_url(
+            a.storage_key, a.filename, a.content_type, PRESIGNED_TTL_S
+        )
+    except BlobNotFound as exc:
+        raise AttachmentNotFound("The attachment's file is missing from storage") from exc
     if url is not None:
         return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
     headers = {

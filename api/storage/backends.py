@@ -261,9 +261,20 @@ class S3Storage:
     async def presigned_url(
         self, key: str, filename: str, content_type: str, ttl_s: int
     ) -> str | None:
+        from botocore.exceptions import ClientError
+
         from api.storage.names import content_disposition
 
         s3 = await self._s3()
+        # Signing is local: without this check a download would redirect the client to an
+        # S3 that is down, or to a blob that is gone, instead of answering 503 or 404 itself.
+        async with _unavailable_as_503(self.bucket):
+            try:
+                await s3.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                    raise BlobNotFound(key) from exc
+                raise
         url: str = await s3.generate_presigned_url(
             "get_object",
             Params={

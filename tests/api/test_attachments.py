@@ -158,6 +158,19 @@ async def test_upload_to_s3_downloads_through_a_presigned_redirect(
     assert "report.pdf" in blob.headers["content-disposition"]
 
 
+async def test_s3_download_of_a_missing_blob_is_404_not_a_dead_redirect(
+    client, bug, tester, app, s3_storage, db
+):
+    app.state.storage = s3_storage
+    a = (
+        await upload(client, tester, bug, name="gone.pdf", data=PDF, content_type="application/pdf")
+    ).json()
+    await s3_storage.delete((await db.get(Attachment, a["id"])).storage_key)
+    r = await client.get(a["download_url"], headers=auth_headers(tester))
+    assert r.status_code == 404
+    assert r.json()["code"] == "attachment_not_found"
+
+
 @pytest.mark.parametrize(
     ("header", "status", "body"),
     [
