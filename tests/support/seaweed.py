@@ -31,22 +31,92 @@ def weed_binary() -> str:
     return found
 
 
+NAMES = (
+    "master",
+    "volume",
+    "filer",
+    "s3",
+    "master.grpc",
+    "volume.grpc",
+    "filer.grpc",
+    "s3.grpc",
+)
+
+
 @dataclass
 class SeaweedS3:
     endpoint_url: str
     directory: Path
-    process: subprocess.Popen[bytes]
-    log: IO[bytes]
+    process: subprocess.Popen[bytes] | None
+    log: IO[bytes] | None
+    ports: dict[str, int]
+
+    def start(self, timeout_s: float = 60) -> None:
+        """Start `weed server` on this instance's directory and ports; returns when S3 answers."""
+        ports = self.ports
+        self.log = (self.directory / "weed.log").open("ab")
+        self.process = subprocess.Popen(
+            [
+                weed_binary(),
+                "server",
+                "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1",
+                f"-dir={self.directory / 'data'}",
+                f"-master.port={ports['master']}",
+                f"-volume.port={ports['volume']}",
+                f"-filer.port={ports['filer']}",
+                "-s3",
+                f"-s3.port={ports['s3']}",
+                f"-s3.config={self.directory / 's3.json'}",
+                *(
+                    f"-{name.split('.')[0]}.port.grpc={ports[name]}"
+                    for name in NAMES
+                    if "grpc" in name
+                ),
+                "-s3.port.iceberg=0",
+                "-s3.port.lance=0",
+                "-volume.max=500",
+                "-master.volumeSizeLimitMB=32",
+                "-master.peers=none",  # one master: no Raft quorum wait on (re)start
+            ],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=self.directory,
+        )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                tail = (self.directory / "weed.log").read_text(errors="replace")[-3000:]
+                self.stop()
+                raise RuntimeError(f"SeaweedFS exited during start-up:\n{tail}")
+            try:
+                httpx.get(self.endpoint_url, timeout=1)
+                return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"SeaweedFS S3 did not answer within {timeout_s} s")
+
+    def kill(self) -> None:
+        """SIGKILL our weed process (an S3 outage); `start` brings the same store back."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
+            try:  # weed often sits on SIGTERM for long; the store is thrown away anyway
+                self.process.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
+            self.log = None
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
@@ -68,52 +138,7 @@ def start_seaweed() -> SeaweedS3:
         )
     )
     # Every port explicit: the defaults (port + 10000 for gRPC, 8181, 9101, ...) may be taken.
-    names = (
-        "master",
-        "volume",
-        "filer",
-        "s3",
-        "master.grpc",
-        "volume.grpc",
-        "filer.grpc",
-        "s3.grpc",
-    )
-    ports = {name: free_port() for name in names}
-    log = (directory / "weed.log").open("wb")
-    process = subprocess.Popen(
-        [
-            weed_binary(),
-            "server",
-            "-ip=127.0.0.1",
-            "-ip.bind=127.0.0.1",
-            f"-dir={directory / 'data'}",
-            f"-master.port={ports['master']}",
-            f"-volume.port={ports['volume']}",
-            f"-filer.port={ports['filer']}",
-            "-s3",
-            f"-s3.port={ports['s3']}",
-            f"-s3.config={config}",
-            *(f"-{name.split('.')[0]}.port.grpc={ports[name]}" for name in names if "grpc" in name),
-            "-s3.port.iceberg=0",
-            "-s3.port.lance=0",
-            "-volume.max=500",
-            "-master.volumeSizeLimitMB=32",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=directory,
-    )
-    server = SeaweedS3(f"http://127.0.0.1:{ports['s3']}", directory, process, log)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = (directory / "weed.log").read_text(errors="replace")[-3000:]
-            server.stop()
-            raise RuntimeError(f"SeaweedFS exited during start-up:\n{tail}")
-        try:
-            httpx.get(server.endpoint_url, timeout=1)
-            return server
-        except httpx.TransportError:
-            time.sleep(0.2)
-    server.stop()
-    raise RuntimeError("SeaweedFS S3 did not answer within 60 s")
+    ports = {name: free_port() for name in NAMES}
+    server = SeaweedS3(f"http://127.0.0.1:{ports['s3']}", directory, None, None, ports)
+    server.start()
+    return server
