@@ -47,7 +47,7 @@ def reject_oversized(request: Request, settings: SettingsDep) -> None:
     "/bugs/{bug_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     summary="Attach a file to a bug (multipart field 'file')",
-    responses=error_responses(401, 404, 413, 415, 422),
+    responses=error_responses(401, 404, 413, 415, 422, 503, 507),
     dependencies=[Depends(reject_oversized)],
 )
 async def upload_attachment(

@@ -5,6 +5,7 @@ from api.storage.backends import (
     LocalStorage,
     S3Storage,
     Storage,
+    StorageFull,
     StorageUnavailable,
     open_storage,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "LocalStorage",
     "S3Storage",
     "Storage",
+    "StorageFull",
     "StorageUnavailable",
     "open_storage",
 ]

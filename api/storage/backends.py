@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
-from api.errors import ServiceUnavailable
+from api.errors import AppError, ServiceUnavailable
 
 CHUNK = 1024 * 1024
 PART = 8 * 1024 * 1024  # S3's minimum part size is 5 MiB
@@ -29,6 +30,17 @@ class StorageUnavailable(ServiceUnavailable):
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail, headers={"Retry-After": "10"})
+
+
+class StorageFull(AppError):
+    """The backend has no room for the blob (disk full, quota or file size limit)."""
+
+    status = 507
+    code = "storage_full"
+    title = "File storage is full"
+
+
+NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class BlobNotFound(KeyError):
@@ -80,6 +92,16 @@ class LocalStorage:
     async def put(self, key: str, chunks: AsyncIterator[bytes], content_type: str) -> int:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.part")
+        try:
+            return await self._put(path, tmp, chunks)
+        except OSError as exc:
+            with contextlib.suppress(OSError):  # the partial file, on any failure
+                await asyncio.to_thread(tmp.unlink, missing_ok=True)
+            if exc.errno in NO_ROOM:
+                raise StorageFull(f"No room left in {self.root} for this file") from exc
+            raise StorageUnavailable(f"cannot write to {self.root}: {exc.strerror}") from exc
+
+    async def _put(self, path: Path, tmp: Path, chunks: AsyncIterator[bytes]) -> int:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         size = 0
         fh = await asyncio.to_thread(open, tmp, "wb")
@@ -90,9 +112,10 @@ class LocalStorage:
             await asyncio.to_thread(fh.flush)
             await asyncio.to_thread(os.fsync, fh.fileno())
         except BaseException:
-            fh.close()
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            with contextlib.suppress(OSError):  # close flushes, and may hit ENOSPC again
+                fh.close()
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(tmp.unlink, missing_ok=True)
             raise
         fh.close()
         await asyncio.to_thread(os.replace, tmp, path)
