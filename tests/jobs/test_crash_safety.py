@@ -26,19 +26,7 @@ async def test_killed_worker_job_is_retried_and_its_sandbox_reaped(
         dev = await live.user()
         body = {"source": SLEEPER, "limits": {"wall_time_s": 3}}
         job_id = (await live.submit(dev, body)).json()["id"]
-        env = {
-            **os.environ,
-            "NIMBUS_DATA_DIR": str(tmp_path),
-            "NIMBUS_DATABASE_URL": jobs_database_url,
-            "NIMBUS_EXECUTOR_BACKEND": "docker",
-            "NIMBUS_DOCKER_HOST": docker_engine.docker_host,
-            "NIMBUS_SANDBOX_IMAGE": docker_engine.image,
-            "NIMBUS_SANDBOX_POOL_SIZE": "0",
-            "NIMBUS_JOB_LEASE_S": "2",
-            "NIMBUS_JOB_POLL_INTERVAL_S": "0.2",
-            "NIMBUS_WORKER_REAP_ON_START": "false",  # the shared engine also runs our pool
-            "NIMBUS_WORKER_ID": "doomed",
-        }
+        env = _worker_env(jobs_database_url, docker_engine, tmp_path, "doomed")
         log = (tmp_path / "worker.log").open("wb")
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "api", "worker", env=env, stdout=log, stderr=log
@@ -88,3 +76,70 @@ async def _printed(live, job_id, text):
             )
         )
         return any(text in data for data in rows)
+
+
+async def test_a_job_whose_worker_dies_on_every_attempt_ends_error_not_running(
+    live_factory, jobs_database_url, docker_engine, sandbox, tmp_path
+):
+    """Two workers SIGKILLed mid-job in turn: after the second the job ends `error` with a
+    reason (it is never left `running`, nor retried forever)."""
+    async with live_factory(executor_in_process=False, job_lease_s=2.0) as live:
+        dev = await live.user()
+        body = {"source": SLEEPER, "limits": {"wall_time_s": 20}}
+        job_id = (await live.submit(dev, body)).json()["id"]
+        procs = []
+
+        async def start(name):
+            env = _worker_env(jobs_database_url, docker_engine, tmp_path, name)
+            with (tmp_path / f"{name}.log").open("wb") as log:
+                procs.append(
+                    await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "api", "worker", env=env, stdout=log, stderr=log
+                    )
+                )
+            return procs[-1]
+
+        async def running_on(name, proc):
+            async with asyncio.timeout(30):
+                while True:
+                    job = await live.job(job_id)
+                    if job.status == JobStatus.running and job.worker_id == name:
+                        return job
+                    assert proc.returncode is None, (tmp_path / f"{name}.log").read_text()
+                    await asyncio.sleep(0.1)
+
+        try:
+            first = await start("doomed-1")
+            assert (await running_on("doomed-1", first)).attempts == 1
+            second = await start("doomed-2")  # boots while the first one runs the job
+            first.kill()  # SIGKILL mid-job
+            await first.wait()
+            assert (await running_on("doomed-2", second)).attempts == 2  # the retry, by the other
+            second.kill()
+            await second.wait()
+            job = await live.wait_status(job_id, JobStatus.queued, JobStatus.error, timeout_s=15)
+        finally:
+            for proc in procs:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+            await sandbox.reap(older_than_s=0)  # the dead workers' containers; spares the pool
+    assert job.status == JobStatus.error
+    assert job.attempts == 2 and job.finished_at is not None
+    assert "doomed-2 stopped responding during attempt 2" in (job.error or "")
+
+
+def _worker_env(database_url, docker_engine, tmp_path, worker_id):
+    return {
+        **os.environ,
+        "NIMBUS_DATA_DIR": str(tmp_path),
+        "NIMBUS_DATABASE_URL": database_url,
+        "NIMBUS_EXECUTOR_BACKEND": "docker",
+        "NIMBUS_DOCKER_HOST": docker_engine.docker_host,
+        "NIMBUS_SANDBOX_IMAGE": docker_engine.image,
+        "NIMBUS_SANDBOX_POOL_SIZE": "0",
+        "NIMBUS_JOB_LEASE_S": "2",
+        "NIMBUS_JOB_POLL_INTERVAL_S": "0.2",
+        "NIMBUS_WORKER_REAP_ON_START": "false",  # the shared engine also runs our pool
+        "NIMBUS_WORKER_ID": worker_id,
+    }
