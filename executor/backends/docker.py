@@ -571,7 +571,13 @@ class DockerBackend:
             result.files = collected.files
             result.files_truncated = collected.truncated
             return result
-        except (aiodocker.DockerError, TimeoutError, aiohttp.ClientError, OSError) as exc:
+        except (
+            aiodocker.DockerError,
+            TimeoutError,
+            aiohttp.ClientError,
+            OSError,
+            json.JSONDecodeError,  # an empty answer from a daemon that is shutting down
+        ) as exc:
             log.exception("sandbox job failed in the infrastructure")
             return RunResult(
                 outcome=Outcome.ERROR,
