@@ -61,41 +61,89 @@ class Engine:
     process: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
     _tmp: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    command: list[str] = field(default_factory=list, repr=False)
+    _data: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
 
-    def stop(self) -> None:
-        """Stop the daemon this fixture started (by its pid), nothing else."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
+    def _signal_and_wait(self) -> None:
+        if self.process is not None and self.process.poll() is None:
             os.kill(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the daemon we started (SIGTERM, as a service restart does: its containers
+        stop) and start it again on the same socket and data root."""
+        if not self.command:
+            raise RuntimeError("only a daemon this run started can be restarted")
+        self._signal_and_wait()
+        time.sleep(down_s)
+        assert self.log_path is not None
+        self.process = _launch(self.command, self.log_path)
+        _wait_until_answers(self)
+
+    def stop(self) -> None:
+        """Stop the daemon this fixture started (by its pid), nothing else."""
+        if self.process is None:
+            return
+        self._signal_and_wait()
         self.process = None
-        if self._tmp is not None:
-            self._tmp.cleanup()
+        for tmp in (self._tmp, self._data):
+            if tmp is not None:
+                tmp.cleanup()
+
+
+def _launch(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as log:
+        return subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def _wait_until_answers(engine: Engine, timeout_s: float = 60) -> None:
+    assert engine.process is not None and engine.log_path is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if engine.process.poll() is not None:
+            tail = engine.log_path.read_text(errors="replace")[-3000:]
+            code = engine.process.returncode
+            engine.stop()
+            raise RuntimeError(f"dockerd exited with {code}; log tail:\n{tail}")
+        if engine_answers(engine.docker_host):
+            return
+        time.sleep(0.2)
+    engine.stop()
+    raise RuntimeError(f"dockerd did not answer within {timeout_s} s; see {engine.log_path}")
 
 
 def _missing_tools() -> list[str]:
     return [tool for tool in ("dockerd", "docker", "debootstrap") if shutil.which(tool) is None]
 
 
-def start_private_dockerd() -> Engine:
+def start_private_dockerd(*, throwaway: bool = False) -> Engine:
+    """A private dockerd. Its data root is kept under the cache dir (images survive between
+    runs) unless `throwaway`: then it is a fresh directory of its own, removed on stop — for a
+    test that restarts its daemon without disturbing the shared one."""
     missing = _missing_tools()
     if missing:
         raise RuntimeError(f"{', '.join(missing)} not found; install with: {INSTALL_HINT}")
     if os.geteuid() != 0:
         raise RuntimeError("starting a private dockerd needs root (or set NIMBUS_DOCKER_HOST)")
     state = cache_dir() / "dockerd"
-    data_root = state / "data"
-    data_root.mkdir(parents=True, exist_ok=True)
+    data: tempfile.TemporaryDirectory[str] | None = None
+    if throwaway:
+        data = tempfile.TemporaryDirectory(prefix="nimbus-dockerd-data-", dir=cache_dir())
+        data_root = Path(data.name)
+    else:
+        data_root = state / "data"
+        data_root.mkdir(parents=True, exist_ok=True)
     # unix socket paths are limited to ~108 bytes: keep the runtime dir short, in /tmp
     tmp = tempfile.TemporaryDirectory(prefix="nimbus-dockerd-")
     run_dir = Path(tmp.name)
     sock = run_dir / "docker.sock"
-    log_path = state / "dockerd.log"
+    log_path = (data_root if throwaway else state) / "dockerd.log"
     cmd = [
         shutil.which("dockerd") or "dockerd",
         "--bridge=none",
@@ -108,20 +156,16 @@ def start_private_dockerd() -> Engine:
         f"--host=unix://{sock}",
         "--storage-driver=overlay2",
     ]
-    with log_path.open("ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    engine = Engine(docker_host=f"unix://{sock}", process=proc, log_path=log_path, _tmp=tmp)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = log_path.read_text(errors="replace")[-3000:]
-            engine.stop()
-            raise RuntimeError(f"dockerd exited with {proc.returncode}; log tail:\n{tail}")
-        if engine_answers(engine.docker_host):
-            return engine
-        time.sleep(0.2)
-    engine.stop()
-    raise RuntimeError(f"dockerd did not answer within 60 s; see {log_path}")
+    engine = Engine(
+        docker_host=f"unix://{sock}",
+        process=_launch(cmd, log_path),
+        log_path=log_path,
+        _tmp=tmp,
+        command=cmd,
+        _data=data,
+    )
+    _wait_until_answers(engine)
+    return engine
 
 
 def acquire_engine(image: str = DEFAULT_TAG) -> Engine:

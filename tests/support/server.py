@@ -25,6 +25,9 @@ SECRET = "load-test-secret-key-that-is-long-enough-for-hs256"
 def nimbus_env(data_dir: Path, **settings: str) -> dict[str, str]:
     """The parent's environment without its NIMBUS_ settings, plus `settings` (name → value)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
+    # Let the child cache bytecode: without it every start compiles the whole dependency tree
+    # again (~7 s of CPU), which dominates the fault tests on a busy machine.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         {
             "NIMBUS_DATA_DIR": str(data_dir),
