@@ -7,7 +7,7 @@ UV := uv
 NPM := npm --prefix frontend
 POSTMAN := tests/clients/postman
 
-.PHONY: run test bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
+.PHONY: run test bench bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
         lint typecheck pytest frontend-check e2e openapi openapi-check client \
         postman-deps postman
 
@@ -16,6 +16,13 @@ run: bootstrap-run python-deps frontend-build  ## install what is missing, migra
 
 test: bootstrap-test python-deps openapi-check postman-deps lint typecheck pytest frontend-check e2e  ## every suite, real services
 	@echo "make test: all suites passed"
+
+# Not part of `make test`. BENCH_BUGS=1000000 measures the budget's 1M bugs (slower);
+# BENCH_ARGS passes anything else (e.g. --load-seconds 120 --out /tmp/report).
+BENCH_BUGS ?= 100000
+BENCH_ARGS ?=
+bench: bootstrap-test python-deps  ## benchmarks + load test -> tests/bench/report/report.md
+	$(UV) run python -m tests.bench.report --bug-sizes 10000 $(BENCH_BUGS) $(BENCH_ARGS)
 
 bootstrap-run:
 	@.ci/bootstrap.sh run

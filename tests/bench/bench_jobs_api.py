@@ -69,7 +69,8 @@ async def throughput(total: int, job) -> float:
     return total / (time.perf_counter() - started)
 
 
-async def main(samples: int, total: int) -> None:
+async def measure(samples: int, total: int) -> dict[str, float]:
+    """Latency medians (ms) and throughputs (jobs/s), all measured in this one run."""
     cluster = start_cluster()
     engine_ = acquire_engine()
     host = engine_.docker_host
@@ -200,7 +201,11 @@ async def main(samples: int, total: int) -> None:
     finally:
         engine_.stop()
         cluster.stop()
+    return results
 
+
+async def main(samples: int, total: int) -> None:
+    results = await measure(samples, total)
     width = max(map(len, results))
     print(f"\nJobs API benchmark ({samples} samples for latency, {total} jobs for throughput)")
     for name, value in results.items():
