@@ -79,7 +79,7 @@ async def list_attachments(
     "/expenses/{expense_id}/attachments",
     status_code=status.HTTP_201_CREATED,
     summary="Attach a receipt to an expense (multipart field 'file')",
-    responses=error_responses(401, 403, 404, 409, 413, 415, 422),
+    responses=error_responses(401, 403, 404, 409, 413, 415, 422, 503, 507),
     dependencies=[Depends(reject_oversized)],
 )
 async def upload_receipt(
