@@ -78,19 +78,22 @@ async def test_unreachable_database_is_a_503_problem(tmp_path):
     import httpx
 
     from api.config import Settings
+    from api.db import create_engine, create_sessionmaker
     from api.main import create_app
     from tests.support.postgres import free_port
 
     url = f"postgresql+asyncpg://nimbus@127.0.0.1:{free_port()}/nowhere"  # nothing listens
     app = create_app(Settings(secret_key="x" * 40, data_dir=tmp_path, database_url=url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    app.state.engine = create_engine(url)  # as the lifespan would, without its 10 s of retries
+    app.state.sessionmaker = create_sessionmaker(app.state.engine)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
-            token = await client.post(
-                "/api/v1/auth/token",
-                data={"username": "a@example.com", "password": "whatever-long"},
-            )
+            form = {"username": "a@example.com", "password": "whatever-long"}
+            token = await client.post("/api/v1/auth/token", data=form)
             bugs = await client.get("/api/v1/bugs", headers={"Authorization": "Bearer nmb_x"})
+    finally:
+        await app.state.engine.dispose()
     for r in (token, bugs):
         assert r.status_code == 503, r.text
         assert r.headers["content-type"] == "application/problem+json"
