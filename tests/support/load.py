@@ -236,11 +236,17 @@ class _Run:
             return None
         stats.latencies_ms.append((time.perf_counter() - started) * 1000)
         stats.statuses[r.status_code] += 1
+        content_type = r.headers.get("content-type", "")
+        problem = r.json() if content_type == "application/problem+json" else None
         if r.status_code >= 500:
-            content_type = r.headers.get("content-type", "")
-            code = r.json().get("code") if "json" in content_type else None
+            code = problem.get("code") if problem else None
             self.failures.append(
                 Failure(group, r.status_code, f"{method} {url}: {r.text[:300]}", content_type, code)
+            )
+        if problem and problem.get("instance") != r.request.url.path:
+            # an answer that names another request's path: responses crossed on a connection
+            self.failures.append(
+                Failure(group, None, f"{method} {r.request.url.path} answered for {problem}")
             )
         return r
 
