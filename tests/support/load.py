@@ -306,6 +306,10 @@ class _Run:
         if r is not None and r.status_code == 200:
             actor.own_bugs[bug_id] = body["to"]
             self.writes.bug_status[bug_id] = body["to"]
+        elif r is None or r.status_code >= 500:
+            # it may or may not have happened: stop moving this bug and checking its status
+            actor.own_bugs[bug_id] = "unknown"
+            self.writes.bug_status.pop(bug_id, None)
         return None
 
     async def comment(self, actor: Actor, rng: random.Random) -> None:
