@@ -136,6 +136,8 @@ class ValidationProblem(Problem):
     errors: list[ValidationIssue]
 
 
+BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's HTTPException detail
+
 _STATUS_CODES = {
     400: ("bad_request", "Bad request"),
     401: ("not_authenticated", "Not authenticated"),
@@ -194,6 +196,11 @@ async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
+        # FastAPI's answer to a body that is not UTF-8 or not a readable form; malformed JSON
+        # is already a 422 `json_invalid`, so an unreadable body is reported the same way.
+        issue = {"loc": ["body"], "msg": "The body could not be parsed", "type": "body_invalid"}
+        return _validation_problem(request, [issue])
     code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
     if exc.status_code == 404 and detail == "Not Found":
@@ -210,26 +217,28 @@ async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _validation_problem(
+    request: Request, errors: list[dict[str, Any]], fallback: str = "The request is not valid"
+) -> JSONResponse:
+    first = errors[0] if errors else None
+    detail = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}" if first else fallback
+    return problem_response(
+        request,
+        status=422,
+        code="validation_error",
+        title="The request is not valid",
+        detail=detail.removeprefix(": "),
+        errors=errors,
+    )
+
+
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
         {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
         for e in exc.errors()
     ]
-    first = errors[0] if errors else None
-    detail = (
-        f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-        if first
-        else "The request is not valid"
-    )
-    return problem_response(
-        request,
-        status=422,
-        code="validation_error",
-        title="The request is not valid",
-        detail=detail,
-        errors=errors,
-    )
+    return _validation_problem(request, errors)
 
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -251,8 +260,25 @@ async def stale_data_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _is_data_exception(exc: DBAPIError) -> bool:
+    """SQLSTATE class 22: the database cannot take a value, e.g. an id beyond the int4 range
+    (asyncpg reports that before sending the query, as its own DataError)."""
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
+            return True
+    return False
+
+
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
+    if _is_data_exception(exc):
+        issue = {
+            "loc": [],
+            "msg": "A value in the request is out of range or cannot be stored",
+            "type": "value_out_of_range",
+        }
+        return _validation_problem(request, [issue])
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return await app_error_handler(

@@ -99,3 +99,50 @@ async def test_unreachable_database_is_a_503_problem(tmp_path):
         assert r.headers["content-type"] == "application/problem+json"
         assert r.json()["code"] == "service_unavailable"
         assert r.headers["retry-after"]
+
+
+async def test_ids_beyond_the_database_range_are_422_not_500(client, admin):
+    """PostgreSQL ids are int4; asyncpg refuses larger ones before the query is sent."""
+    from tests.conftest import auth_headers
+
+    h = auth_headers(admin)
+    for method, url, body in [
+        ("GET", "/api/v1/users/2478904674", None),  # a path parameter
+        ("PATCH", "/api/v1/comments/37611855109", {"body": "hi"}),
+        ("GET", "/api/v1/jobs?owner_id=2731816927219006", None),  # a query parameter
+        ("GET", "/api/v1/expenses/summary?category_id=155770119208588535968050773491712", None),
+    ]:
+        r = await client.request(method, url, json=body, headers=h)
+        assert r.status_code == 422, (url, r.text)
+        assert r.headers["content-type"] == "application/problem+json"
+        problem = r.json()
+        assert problem["code"] == "validation_error"
+        assert problem["errors"][0]["type"] == "value_out_of_range"
+    assert (await client.get("/api/v1/users/2147483647", headers=h)).status_code == 404
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_problem(client, admin):
+    from tests.conftest import auth_headers
+
+    r = await client.post(
+        "/api/v1/projects",
+        content=b"\xff\xfe\x80",
+        headers={**auth_headers(admin), "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"] == [
+        {"loc": ["body"], "msg": "The body could not be parsed", "type": "body_invalid"}
+    ]
+
+
+def test_openapi_documents_422_as_a_validation_problem(app):
+    import json
+
+    schema = app.openapi()
+    text = json.dumps(schema)
+    assert "HTTPValidationError" not in text
+    read_user = schema["paths"]["/api/v1/users/{user_id}"]["get"]["responses"]["422"]
+    ref = read_user["content"]["application/problem+json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/ValidationProblem"
+    problem = schema["components"]["schemas"]["ValidationProblem"]
+    assert "errors" in problem["required"]
