@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import logging
 import signal
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -16,6 +15,7 @@ from api import migrations
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import AppError
+from api.logs import configure_logging
 from api.models import Role
 from executor.backends import ExecutorUnavailable
 
@@ -25,9 +25,7 @@ app.add_typer(sandbox_app, name="sandbox")
 
 
 def _configure_logging(settings: Settings) -> None:
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    configure_logging(settings.log_level, settings.effective_log_format)
 
 
 @app.command()
@@ -51,6 +49,7 @@ def serve(
         port=port or settings.port,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep the handlers set up above (JSON or text, with request ids)
     )
 
 

@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     login_window_s: int = 300
     spa_dir: Path | None = None  # defaults to frontend/dist when it exists
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = None  # default: json in production, else text
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_dev(self) -> Settings:
@@ -72,6 +73,12 @@ class Settings(BaseSettings):
         if self.env != "dev" and len(self.secret_key) < 32:
             raise ValueError("NIMBUS_SECRET_KEY must be at least 32 characters outside dev")
         return self
+
+    @property
+    def effective_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.env == "production" else "text"
 
     @property
     def effective_database_url(self) -> str:

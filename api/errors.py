@@ -243,7 +243,12 @@ async def validation_error_handler(request: Request, exc: Exception) -> JSONResp
 
 async def unhandled_error_handler(request: Request, exc: Exception) -> JSONResponse:
     request_id = _request_id(request)
-    log.exception("unhandled error request_id=%s path=%s", request_id, request.url.path)
+    log.exception(
+        "unhandled error request_id=%s path=%s",
+        request_id,
+        request.url.path,
+        extra={"request_id": request_id},  # this runs after the request's log context ended
+    )
     return problem_response(
         request,
         status=500,

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.config import Settings
 from api.jobs import metrics, repository, service
 from api.jobs.signals import QUEUE, cancel_topic, signals
+from api.logs import job_id_var
 from api.models import Job
 from executor.backends import JobSpec, Outcome, RunResult, SandboxBackend
 from executor.backends.base import StreamName
@@ -132,6 +133,9 @@ class Worker:
     async def stop(self, grace_s: float = 10.0) -> None:
         """Stop claiming; let running jobs end within ``grace_s``, else kill and requeue them."""
         self._stopping = True
+        log.info(
+            "worker %s stopping: %d jobs running, grace %.0f s", self.id, self.running, grace_s
+        )
         for task in (self._dispatcher, self._maintenance):
             if task is not None:
                 task.cancel()
@@ -182,6 +186,8 @@ class Worker:
         task.add_done_callback(done)
 
     async def _execute(self, job: Job, run: _Run) -> None:
+        job_id_var.set(str(job.id))  # this task's log lines (and its pump's) carry the job id
+        log.info("job %s: running (attempt %d)", job.id, run.attempt)
         pump = asyncio.create_task(self._pump(run))
         try:
             result = await self.backend.run(job_spec(job), run.sink, run.cancel)
@@ -197,6 +203,7 @@ class Worker:
             return
         if run.stopping and not run.user_cancelled and result.outcome == Outcome.CANCELLED:
             await self._with_session(lambda s: service.release(s, job.id, self.id, run.attempt))
+            log.info("job %s: handed back to the queue (worker stopping)", job.id)
             return
         if result.outcome == Outcome.CANCELLED and not run.user_cancelled:
             result.outcome = Outcome.ERROR
@@ -207,6 +214,7 @@ class Worker:
                 await self._with_session(
                     lambda s: service.finish_run(s, job.id, self.id, run.attempt, result, output)
                 )
+                log.info("job %s: ended %s", job.id, result.outcome.value)
                 return
             except Exception:
                 log.exception("job %s: could not store the result (try %d)", job.id, attempt + 1)
