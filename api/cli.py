@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import getpass
 import signal
+import socket
 from collections.abc import AsyncIterator
+from types import FrameType
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
 
 from api import migrations
 from api.config import Settings, get_settings
@@ -43,14 +46,40 @@ def serve(
     _configure_logging(settings)
     if migrate if migrate is not None else settings.is_sqlite:
         migrations.upgrade()
-    uvicorn.run(
-        "api.app:app",
+    from api.main import create_app
+
+    application = create_app(settings)
+    config = uvicorn.Config(
+        application,
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the handlers set up above (JSON or text, with request ids)
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
+    GracefulServer(config, application).run()
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn, which on SIGTERM/SIGINT stops accepting and drains in-flight requests, plus a
+    word to the app so its SSE streams and long polls end instead of holding the drain up."""
+
+    def __init__(self, config: uvicorn.Config, application: FastAPI) -> None:
+        super().__init__(config)
+        self.application = application
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def serve(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        await super().serve(sockets)
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None:
+            from api.main import begin_shutdown
+
+            self._loop.call_soon_threadsafe(begin_shutdown, self.application)
 
 
 @app.command()
@@ -100,7 +129,7 @@ async def _run_worker(settings: Settings) -> None:
         await stop.wait()
     finally:
         if job_worker is not None:
-            await job_worker.stop()
+            await job_worker.stop(settings.worker_shutdown_grace_s)
         await backend.close()
         if listener is not None:
             await listener.stop()

@@ -31,6 +31,7 @@ from api.expenses.schemas import ExpenseImportUpload
 from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
+from api.jobs.signals import SHUTDOWN, signals
 from api.middleware import RequestIdMiddleware
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
@@ -148,6 +149,13 @@ def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
+def begin_shutdown(app: FastAPI) -> None:
+    """The server stopped accepting connections: end SSE streams and `?wait` long polls now so
+    in-flight requests drain quickly (clients resume with `Last-Event-ID` on another replica)."""
+    app.state.closing.set()
+    signals.fire(SHUTDOWN)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -203,6 +211,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.settings = settings
+    app.state.closing = asyncio.Event()
     app.state.storage = open_storage(
         settings.storage_url,
         data_dir=settings.data_dir,

@@ -71,6 +71,7 @@ async def create_job(
     settings: SettingsDep,
     executor: ExecutorDep,
     maker: SessionmakerDep,
+    request: Request,
     response: Response,
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end")
@@ -96,7 +97,9 @@ async def create_job(
             response.status_code = status.HTTP_200_OK
             return await service.read_job(session, job)
         await session.commit()  # workers must see the job before we wait for them
-        finished = await service.wait_for_job(maker, job.id, wait, settings.job_poll_interval_s)
+        finished = await service.wait_for_job(
+            maker, job.id, wait, settings.job_poll_interval_s, request.app.state.closing
+        )
         if finished is not None:
             response.status_code = status.HTTP_200_OK
             return finished
@@ -154,6 +157,7 @@ async def stream_events(
     session: SessionDep,
     settings: SettingsDep,
     maker: SessionmakerDep,
+    request: Request,
     last_event_id: Annotated[
         int | None, Header(ge=0, description="Resume after this event id")
     ] = None,
@@ -165,6 +169,7 @@ async def stream_events(
         last_event_id or 0,
         keepalive_s=settings.job_sse_keepalive_s,
         poll_s=settings.job_poll_interval_s,
+        closing=request.app.state.closing,
     )
     return StreamingResponse(
         stream,

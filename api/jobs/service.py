@@ -42,7 +42,7 @@ from api.jobs.schemas import (
     JobRead,
     JobSummary,
 )
-from api.jobs.signals import QUEUE, cancel_topic, job_topic, publish, signals
+from api.jobs.signals import QUEUE, SHUTDOWN, cancel_topic, job_topic, publish, signals
 from api.jobs.storage import save_output_file
 from api.models import Job, JobFile, JobStatus, User
 from api.notifications.service import notify
@@ -307,10 +307,12 @@ async def wait_for_job(
     job_id: uuid.UUID,
     timeout_s: float,
     poll_s: float,
+    closing: asyncio.Event | None = None,
 ) -> JobRead | None:
-    """The job once it has ended, or None if it is still going after ``timeout_s``."""
+    """The job once it has ended, or None if it is still going after ``timeout_s`` (or when
+    ``closing`` is set: the server is shutting down and answers now rather than later)."""
     deadline = time.monotonic() + timeout_s
-    with signals.watch(job_topic(job_id)) as wake:
+    with signals.watch(job_topic(job_id), SHUTDOWN) as wake:
         while True:
             wake.clear()
             async with sessionmaker() as session:
@@ -320,7 +322,7 @@ async def wait_for_job(
                 if JobStatus(job.status).is_final:
                     return await read_job(session, job)
             remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            if remaining <= 0 or (closing is not None and closing.is_set()):
                 return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(remaining, poll_s))

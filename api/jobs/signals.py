@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "nimbus_jobs"
 QUEUE = "queue"
+SHUTDOWN = "shutdown"
+"""Fired (in this process only) when the server begins a graceful shutdown: long waits look at
+their app's `closing` event and end instead of holding the shutdown up."""
 _PENDING = "nimbus_job_topics"
 
 

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.jobs import repository
-from api.jobs.signals import job_topic, signals
+from api.jobs.signals import SHUTDOWN, job_topic, signals
 from api.models import JobEvent
 
 BATCH = 500
@@ -35,10 +35,13 @@ async def event_stream(
     *,
     keepalive_s: float,
     poll_s: float,
+    closing: asyncio.Event | None = None,
 ) -> AsyncIterator[str]:
+    """Ends after the `exit` event, or after sending what is stored once ``closing`` is set
+    (server shutdown): the client reconnects with `Last-Event-ID` and misses nothing."""
     yield f"retry: {RETRY_MS}\n\n"
     last_write = time.monotonic()
-    with signals.watch(job_topic(job_id)) as wake:
+    with signals.watch(job_topic(job_id), SHUTDOWN) as wake:
         while True:
             wake.clear()
             async with sessionmaker() as session:
@@ -59,6 +62,8 @@ async def event_stream(
                 last_write = time.monotonic()
                 if len(events) == BATCH:
                     continue
+            if closing is not None and closing.is_set():
+                return
             idle = time.monotonic() - last_write
             if idle >= keepalive_s:
                 yield ": keep-alive\n\n"
