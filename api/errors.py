@@ -183,6 +183,9 @@ def problem_response(
 
 async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    extra = dict(exc.extra)
+    if exc.status == 422:  # documented as a ValidationProblem, which always lists its errors
+        extra.setdefault("errors", [{"loc": [], "msg": exc.detail, "type": exc.code}])
     return problem_response(
         request,
         status=exc.status,
@@ -190,7 +193,7 @@ async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         headers=exc.headers,
-        **exc.extra,
+        **extra,
     )
 
 

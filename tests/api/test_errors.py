@@ -110,7 +110,7 @@ async def test_ids_beyond_the_database_range_are_422_not_500(client, admin):
         ("GET", "/api/v1/users/2478904674", None),  # a path parameter
         ("PATCH", "/api/v1/comments/37611855109", {"body": "hi"}),
         ("GET", "/api/v1/jobs?owner_id=2731816927219006", None),  # a query parameter
-        ("GET", "/api/v1/expenses/summary?category_id=155770119208588535968050773491712", None),
+        ("GET", "/api/v1/projects/99999999999999999999", None),  # a numeric ref
     ]:
         r = await client.request(method, url, json=body, headers=h)
         assert r.status_code == 422, (url, r.text)
@@ -146,3 +146,42 @@ def test_openapi_documents_422_as_a_validation_problem(app):
     assert ref == "#/components/schemas/ValidationProblem"
     problem = schema["components"]["schemas"]["ValidationProblem"]
     assert "errors" in problem["required"]
+
+
+async def test_a_422_raised_by_a_rule_lists_its_error_like_any_validation_problem(client, admin):
+    from tests.conftest import auth_headers
+
+    r = await client.post(
+        "/api/v1/users/me/tokens",
+        json={"name": "ci", "expires_at": "2000-01-01T00:00:00Z"},
+        headers=auth_headers(admin),
+    )
+    assert r.status_code == 422
+    problem = r.json()
+    assert problem["errors"] == [{"loc": [], "msg": problem["detail"], "type": problem["code"]}]
+
+
+async def test_refs_made_of_non_ascii_digits_are_not_a_500(client, admin):
+    """'²'.isdigit() is true but int('²') raises: such refs are keys, found or not."""
+    from tests.conftest import auth_headers
+
+    h = auth_headers(admin)
+    assert (await client.get("/api/v1/projects/%C2%B2", headers=h)).status_code == 404
+    assert (await client.get("/api/v1/bugs/%C2%B2", headers=h)).status_code == 404
+    r = await client.get("/api/v1/bugs", params={"assignee_id": "²"}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] != "internal_error"
+
+
+async def test_the_csv_export_refuses_an_id_beyond_range_before_it_streams(client, admin):
+    from tests.conftest import auth_headers
+
+    r = await client.get(
+        "/api/v1/expenses/export.csv", params={"project_id": 2**31}, headers=auth_headers(admin)
+    )
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["loc"] == ["query", "project_id"]
+
+
+def test_the_expense_history_documents_its_bad_cursor_answer(app):
+    responses = app.openapi()["paths"]["/api/v1/expenses/{expense_id}/history"]["get"]["responses"]
+    assert "400" in responses
