@@ -39,7 +39,7 @@ def _read(a: object) -> AttachmentRead:
 def reject_oversized(request: Request, settings: SettingsDep) -> None:
     """Refuse a declared oversize body before reading a byte of it."""
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > settings.attachment_max_bytes + 64 * 1024:
+    if length.isdecimal() and int(length) > settings.attachment_max_bytes + 64 * 1024:
         raise FileTooLarge(f"Uploads are limited to {settings.attachment_max_bytes} bytes")
 
 
@@ -170,12 +170,12 @@ def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     if not header or not header.startswith("bytes=") or "," in header:
         return None
     first, _, last = header.removeprefix("bytes=").strip().partition("-")
-    if not (first.isdigit() or last.isdigit()):
+    if not (first.isdecimal() or last.isdecimal()):
         return None
     if first == "":
         start, end = max(0, size - int(last)), size - 1
     else:
-        start, end = int(first), min(int(last), size - 1) if last.isdigit() else size - 1
+        start, end = int(first), min(int(last), size - 1) if last.isdecimal() else size - 1
     if start > end or start >= size:
         raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     return start, end

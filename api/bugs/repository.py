@@ -58,7 +58,7 @@ class BugFilters:
 async def bug_by_ref(session: AsyncSession, ref: str) -> tuple[Bug, Project] | None:
     """A bug by numeric id or by key (WEB-42), with its project."""
     stmt = select(Bug, Project).join(Project, col(Project.id) == Bug.project_id)
-    if ref.isdigit():
+    if ref.isdecimal():
         stmt = stmt.where(col(Bug.id) == int(ref))
     elif match := BUG_KEY.match(ref):
         stmt = stmt.where(

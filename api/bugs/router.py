@@ -50,7 +50,7 @@ def _person(value: str | None, user: User, name: str) -> tuple[int | None, bool]
         return user.id, False
     if value == "none" and name == "assignee_id":
         return None, True
-    if value.isdigit():
+    if value.isdecimal():
         return int(value), False
     raise InvalidFilter(
         f"{name} must be a user id, 'me'" + (" or 'none'" if name == "assignee_id" else "")

@@ -135,7 +135,7 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
     declared = request.headers.get("content-length", "")
     multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
     overhead = 64 * 1024 if multipart else 0  # multipart boundaries and part headers
-    if declared.isdigit() and int(declared) > max_bytes + overhead:
+    if declared.isdecimal() and int(declared) > max_bytes + overhead:
         raise too_large
     spool: IO[bytes] = SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 - returned
     digest = hashlib.sha256()

@@ -25,7 +25,7 @@ def visible_projects(user_id: int | None) -> Select[Any]:
 
 async def project_by_ref(session: AsyncSession, ref: str) -> Project | None:
     """A project by numeric id or by key."""
-    condition = col(Project.id) == int(ref) if ref.isdigit() else col(Project.key) == ref.upper()
+    condition = col(Project.id) == int(ref) if ref.isdecimal() else col(Project.key) == ref.upper()
     return await session.scalar(select(Project).where(condition))
 
 
