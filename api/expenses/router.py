@@ -49,6 +49,9 @@ IdempotencyKey = Annotated[
     ),
 ]
 REPLAYED = "Idempotent-Replayed"
+MAX_ID = 2**31 - 1
+"""Ids are PostgreSQL integers. Checked up front here because the CSV export only queries once
+its response has started, too late for an error answer."""
 
 
 async def expense_filters(
@@ -61,11 +64,13 @@ async def expense_filters(
         CalendarDate | None, Query(alias="to", description="Spent on or before (YYYY-MM-DD)")
     ] = None,
     category_id: Annotated[
-        int | None, Query(description="A category; a parent includes its children")
+        int | None, Query(le=MAX_ID, description="A category; a parent includes its children")
     ] = None,
-    project_id: int | None = None,
+    project_id: Annotated[int | None, Query(le=MAX_ID)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the description")] = None,
-    user_id: Annotated[int | None, Query(description="Whose expenses (admins only)")] = None,
+    user_id: Annotated[
+        int | None, Query(le=MAX_ID, description="Whose expenses (admins only)")
+    ] = None,
     deleted: Annotated[bool, Query(description="List deleted expenses (restorable)")] = False,
 ) -> ExpenseFilters:
     return ExpenseFilters(
@@ -306,7 +311,7 @@ async def restore_expense(
 @router.get(
     "/expenses/{expense_id}/history",
     summary="An expense's audit trail: creation, every edit, deletion and restore",
-    responses=error_responses(401, 404),
+    responses=error_responses(400, 401, 404),
 )
 async def list_history(
     expense_id: int,
