@@ -101,6 +101,8 @@ def worker(
 
 
 async def _run_worker(settings: Settings) -> None:
+    from prometheus_client import start_http_server
+
     import api.bugs.reproductions  # noqa: F401  (registers the reproduction completion hook)
     from api.jobs.runtime import NO_SANDBOX
     from api.jobs.signals import PgListener
@@ -116,6 +118,12 @@ async def _run_worker(settings: Settings) -> None:
     engine = create_engine(settings.effective_database_url)
     listener = PgListener(settings.effective_database_url) if not settings.is_sqlite else None
     job_worker = None
+    metrics_server = None
+    if settings.worker_metrics_port is not None:
+        # Job, queue and sandbox metrics for Prometheus (the API serves its own at /metrics).
+        metrics_server, _ = start_http_server(
+            settings.worker_metrics_port, addr=settings.worker_metrics_host
+        )
     try:
         await backend.check()
         if listener is not None:
@@ -134,6 +142,8 @@ async def _run_worker(settings: Settings) -> None:
         if listener is not None:
             await listener.stop()
         await engine.dispose()
+        if metrics_server is not None:
+            metrics_server.shutdown()
 
 
 @sandbox_app.command("build")

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     worker_id: str = ""  # empty: <hostname>-<pid>
     worker_shutdown_grace_s: float = 10.0  # running jobs get this long before being requeued
     shutdown_grace_s: int = 20  # on SIGTERM, in-flight requests get this long to finish
+    worker_metrics_port: int | None = None  # `nimbus worker` serves /metrics here when set
+    worker_metrics_host: str = "127.0.0.1"
     worker_reap_on_start: bool = True  # off when several workers share one Docker engine
     expense_import_max_bytes: int = 20_000_000  # one CSV upload; larger is 413
     expense_import_max_rows: int = 100_000  # data rows of one CSV upload; more is 413

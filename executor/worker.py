@@ -124,6 +124,7 @@ class Worker:
     async def start(self) -> None:
         if self.settings.worker_reap_on_start:
             await reap_sandboxes(self.backend, older_than_s=0.0)
+        metrics.JOBS_RUNNING.set_function(lambda: float(self.running))
         self._dispatcher = asyncio.create_task(self._dispatch(), name=f"worker {self.id}")
         self._maintenance = asyncio.create_task(
             maintenance_loop(self.sessionmaker, self.settings, self.backend)

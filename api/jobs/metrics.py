@@ -14,6 +14,7 @@ QUEUE_WAIT = Histogram(
     "nimbus_job_queue_wait_seconds", "Time from queued to started", buckets=_SECONDS
 )
 QUEUE_DEPTH = Gauge("nimbus_job_queue_depth", "Jobs waiting in the queue")
+JOBS_RUNNING = Gauge("nimbus_jobs_running", "Jobs the workers of this process are running now")
 POOL_AVAILABLE = Gauge(
     "nimbus_sandbox_pool_available", "Pre-started sandbox containers ready for a job"
 )
