@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the sentinel that production refuses
@@ -65,6 +65,12 @@ class Settings(BaseSettings):
     spa_dir: Path | None = None  # defaults to frontend/dist when it exists
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = None  # default: json in production, else text
+
+    @field_validator("smtp_url", "s3_endpoint_url", "worker_metrics_port", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        """`NIMBUS_SMTP_URL: ${NIMBUS_SMTP_URL:-}` in a compose file means "no SMTP"."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _refuse_default_secret_outside_dev(self) -> Settings:

@@ -60,3 +60,16 @@ async def test_cors_is_off_by_default_and_on_when_configured(tmp_path):
         )
     )
     assert on.headers["access-control-allow-origin"] == "https://spa.example.com"
+
+
+def test_blank_optional_settings_mean_unset(monkeypatch):
+    """Compose passes `${NIMBUS_SMTP_URL:-}` through as an empty string."""
+    from api.config import Settings
+
+    monkeypatch.setenv("NIMBUS_SMTP_URL", "")
+    monkeypatch.setenv("NIMBUS_S3_ENDPOINT_URL", " ")
+    monkeypatch.setenv("NIMBUS_WORKER_METRICS_PORT", "")
+    settings = Settings()
+    assert settings.smtp_url is None
+    assert settings.s3_endpoint_url is None
+    assert settings.worker_metrics_port is None
