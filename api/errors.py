@@ -199,10 +199,14 @@ async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400 and exc.detail == BODY_PARSE_ERROR:
-        # FastAPI's answer to a body that is not UTF-8 or not a readable form; malformed JSON
-        # is already a 422 `json_invalid`, so an unreadable body is reported the same way.
-        issue = {"loc": ["body"], "msg": "The body could not be parsed", "type": "body_invalid"}
+    if exc.status_code == 400:
+        # Only the framework raises HTTPException (we raise AppError), and its 400s all mean the
+        # body could not be read: not UTF-8, a broken or oversized multipart form. Malformed JSON
+        # is already a 422 `json_invalid`, so these are reported the same way.
+        msg = exc.detail if isinstance(exc.detail, str) else "The body could not be parsed"
+        if msg == BODY_PARSE_ERROR:
+            msg = "The body could not be parsed"
+        issue = {"loc": ["body"], "msg": msg, "type": "body_invalid"}
         return _validation_problem(request, [issue])
     code, title = _STATUS_CODES.get(exc.status_code, ("http_error", "HTTP error"))
     detail = exc.detail if isinstance(exc.detail, str) else title
