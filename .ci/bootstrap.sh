@@ -19,6 +19,8 @@ if [ "$mode" = test ]; then
   want_cmd debootstrap debootstrap
   want_cmd bwrap bubblewrap
   want_file /usr/bin/chromium chromium
+  # tests/test_deploy.py validates docker-compose.yml with the real Compose CLI
+  have docker-compose || docker compose version >/dev/null 2>&1 || missing+=(docker-compose)
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
