@@ -171,3 +171,8 @@ def test_grafana_is_provisioned_with_the_dashboard_and_prometheus(rendered):
             assert target["datasource"]["uid"] == source["uid"], panel["title"]
     mounts = json.dumps(rendered["services"]["grafana"]["volumes"])
     assert "/var/lib/grafana/dashboards" in mounts and "/etc/grafana/provisioning" in mounts
+
+
+def test_the_build_context_leaves_out_local_state():
+    ignored = set((ROOT / ".dockerignore").read_text().split())
+    assert {".git", ".venv", ".env", "data", "frontend/node_modules", "frontend/dist"} <= ignored
