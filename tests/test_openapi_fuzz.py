@@ -76,7 +76,7 @@ def fuzz_server(
         executor_backend="off",
         login_max_failures="1000000",
         job_submit_rate_per_minute="1000000",
-        log_level="WARNING",
+        log_level=os.environ.get("NIMBUS_FUZZ_LOG_LEVEL", "WARNING"),
     )
     process, base = start_serve(env, tmp / "serve.log", migrate=True)
     try:
