@@ -119,12 +119,12 @@ async def _run_worker(settings: Settings) -> None:
     listener = PgListener(settings.effective_database_url) if not settings.is_sqlite else None
     job_worker = None
     metrics_server = None
-    if settings.worker_metrics_port is not None:
-        # Job, queue and sandbox metrics for Prometheus (the API serves its own at /metrics).
-        metrics_server, _ = start_http_server(
-            settings.worker_metrics_port, addr=settings.worker_metrics_host
-        )
     try:
+        if settings.worker_metrics_port is not None:
+            # Job, queue and sandbox metrics for Prometheus (the API serves its own /metrics).
+            metrics_server, _ = start_http_server(
+                settings.worker_metrics_port, addr=settings.worker_metrics_host
+            )
         await backend.check()
         if listener is not None:
             await listener.start()
