@@ -49,7 +49,7 @@ IdempotencyKey = Annotated[
     ),
 ]
 REPLAYED = "Idempotent-Replayed"
-MAX_ID = 2**31 - 1
+INT4 = {"ge": -(2**31), "le": 2**31 - 1}
 """Ids are PostgreSQL integers. Checked up front here because the CSV export only queries once
 its response has started, too late for an error answer."""
 
@@ -64,12 +64,12 @@ async def expense_filters(
         CalendarDate | None, Query(alias="to", description="Spent on or before (YYYY-MM-DD)")
     ] = None,
     category_id: Annotated[
-        int | None, Query(le=MAX_ID, description="A category; a parent includes its children")
+        int | None, Query(**INT4, description="A category; a parent includes its children")
     ] = None,
-    project_id: Annotated[int | None, Query(le=MAX_ID)] = None,
+    project_id: Annotated[int | None, Query(**INT4)] = None,
     q: Annotated[str | None, Query(max_length=200, description="Text in the description")] = None,
     user_id: Annotated[
-        int | None, Query(le=MAX_ID, description="Whose expenses (admins only)")
+        int | None, Query(**INT4, description="Whose expenses (admins only)")
     ] = None,
     deleted: Annotated[bool, Query(description="List deleted expenses (restorable)")] = False,
 ) -> ExpenseFilters:

@@ -176,11 +176,14 @@ async def test_refs_made_of_non_ascii_digits_are_not_a_500(client, admin):
 async def test_the_csv_export_refuses_an_id_beyond_range_before_it_streams(client, admin):
     from tests.conftest import auth_headers
 
-    r = await client.get(
-        "/api/v1/expenses/export.csv", params={"project_id": 2**31}, headers=auth_headers(admin)
-    )
-    assert r.status_code == 422
-    assert r.json()["errors"][0]["loc"] == ["query", "project_id"]
+    for project_id in (2**31, -(2**31) - 1):
+        r = await client.get(
+            "/api/v1/expenses/export.csv",
+            params={"project_id": project_id},
+            headers=auth_headers(admin),
+        )
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["loc"] == ["query", "project_id"]
 
 
 def test_the_expense_history_documents_its_bad_cursor_answer(app):
