@@ -48,8 +48,13 @@ lint:
 typecheck:
 	$(UV) run mypy
 
+# Two phases, one coverage report: tests without Docker in parallel (a PostgreSQL cluster per
+# worker), then the Docker ones in one process (one private dockerd owns its data root).
+PYTEST_WORKERS ?= 2
 pytest:
-	$(UV) run pytest --cov --cov-report=term --cov-fail-under=90 --durations=30
+	$(UV) run coverage erase
+	$(UV) run pytest -m "not docker" -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report= --durations=20
+	$(UV) run pytest -m docker --cov --cov-append --cov-report=term --cov-fail-under=90 --durations=20
 
 frontend-check: frontend-deps
 	$(NPM) run gen:api

@@ -23,6 +23,20 @@ from tests.executor.docker_engine import Engine, acquire_engine
 from tests.support.postgres import Cluster, start_cluster
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, start_seaweed
 
+DOCKER_FIXTURES = {"docker_engine"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the Docker engine `docker`, however indirectly it asks.
+
+    `make test` runs the other tests in parallel (pytest-xdist) and these in one process: one
+    private dockerd owns its data root, so two workers must never each start one.
+    """
+    for item in items:
+        if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.docker)
+
+
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
 PASSWORD = "correct horse battery"
 
@@ -39,6 +53,12 @@ def pg_cluster() -> Iterator[Cluster]:
 @pytest.fixture(scope="session")
 def docker_engine() -> Iterator[Engine]:
     """One Docker engine for the whole run (a private dockerd when none answers)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        pytest.fail(
+            "tests marked docker run in one process (`pytest -m docker`, without -n): parallel "
+            "workers would each start a dockerd on the same data root",
+            pytrace=False,
+        )
     try:
         engine = acquire_engine()
     except RuntimeError as exc:
