@@ -23,6 +23,15 @@ export type Comment = Schemas["CommentRead"];
 export type Activity = Schemas["ActivityRead"];
 export type TransitionOption = Schemas["TransitionOption"];
 export type Notification = Schemas["NotificationRead"];
+export type Attachment = Schemas["AttachmentRead"];
+export type Expense = Schemas["ExpenseRead"];
+export type ExpenseCategory = Schemas["CategoryRead"];
+export type SummaryRow = Schemas["SummaryRow"];
+export type ImportReport = Schemas["ImportReport"];
+export type Budget = Schemas["BudgetRead"];
+export type Job = Schemas["JobRead"];
+export type JobStatus = Schemas["JobStatus"];
+export type Runtime = Schemas["RuntimeRead"];
 export type ApiClient = Client<paths>;
 
 /** One entry of a 422's `errors[]`: where the problem is (`["body", "email"]`) and what it is. */
@@ -39,6 +48,7 @@ interface ApiErrorInit {
   detail: string;
   errors?: FieldIssue[];
   retryAfter?: number | null;
+  body?: Record<string, unknown>;
 }
 
 /** Every failed call, whatever went wrong, reaches the views as one of these. */
@@ -50,6 +60,8 @@ export class ApiError extends Error {
   readonly errors: FieldIssue[];
   /** Seconds from `Retry-After` on 429/503, when the server sent one. */
   readonly retryAfter: number | null;
+  /** The whole problem document, for codes that carry more (`import_rejected` has a `report`). */
+  readonly body: Record<string, unknown>;
 
   constructor(init: ApiErrorInit) {
     super(init.detail || init.title);
@@ -60,6 +72,7 @@ export class ApiError extends Error {
     this.detail = init.detail;
     this.errors = init.errors ?? [];
     this.retryAfter = init.retryAfter ?? null;
+    this.body = init.body ?? {};
   }
 
   /** A stale `If-Match`: someone else saved in between. */
@@ -127,6 +140,7 @@ export function parseProblem(status: number, body: unknown, headers?: Headers): 
       detail: typeof body.detail === "string" ? body.detail : body.title,
       errors: Array.isArray(body.errors) ? body.errors.filter(isFieldIssue) : [],
       retryAfter,
+      body,
     });
   }
   const title = status >= 500 ? "The server had a problem" : `Request failed (${status})`;
@@ -229,6 +243,7 @@ const AUTH_PATHS = /\/api\/v1\/auth\/(token|refresh|register|logout)$/;
  */
 export class Api {
   readonly client: ApiClient;
+  private readonly baseUrl: string;
   private readonly send: (request: Request) => Promise<Response>;
   private readonly refreshStore: RefreshTokenStore;
   private accessToken: string | null = null;
@@ -241,8 +256,9 @@ export class Api {
     this.send = baseFetch;
     this.refreshStore = options.refreshStore ?? sessionRefreshStore();
     this.status = this.refreshStore.get() ? "restoring" : "signed-out";
+    this.baseUrl = options.baseUrl ?? "";
     this.client = createClient<paths>({
-      baseUrl: options.baseUrl ?? "",
+      baseUrl: this.baseUrl,
       fetch: (request) => this.authorisedFetch(request),
     });
   }
@@ -343,6 +359,43 @@ export class Api {
     return false;
   }
 
+  // --- raw responses: downloads and event streams ---------------------------------------------
+
+  /**
+   * A file from the API (attachments, job output, CSV export) as a Blob, with the name the server
+   * gave it. Plain links cannot send the bearer token, so downloads go through here.
+   */
+  async download(path: string): Promise<{ blob: Blob; filename: string }> {
+    const response = await this.raw(path);
+    const blob = await response.blob();
+    return { blob, filename: filenameFrom(response.headers.get("Content-Disposition")) ?? lastSegment(path) };
+  }
+
+  /**
+   * An open `text/event-stream` response (the caller reads its body). `lastEventId` resumes a
+   * stream after an event already seen; aborting `signal` closes the connection.
+   */
+  stream(path: string, options: { lastEventId?: string | null; signal?: AbortSignal } = {}): Promise<Response> {
+    const headers: Record<string, string> = { Accept: "text/event-stream" };
+    if (options.lastEventId) headers["Last-Event-ID"] = options.lastEventId;
+    return this.raw(path, { headers, signal: options.signal ?? null });
+  }
+
+  private async raw(path: string, init: RequestInit = {}): Promise<Response> {
+    let response: Response;
+    try {
+      response = await this.authorisedFetch(new Request(`${this.baseUrl}${path}`, init));
+    } catch (cause) {
+      if (cause instanceof DOMException && cause.name === "AbortError") throw cause;
+      throw ApiError.network(cause);
+    }
+    if (!response.ok) {
+      const body: unknown = await response.json().catch(() => undefined);
+      throw parseProblem(response.status, body, response.headers);
+    }
+    return response;
+  }
+
   // --- the transport under openapi-fetch ----------------------------------------------------
 
   private async authorisedFetch(request: Request): Promise<Response> {
@@ -357,6 +410,26 @@ export class Api {
     if (!renewed || this.accessToken === null) return response;
     return this.send(withBearer(spare, this.accessToken));
   }
+}
+
+/** The file name from `Content-Disposition`, preferring the UTF-8 `filename*` form. */
+export function filenameFrom(disposition: string | null): string | null {
+  if (!disposition) return null;
+  const extended = /filename\*\s*=\s*UTF-8''([^;]+)/i.exec(disposition);
+  if (extended?.[1]) {
+    try {
+      return decodeURIComponent(extended[1].trim());
+    } catch {
+      /* malformed: fall back to the plain form */
+    }
+  }
+  const plain = /filename\s*=\s*"([^"]*)"|filename\s*=\s*([^;]+)/i.exec(disposition);
+  const name = plain?.[1] ?? plain?.[2]?.trim();
+  return name || null;
+}
+
+function lastSegment(path: string): string {
+  return decodeURIComponent(path.split("?")[0]?.split("/").pop() ?? "download");
 }
 
 function withBearer(request: Request, token: string | null): Request {
