@@ -17,6 +17,8 @@ export const primaryNav: readonly NavItem[] = [
   { to: "/", label: "Dashboard", end: true },
   { to: "/bugs", label: "Bugs" },
   { to: "/projects", label: "Projects" },
+  { to: "/expenses", label: "Expenses" },
+  { to: "/run", label: "Code runner" },
   { to: "/admin/users", label: "Users", roles: ["admin"] },
 ];
 

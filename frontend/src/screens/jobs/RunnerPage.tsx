@@ -1,0 +1,295 @@
+/** The code runner: a Python editor, stdin and limits, live output, and the history of runs. */
+import { useState, type SubmitEvent } from "react";
+import { Link } from "react-router";
+
+import { ApiError, type Runtime } from "../../api/client";
+import { flattenPages } from "../../api/queries";
+import { isFinal, useCancelJob, useCreateJob, useJobs, useJobStream, useRuntimes } from "../../api/jobs";
+import { PageHeader, Time } from "../../ui/bits";
+import { describeError, formErrors } from "../../ui/errors";
+import { Field, FormAlert } from "../../ui/forms";
+import { useDocumentTitle } from "../../ui/hooks";
+import { EmptyState, ErrorState, Loading, SkeletonRows } from "../../ui/states";
+import { CodeEditor } from "./CodeEditor";
+import { JobOutputView, JobStatusBadge } from "./jobParts";
+import { formatDuration } from "./jobText";
+
+const DRAFT_KEY = "nimbus.runner.source";
+const EXAMPLE = `import time
+
+print("Hello from the sandbox")
+time.sleep(0.5)
+name = input() or "world"
+print(f"Goodbye, {name}!")
+
+with open("result.txt", "w") as f:
+    f.write("Files the script writes can be downloaded.\\n")
+`;
+
+function loadDraft(): string {
+  try {
+    return window.localStorage.getItem(DRAFT_KEY) ?? EXAMPLE;
+  } catch {
+    return EXAMPLE;
+  }
+}
+
+function saveDraft(source: string): void {
+  try {
+    window.localStorage.setItem(DRAFT_KEY, source);
+  } catch {
+    /* storage disabled: the draft lives as long as the page */
+  }
+}
+
+export function RunnerPage() {
+  useDocumentTitle("Code runner");
+  const runtimes = useRuntimes();
+  const python = runtimes.data?.find((r) => r.name === "python");
+  return (
+    <>
+      <PageHeader
+        title="Code runner"
+        subtitle="Python 3 in a throw-away sandbox with no network. Output appears as it is written."
+      />
+      {runtimes.isPending ? (
+        <Loading label="Checking the sandbox…" />
+      ) : runtimes.isError ? (
+        <ErrorState error={runtimes.error} onRetry={() => void runtimes.refetch()} />
+      ) : (
+        <Runner runtime={python ?? null} />
+      )}
+      <JobHistory />
+    </>
+  );
+}
+
+function Runner({ runtime }: { runtime: Runtime | null }) {
+  const create = useCreateJob();
+  const cancel = useCancelJob();
+  const [source, setSource] = useState(loadDraft);
+  const [stdin, setStdin] = useState("");
+  const defaults = runtime?.default_limits;
+  const maxima = runtime?.max_limits;
+  const [wallTime, setWallTime] = useState(String(defaults?.wall_time_s ?? 10));
+  const [memory, setMemory] = useState(String(defaults?.memory_mb ?? 128));
+  const [jobId, setJobId] = useState<string | null>(null);
+  const stream = useJobStream(jobId);
+  const running = jobId !== null && !isFinal(stream.status) && stream.error === null;
+  const errors = formErrors(create.error, ["source", "stdin", "wall_time_s", "memory_mb"]);
+
+  function run() {
+    if (create.isPending || running) return;
+    saveDraft(source);
+    create.mutate(
+      {
+        runtime: "python",
+        source,
+        stdin,
+        limits: {
+          wall_time_s: Number(wallTime) || null,
+          memory_mb: Number(memory) || null,
+        },
+      },
+      { onSuccess: (job) => setJobId(job.id) },
+    );
+  }
+
+  function submit(event: SubmitEvent) {
+    event.preventDefault();
+    run();
+  }
+
+  const unavailable = runtime !== null && !runtime.available;
+  const busy = create.error instanceof ApiError && (create.error.status === 429 || create.error.status === 503);
+
+  return (
+    <div className="row g-4 mb-4">
+      <form className="col-lg-7" onSubmit={submit} aria-label="Run a script">
+        {unavailable && (
+          <div className="alert alert-warning" role="alert">
+            <strong>The sandbox is not available.</strong> {runtime.detail}
+          </div>
+        )}
+        <div className="d-flex align-items-baseline justify-content-between">
+          <span id="editor-label" className="form-label fw-medium">
+            Script <code>main.py</code>
+          </span>
+          <span id="editor-hint" className="small text-body-secondary">
+            Ctrl+Enter runs · Tab leaves the editor
+          </span>
+        </div>
+        <CodeEditor
+          initialValue={source}
+          labelledBy="editor-label"
+          describedBy="editor-hint"
+          onChange={(value) => {
+            setSource(value);
+            saveDraft(value);
+          }}
+          onRun={run}
+        />
+        <div className="row g-2 mt-2">
+          <div className="col-md-6">
+            <label htmlFor="runner-stdin" className="form-label">
+              Standard input
+            </label>
+            <textarea
+              id="runner-stdin"
+              className={`form-control font-monospace${errors.fields.stdin ? " is-invalid" : ""}`}
+              rows={3}
+              value={stdin}
+              onChange={(e) => setStdin(e.target.value)}
+              placeholder="What input() reads"
+            />
+            {errors.fields.stdin && <div className="invalid-feedback">{errors.fields.stdin}</div>}
+          </div>
+          <Field
+            className="col-6 col-md-3"
+            label="Time limit (s)"
+            type="number"
+            min={1}
+            max={maxima?.wall_time_s}
+            step="any"
+            value={wallTime}
+            onChange={(e) => setWallTime(e.target.value)}
+            error={errors.fields.wall_time_s}
+            help={maxima ? `At most ${maxima.wall_time_s} s` : undefined}
+          />
+          <Field
+            className="col-6 col-md-3"
+            label="Memory (MB)"
+            type="number"
+            min={16}
+            max={maxima?.memory_mb}
+            value={memory}
+            onChange={(e) => setMemory(e.target.value)}
+            error={errors.fields.memory_mb}
+            help={maxima ? `At most ${maxima.memory_mb} MB` : undefined}
+          />
+        </div>
+        <FormAlert
+          message={
+            busy
+              ? describeError(create.error).detail
+              : create.isError
+                ? (errors.summary ?? (Object.keys(errors.fields).length ? null : describeError(create.error).detail))
+                : null
+          }
+        />
+        <div className="d-flex gap-2">
+          <button type="submit" className="btn btn-primary" disabled={create.isPending || running || unavailable}>
+            {create.isPending ? "Starting…" : running ? "Running…" : "Run"}
+          </button>
+          {running && jobId && (
+            <button
+              type="button"
+              className="btn btn-outline-danger"
+              disabled={cancel.isPending}
+              onClick={() => cancel.mutate(jobId)}
+            >
+              Cancel
+            </button>
+          )}
+        </div>
+        {cancel.isError && <FormAlert message={describeError(cancel.error).detail} />}
+      </form>
+      <section className="col-lg-5" aria-labelledby="output-title">
+        <div className="d-flex align-items-baseline justify-content-between">
+          <h2 id="output-title" className="h6 text-uppercase text-body-secondary">
+            Output
+          </h2>
+          {jobId && (
+            <Link className="small" to={`/jobs/${jobId}`}>
+              Open this run
+            </Link>
+          )}
+        </div>
+        {jobId ? (
+          <JobOutputView jobId={jobId} stream={stream} />
+        ) : (
+          <div className="job-log job-log-idle">
+            <span className="text-body-secondary">Run the script to see its output here.</span>
+          </div>
+        )}
+      </section>
+    </div>
+  );
+}
+
+function JobHistory() {
+  const jobs = useJobs(10);
+  const items = flattenPages(jobs.data);
+  return (
+    <section aria-labelledby="history-title">
+      <h2 id="history-title" className="h5">
+        Recent runs
+      </h2>
+      {jobs.isPending ? (
+        <SkeletonRows label="Loading your runs…" rows={3} />
+      ) : jobs.isError ? (
+        <ErrorState error={jobs.error} onRetry={() => void jobs.refetch()} />
+      ) : items.length === 0 ? (
+        <EmptyState icon="▷" title="No runs yet">
+          Scripts you run, and reproductions of bugs, are listed here.
+        </EmptyState>
+      ) : (
+        <div className="card">
+          <div className="table-responsive">
+            <table className="table align-middle mb-0 jobs-table">
+              <caption className="visually-hidden">Your recent runs</caption>
+              <thead>
+                <tr>
+                  <th scope="col">Started</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="d-none d-sm-table-cell">
+                    Exit code
+                  </th>
+                  <th scope="col" className="d-none d-sm-table-cell">
+                    Duration
+                  </th>
+                  <th scope="col">
+                    <span className="visually-hidden">Open</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((job) => (
+                  <tr key={job.id}>
+                    <td className="small">
+                      <Time iso={job.created_at} />
+                    </td>
+                    <td>
+                      <JobStatusBadge status={job.status} />
+                    </td>
+                    <td className="d-none d-sm-table-cell">{job.exit_code ?? "—"}</td>
+                    <td className="d-none d-sm-table-cell">{formatDuration(job.duration_ms)}</td>
+                    <td className="text-end">
+                      <Link to={`/jobs/${job.id}`}>
+                        Output<span className="visually-hidden"> of the run {job.id}</span>
+                      </Link>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {jobs.hasNextPage && (
+            <div className="card-footer bg-transparent text-center">
+              <button
+                type="button"
+                className="btn btn-sm btn-outline-primary"
+                disabled={jobs.isFetchingNextPage}
+                onClick={() => void jobs.fetchNextPage()}
+              >
+                Older runs
+              </button>
+            </div>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
+export default RunnerPage;

@@ -1,0 +1,152 @@
+/** Pieces shared by the runner, the job page and a bug's reproduction: status, live output, files. */
+import { useEffect, useRef, useState } from "react";
+
+import { saveBlob } from "../../api/attachments";
+import type { JobStatus } from "../../api/client";
+import { useApi } from "../../api/context";
+import { isFinal, useJobStream, type JobStream, type JobSummary } from "../../api/jobs";
+import { describeError } from "../../ui/errors";
+import { formatBytes } from "../../ui/format";
+import { ErrorState } from "../../ui/states";
+import { formatDuration, JOB_STATUS_LABEL, outcome } from "./jobText";
+
+const STATUS_TONE: Record<JobStatus, string> = {
+  queued: "text-bg-secondary",
+  running: "text-bg-primary",
+  succeeded: "text-bg-success",
+  failed: "text-bg-danger",
+  timed_out: "text-bg-warning",
+  memory_exceeded: "text-bg-warning",
+  output_exceeded: "text-bg-warning",
+  cancelled: "text-bg-secondary",
+  error: "text-bg-dark",
+};
+
+export function JobStatusBadge({ status }: { status: JobStatus }) {
+  return (
+    <span className={`badge job-status ${STATUS_TONE[status]}`}>
+      {!isFinal(status) && <span className="spinner-grow spinner-grow-sm me-1 job-pulse" aria-hidden="true" />}
+      {JOB_STATUS_LABEL[status]}
+    </span>
+  );
+}
+
+/**
+ * Live output of a job: follows its event stream from the first byte, so a finished job shows
+ * its full replay and a running one grows line by line.
+ */
+export function JobOutput({ jobId, label = "Output" }: { jobId: string; label?: string }) {
+  const stream = useJobStream(jobId);
+  return <JobOutputView jobId={jobId} stream={stream} label={label} />;
+}
+
+/** The output of a stream someone else follows (the runner also needs its status). */
+export function JobOutputView({ jobId, stream, label = "Output" }: { jobId: string; stream: JobStream; label?: string }) {
+  const pre = useRef<HTMLPreElement>(null);
+  const stick = useRef(true);
+  const result = stream.result;
+  const status = stream.status ?? "queued";
+
+  // Keep the newest output in view unless the reader scrolled up to look at something.
+  useEffect(() => {
+    const element = pre.current;
+    if (element && stick.current) element.scrollTop = element.scrollHeight;
+  }, [stream.chunks]);
+
+  const empty = stream.chunks.length === 0;
+  return (
+    <div className="job-output" data-job-id={jobId} data-status={status}>
+      <div className="d-flex flex-wrap align-items-center gap-2 mb-2">
+        <JobStatusBadge status={status} />
+        {result && (
+          <span className="small text-body-secondary">
+            exit code {result.exit_code ?? "—"} · {formatDuration(result.duration_ms)}
+          </span>
+        )}
+      </div>
+      <pre
+        ref={pre}
+        className="job-log"
+        role="log"
+        aria-label={label}
+        tabIndex={0}
+        onScroll={(event) => {
+          const el = event.currentTarget;
+          stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+        }}
+      >
+        {empty ? (
+          <span className="text-body-secondary">
+            {result ? "(no output)" : status === "queued" ? "Waiting for a sandbox…" : "Running…"}
+          </span>
+        ) : (
+          stream.chunks.map((chunk, i) => (
+            <span key={i} className={chunk.stream === "stderr" ? "stderr" : "stdout"}>
+              {chunk.text}
+            </span>
+          ))
+        )}
+      </pre>
+      {result && (
+        <div className="mt-2" role="status">
+          <p className={`mb-1 small ${result.status === "succeeded" ? "text-success" : "text-body"}`}>
+            {outcome(result)}
+          </p>
+          {(result.stdout_truncated || result.stderr_truncated) && (
+            <p className="small text-warning-emphasis mb-1">Output was cut at the job's output limit.</p>
+          )}
+          <JobFiles jobId={jobId} files={result.files} truncated={result.files_truncated} />
+        </div>
+      )}
+      {stream.error !== null && <ErrorState error={stream.error} title="Lost the job's output" />}
+    </div>
+  );
+}
+
+export function JobFiles({
+  jobId,
+  files,
+  truncated,
+}: {
+  jobId: string;
+  files: JobSummary["files"];
+  truncated: boolean;
+}) {
+  const api = useApi();
+  const [failure, setFailure] = useState<unknown>(null);
+  if (files.length === 0) return null;
+
+  async function download(path: string) {
+    setFailure(null);
+    try {
+      const encoded = path.split("/").map(encodeURIComponent).join("/");
+      const { blob, filename } = await api.download(`/api/v1/jobs/${jobId}/files/${encoded}`);
+      saveBlob(blob, filename);
+    } catch (error) {
+      setFailure(error);
+    }
+  }
+
+  return (
+    <section aria-label="Files the script wrote" className="mt-2">
+      <h3 className="h6 mb-1">Files the script wrote</h3>
+      <ul className="list-unstyled mb-0 job-files">
+        {files.map((file) => (
+          <li key={file.path} className="d-flex align-items-center gap-2 py-1">
+            <code className="text-truncate">{file.path}</code>
+            <span className="small text-body-secondary">{formatBytes(file.size)}</span>
+            <button
+              type="button"
+              className="btn btn-sm btn-outline-secondary ms-auto"
+              onClick={() => void download(file.path)}
+            >
+              Download<span className="visually-hidden"> {file.path}</span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {truncated && <p className="small text-body-secondary mb-0">Only the first files were kept.</p>}
+      {failure !== null && <p className="small text-danger mb-0">{describeError(failure).detail}</p>}
+    </section>
+  );
+}
