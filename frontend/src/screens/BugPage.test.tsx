@@ -46,6 +46,7 @@ function routes(onTransition: (body: unknown, ifMatch: string | null) => Respons
     "GET /api/v1/bugs/WEB-1/comments": () => json(200, empty),
     "GET /api/v1/bugs/WEB-1/activity": () => json(200, empty),
     "GET /api/v1/projects/WEB/members": () => json(200, []),
+    "GET /api/v1/bugs/WEB-1/attachments": () => json(200, []),
     "POST /api/v1/bugs/WEB-1/transitions": (req: Request, body: string) =>
       onTransition(JSON.parse(body), req.headers.get("If-Match")),
   };

@@ -22,6 +22,7 @@ import { Field, FormAlert, SelectField, SubmitButton } from "../ui/forms";
 import { useDocumentTitle } from "../ui/hooks";
 import { Markdown } from "../ui/Markdown";
 import { ConflictNotice, EmptyState, ErrorState, Loading, SkeletonRows } from "../ui/states";
+import { Attachments, Reproduction } from "./bugFiles";
 import { StatusBadge } from "./bugParts";
 import { humanise, STATUS_LABEL } from "./bugText";
 
@@ -110,6 +111,8 @@ function BugView({ bug, onReload }: { bug: Bug; onReload: () => void }) {
       <div className="row g-4">
         <div className="col-lg-8">
           <Description bug={bug} update={update} />
+          <Attachments bugKey={bug.key} />
+          <Reproduction bug={bug} />
           <Comments bugKey={bug.key} />
           <ActivityTimeline bugKey={bug.key} projectKey={bug.project_key} />
         </div>

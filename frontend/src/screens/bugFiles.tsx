@@ -1,0 +1,268 @@
+/** A bug's attachments (drop or pick files, download, delete) and its reproduction script runs. */
+import { useQueryClient } from "@tanstack/react-query";
+import { useEffect, useState, type SubmitEvent } from "react";
+import { Link } from "react-router";
+
+import {
+  saveBlob,
+  useAttachments,
+  useDeleteAttachment,
+  useReproduce,
+  useUploadAttachment,
+} from "../api/attachments";
+import { bugKeys, useUpdateBug } from "../api/bugs";
+import type { Attachment, Bug } from "../api/client";
+import { useApi } from "../api/context";
+import { useJobStream } from "../api/jobs";
+import { useCurrentUser } from "../app/currentUser";
+import { Time } from "../ui/bits";
+import { describeError } from "../ui/errors";
+import { FileDrop } from "../ui/FileDrop";
+import { formatBytes } from "../ui/format";
+import { FormAlert, SubmitButton } from "../ui/forms";
+import { ErrorState, SkeletonRows } from "../ui/states";
+import { JobOutputView } from "./jobs/jobParts";
+
+export function Attachments({ bugKey }: { bugKey: string }) {
+  const api = useApi();
+  const user = useCurrentUser();
+  const attachments = useAttachments(bugKey);
+  const upload = useUploadAttachment(bugKey);
+  const remove = useDeleteAttachment(bugKey);
+  const [uploading, setUploading] = useState<string | null>(null);
+  const [failures, setFailures] = useState<string[]>([]);
+  const [downloadError, setDownloadError] = useState<unknown>(null);
+  const items = attachments.data ?? [];
+
+  async function uploadAll(files: File[]) {
+    setFailures([]);
+    const failed: string[] = [];
+    for (const file of files) {
+      setUploading(file.name);
+      try {
+        await upload.mutateAsync(file);
+      } catch (error) {
+        failed.push(`${file.name}: ${describeError(error).detail}`);
+      }
+    }
+    setUploading(null);
+    setFailures(failed);
+  }
+
+  async function download(attachment: Attachment) {
+    setDownloadError(null);
+    try {
+      const { blob, filename } = await api.download(
+        attachment.download_url || `/api/v1/attachments/${attachment.id}/download`,
+      );
+      saveBlob(blob, filename || attachment.filename);
+    } catch (error) {
+      setDownloadError(error);
+    }
+  }
+
+  return (
+    <section className="card mb-4" aria-labelledby="attachments-title">
+      <div className="card-body">
+        <h2 id="attachments-title" className="h6 text-uppercase text-body-secondary mb-2">
+          Attachments{" "}
+          {items.length > 0 && <span className="badge text-bg-light border ms-1">{items.length}</span>}
+        </h2>
+        {attachments.isPending ? (
+          <SkeletonRows label="Loading attachments…" rows={1} />
+        ) : attachments.isError ? (
+          <ErrorState error={attachments.error} onRetry={() => void attachments.refetch()} />
+        ) : items.length === 0 ? (
+          <p className="text-body-secondary">No files attached.</p>
+        ) : (
+          <ul className="list-unstyled attachment-list mb-3">
+            {items.map((a) => (
+              <li key={a.id} className="d-flex flex-wrap align-items-center gap-2 py-2">
+                <span className="fw-medium text-break">{a.filename}</span>
+                <span className="small text-body-secondary">
+                  {formatBytes(a.size)} · {a.content_type} · <Time iso={a.created_at} />
+                </span>
+                <span className="ms-auto d-flex gap-2">
+                  <button
+                    type="button"
+                    className="btn btn-sm btn-outline-secondary"
+                    onClick={() => void download(a)}
+                  >
+                    Download<span className="visually-hidden"> {a.filename}</span>
+                  </button>
+                  {(a.uploader_id === user.id || user.role === "admin") && (
+                    <button
+                      type="button"
+                      className="btn btn-sm btn-outline-danger"
+                      disabled={remove.isPending}
+                      onClick={() => remove.mutate(a.id)}
+                    >
+                      Delete<span className="visually-hidden"> {a.filename}</span>
+                    </button>
+                  )}
+                </span>
+              </li>
+            ))}
+          </ul>
+        )}
+        <FileDrop
+          label="Attach files"
+          multiple
+          disabled={uploading !== null}
+          onFiles={(files) => void uploadAll(files)}
+          hint="Drop files here or choose them: screenshots, logs, anything that helps."
+        />
+        <div role="status" aria-live="polite" className="small mt-2">
+          {uploading && (
+            <>
+              <span className="spinner-border spinner-border-sm me-2" aria-hidden="true" />
+              Uploading {uploading}…
+            </>
+          )}
+        </div>
+        {failures.length > 0 && (
+          <div className="alert alert-danger py-2 mt-2 mb-0" role="alert">
+            {failures.map((f) => (
+              <div key={f}>{f}</div>
+            ))}
+          </div>
+        )}
+        {remove.isError && <FormAlert message={describeError(remove.error).detail} />}
+        {downloadError !== null && <FormAlert message={describeError(downloadError).detail} />}
+      </div>
+    </section>
+  );
+}
+
+function Verdict({ bug }: { bug: Bug }) {
+  if (bug.reproduces === true) return <span className="badge text-bg-danger">Reproduces</span>;
+  if (bug.reproduces === false) return <span className="badge text-bg-success">Does not reproduce</span>;
+  return (
+    <span className="badge text-bg-light border">
+      {bug.repro_checked_at ? "Inconclusive" : "Not run yet"}
+    </span>
+  );
+}
+
+export function Reproduction({ bug }: { bug: Bug }) {
+  const queryClient = useQueryClient();
+  const reproduce = useReproduce(bug.key);
+  const [jobId, setJobId] = useState<string | null>(null);
+  const [editing, setEditing] = useState(false);
+  const stream = useJobStream(jobId);
+  const finished = stream.result !== null;
+
+  // The verdict is written when the job ends; fetch the bug again to show it.
+  useEffect(() => {
+    if (finished) void queryClient.invalidateQueries({ queryKey: bugKeys.detail(bug.key), exact: true });
+  }, [finished, queryClient, bug.key]);
+
+  const running = jobId !== null && !finished && stream.error === null;
+
+  return (
+    <section className="card mb-4" aria-labelledby="repro-title">
+      <div className="card-body">
+        <div className="d-flex flex-wrap align-items-center gap-2 mb-2">
+          <h2 id="repro-title" className="h6 text-uppercase text-body-secondary mb-0 flex-grow-1">
+            Reproduction
+          </h2>
+          <Verdict bug={bug} />
+        </div>
+        {editing ? (
+          <ScriptForm bug={bug} onDone={() => setEditing(false)} />
+        ) : bug.repro_script ? (
+          <>
+            <pre className="repro-script" tabIndex={0} aria-label="Reproduction script">
+              <code>{bug.repro_script}</code>
+            </pre>
+            <p className="small text-body-secondary">
+              The bug reproduces when the script exits with a non-zero code.
+              {bug.repro_checked_at && (
+                <>
+                  {" "}
+                  Last checked <Time iso={bug.repro_checked_at} />
+                  {bug.repro_job_id && (
+                    <>
+                      {" "}
+                      (<Link to={`/jobs/${bug.repro_job_id}`}>output</Link>)
+                    </>
+                  )}
+                  .
+                </>
+              )}
+            </p>
+            <div className="d-flex flex-wrap gap-2">
+              <button
+                type="button"
+                className="btn btn-sm btn-primary"
+                disabled={reproduce.isPending || running}
+                onClick={() => reproduce.mutate(undefined, { onSuccess: (job) => setJobId(job.id) })}
+              >
+                {reproduce.isPending ? "Starting…" : running ? "Running…" : "Run reproduction"}
+              </button>
+              <button
+                type="button"
+                className="btn btn-sm btn-outline-secondary"
+                onClick={() => setEditing(true)}
+              >
+                Edit script
+              </button>
+            </div>
+          </>
+        ) : (
+          <>
+            <p className="text-body-secondary small">
+              No reproduction script. Add a Python script that exits non-zero while the bug is there, and
+              anyone can check it with one click.
+            </p>
+            <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => setEditing(true)}>
+              Add a script
+            </button>
+          </>
+        )}
+        {reproduce.isError && <FormAlert message={describeError(reproduce.error).detail} />}
+        {jobId && (
+          <div className="mt-3">
+            <JobOutputView jobId={jobId} stream={stream} label="Reproduction output" />
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
+
+function ScriptForm({ bug, onDone }: { bug: Bug; onDone: () => void }) {
+  const update = useUpdateBug();
+  const [script, setScript] = useState(bug.repro_script ?? "");
+
+  function submit(event: SubmitEvent) {
+    event.preventDefault();
+    update.mutate({ bug, changes: { repro_script: script.trim() ? script : null } }, { onSuccess: onDone });
+  }
+
+  return (
+    <form onSubmit={submit}>
+      <label htmlFor="repro-script" className="form-label">
+        Reproduction script <span className="text-body-secondary">(Python)</span>
+      </label>
+      <textarea
+        id="repro-script"
+        className="form-control font-monospace mb-2"
+        rows={8}
+        spellCheck={false}
+        value={script}
+        onChange={(e) => setScript(e.target.value)}
+        placeholder={"import sys\nsys.exit(1 if still_broken() else 0)"}
+      />
+      {update.isError && <FormAlert message={describeError(update.error).detail} />}
+      <div className="d-flex gap-2">
+        <SubmitButton pending={update.isPending} pendingLabel="Saving…" className="btn btn-sm btn-primary">
+          Save script
+        </SubmitButton>
+        <button type="button" className="btn btn-sm btn-outline-secondary" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  );
+}
