@@ -1,4 +1,4 @@
-/** Home: for now the projects I belong to; bugs, spend and jobs join as their APIs land. */
+/** Home: my bugs, recent changes, this month's spend, my latest runs and my projects. */
 import { Link } from "react-router";
 
 import { useBugs, type BugFilters } from "../api/bugs";
@@ -9,6 +9,13 @@ import { EmptyState, ErrorState, SkeletonRows } from "../ui/states";
 import { StatusBadge } from "./bugParts";
 import { ProjectGrid } from "./projectParts";
 import { useDocumentTitle } from "../ui/hooks";
+import { useExpenseSummary } from "../api/expenses";
+import { useJobs } from "../api/jobs";
+import { Time } from "../ui/bits";
+import { monthRange } from "../ui/format";
+import { formatMoney } from "../ui/money";
+import { JobStatusBadge } from "./jobs/jobParts";
+import { formatDuration } from "./jobs/jobText";
 
 const SHOWN = 6;
 
@@ -50,6 +57,14 @@ export function Dashboard() {
             empty="No bugs have been filed yet."
             more="/bugs?view=all"
           />
+        </section>
+      </div>
+      <div className="row g-4 mb-4">
+        <section className="col-lg-6" aria-labelledby="month-spend">
+          <MonthSpend />
+        </section>
+        <section className="col-lg-6" aria-labelledby="recent-jobs">
+          <RecentJobs />
         </section>
       </div>
       <section aria-labelledby="my-projects" className="dashboard-section">
@@ -130,6 +145,87 @@ function DashboardBugs({
                   {bug.title}
                 </Link>
                 <StatusBadge status={bug.status} />
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function MonthSpend() {
+  const range = monthRange();
+  const summary = useExpenseSummary([], range);
+  const rows = [...(summary.data?.rows ?? [])].sort((a, b) => a.currency.localeCompare(b.currency));
+  const month = new Intl.DateTimeFormat(undefined, { month: "long" }).format(new Date());
+  return (
+    <div className="card h-100">
+      <div className="card-body">
+        <div className="section-header">
+          <h2 id="month-spend" className="h6 text-uppercase text-body-secondary mb-0">
+            Spent in {month}
+          </h2>
+          <Link to={`/expenses?from=${range.from}&to=${range.to}`} className="small">
+            Expenses
+          </Link>
+        </div>
+        {summary.isPending ? (
+          <SkeletonRows label="Adding up this month…" rows={1} />
+        ) : summary.isError ? (
+          <ErrorState error={summary.error} onRetry={() => void summary.refetch()} />
+        ) : rows.length === 0 ? (
+          <p className="text-body-secondary mb-0">
+            Nothing recorded this month. <Link to="/expenses/new">Record an expense</Link>
+          </p>
+        ) : (
+          <ul className="list-unstyled d-flex flex-wrap gap-4 mb-0" aria-label="This month per currency">
+            {rows.map((row) => (
+              <li key={row.currency}>
+                <div className="fs-4 fw-semibold money">{formatMoney(row.total, row.currency)}</div>
+                <div className="small text-body-secondary">
+                  {row.count} {row.count === 1 ? "expense" : "expenses"}
+                </div>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </div>
+  );
+}
+
+function RecentJobs() {
+  const jobs = useJobs(5);
+  const items = flattenPages(jobs.data).slice(0, 5);
+  return (
+    <div className="card h-100">
+      <div className="card-body">
+        <div className="section-header">
+          <h2 id="recent-jobs" className="h6 text-uppercase text-body-secondary mb-0">
+            Recent runs
+          </h2>
+          <Link to="/run" className="small">
+            Code runner
+          </Link>
+        </div>
+        {jobs.isPending ? (
+          <SkeletonRows label="Loading your runs…" rows={2} />
+        ) : jobs.isError ? (
+          <ErrorState error={jobs.error} onRetry={() => void jobs.refetch()} />
+        ) : items.length === 0 ? (
+          <p className="text-body-secondary mb-0">You haven't run any code yet.</p>
+        ) : (
+          <ul className="list-unstyled mb-0">
+            {items.map((job) => (
+              <li key={job.id} className="d-flex align-items-center gap-2 py-1">
+                <JobStatusBadge status={job.status} />
+                <Link to={`/jobs/${job.id}`} className="text-truncate">
+                  <code>{job.entrypoint}</code>
+                </Link>
+                <span className="small text-body-secondary ms-auto text-nowrap">
+                  {formatDuration(job.duration_ms)} · <Time iso={job.created_at} />
+                </span>
               </li>
             ))}
           </ul>
