@@ -375,7 +375,10 @@ export class Api {
    * An open `text/event-stream` response (the caller reads its body). `lastEventId` resumes a
    * stream after an event already seen; aborting `signal` closes the connection.
    */
-  stream(path: string, options: { lastEventId?: string | null; signal?: AbortSignal } = {}): Promise<Response> {
+  stream(
+    path: string,
+    options: { lastEventId?: string | null; signal?: AbortSignal } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { Accept: "text/event-stream" };
     if (options.lastEventId) headers["Last-Event-ID"] = options.lastEventId;
     return this.raw(path, { headers, signal: options.signal ?? null });

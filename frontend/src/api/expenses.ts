@@ -226,7 +226,8 @@ export function useImportExpenses() {
           }),
         );
       } catch (error) {
-        const report = error instanceof ApiError && error.code === "import_rejected" ? error.body.report : null;
+        const report =
+          error instanceof ApiError && error.code === "import_rejected" ? error.body.report : null;
         if (isImportReport(report)) return report;
         throw error;
       }

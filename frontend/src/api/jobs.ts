@@ -228,7 +228,11 @@ export function useJobStream(jobId: string | null): JobStream {
           // A stream that keeps ending without telling anything new is not worth following.
           failures += 1;
           if (failures > MAX_RECONNECTS) {
-            dispatch({ type: "error", jobId: id, error: new Error("The job's output stream keeps closing.") });
+            dispatch({
+              type: "error",
+              jobId: id,
+              error: new Error("The job's output stream keeps closing."),
+            });
             return;
           }
         } catch (error) {

@@ -52,8 +52,10 @@ function validGrouping(integer: string, separator: string): boolean {
 /** Digits after the decimal point this currency uses (EUR 2, JPY 0, BHD 3). */
 export function minorDigits(currency: string): number {
   try {
-    return new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions()
-      .maximumFractionDigits ?? 2;
+    return (
+      new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits ??
+      2
+    );
   } catch {
     return 2;
   }
@@ -108,7 +110,10 @@ export function formatMoney(amount: string, currency: string, locale?: string): 
 }
 
 /** Totals per currency, side by side — never added together. */
-export function formatTotals(totals: readonly { currency: string; total: string }[], locale?: string): string {
+export function formatTotals(
+  totals: readonly { currency: string; total: string }[],
+  locale?: string,
+): string {
   return totals.map((t) => formatMoney(t.total, t.currency, locale)).join(" · ");
 }
 

@@ -49,7 +49,11 @@ export function BudgetsPage() {
         </ul>
       )}
       {projects.hasNextPage && (
-        <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => void projects.fetchNextPage()}>
+        <button
+          type="button"
+          className="btn btn-sm btn-outline-primary"
+          onClick={() => void projects.fetchNextPage()}
+        >
           More projects
         </button>
       )}
@@ -132,7 +136,15 @@ function BudgetFigures({ budget }: { budget: Budget }) {
   );
 }
 
-function BudgetForm({ project, budget, onDone }: { project: Project; budget: Budget | null; onDone: () => void }) {
+function BudgetForm({
+  project,
+  budget,
+  onDone,
+}: {
+  project: Project;
+  budget: Budget | null;
+  onDone: () => void;
+}) {
   const save = useSetBudget(project.key);
   const [amount, setAmount] = useState(budget?.amount ?? "");
   const [currency, setCurrency] = useState(budget?.currency ?? "EUR");
@@ -149,7 +161,12 @@ function BudgetForm({ project, budget, onDone }: { project: Project; budget: Bud
     if (exact === null) return;
     save.mutate(
       {
-        body: { amount: exact, currency: currency.trim().toUpperCase(), period, alert_at_percent: Number(alertAt) },
+        body: {
+          amount: exact,
+          currency: currency.trim().toUpperCase(),
+          period,
+          alert_at_percent: Number(alertAt),
+        },
         ...(budget ? { version: budget.version } : {}),
       },
       { onSuccess: onDone },
@@ -157,7 +174,12 @@ function BudgetForm({ project, budget, onDone }: { project: Project; budget: Bud
   }
 
   return (
-    <form onSubmit={submit} noValidate className="row g-2 align-items-start" aria-label={`Budget of ${project.name}`}>
+    <form
+      onSubmit={submit}
+      noValidate
+      className="row g-2 align-items-start"
+      aria-label={`Budget of ${project.name}`}
+    >
       <Field
         className="col-6 col-md-3"
         label="Amount"
@@ -203,7 +225,11 @@ function BudgetForm({ project, budget, onDone }: { project: Project; budget: Bud
         </button>
       </div>
       <div className="col-12">
-        {conflict ? <ConflictNotice what="this budget" onReload={onDone} /> : <FormAlert message={errors.summary} />}
+        {conflict ? (
+          <ConflictNotice what="this budget" onReload={onDone} />
+        ) : (
+          <FormAlert message={errors.summary} />
+        )}
       </div>
     </form>
   );

@@ -70,7 +70,9 @@ export function ExpenseForm({
   function set<K extends keyof Values>(name: K, value: Values[K]) {
     setValues((v) => ({ ...v, [name]: value }));
     if (localErrors[name]) {
-      setLocalErrors((current) => Object.fromEntries(Object.entries(current).filter(([field]) => field !== name)));
+      setLocalErrors((current) =>
+        Object.fromEntries(Object.entries(current).filter(([field]) => field !== name)),
+      );
     }
   }
 

@@ -210,7 +210,8 @@ function History({ expenseId }: { expenseId: number }) {
           <ol className="timeline">
             {items.map((entry) => (
               <li key={entry.id} className="small">
-                <strong>{entry.actor?.full_name ?? "Nimbus"}</strong> {describe(entry.field, entry.old, entry.new)}{" "}
+                <strong>{entry.actor?.full_name ?? "Nimbus"}</strong>{" "}
+                {describe(entry.field, entry.old, entry.new)}{" "}
                 <span className="text-body-secondary">
                   <Time iso={entry.at} />
                 </span>

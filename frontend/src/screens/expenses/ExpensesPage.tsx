@@ -187,7 +187,13 @@ function categoryNames(categories: { id: number; path: string }[] | undefined): 
   return new Map((categories ?? []).map((c) => [c.id, c.path]));
 }
 
-function Summary({ filters, categoryNames }: { filters: ExpenseFilters; categoryNames: Map<number, string> }) {
+function Summary({
+  filters,
+  categoryNames,
+}: {
+  filters: ExpenseFilters;
+  categoryNames: Map<number, string>;
+}) {
   const totals = useExpenseSummary([], filters);
   const perCategory = useExpenseSummary(["category"], filters);
   const perMonth = useExpenseSummary(["month"], filters);
@@ -360,7 +366,9 @@ function ExpenseList({ filters, filtered }: { filters: ExpenseFilters; filtered:
                     <td className="d-none d-md-table-cell">
                       {expense.project_key ?? <span className="text-body-secondary">—</span>}
                     </td>
-                    <td className="text-end text-nowrap money">{formatMoney(expense.amount, expense.currency)}</td>
+                    <td className="text-end text-nowrap money">
+                      {formatMoney(expense.amount, expense.currency)}
+                    </td>
                     <td className="text-end text-nowrap">
                       {expense.deleted_at ? (
                         <button

@@ -70,9 +70,9 @@ export function ImportPage() {
           onFiles={choose}
           hint={
             <>
-              Columns <code>spent_on</code>, <code>amount</code>, <code>currency</code>, <code>category</code>, and
-              optionally <code>description</code> and <code>project</code> (a project key). An export from here
-              imports as it is. Drop the file here or choose it.
+              Columns <code>spent_on</code>, <code>amount</code>, <code>currency</code>, <code>category</code>
+              , and optionally <code>description</code> and <code>project</code> (a project key). An export
+              from here imports as it is. Drop the file here or choose it.
             </>
           }
         />

@@ -65,8 +65,8 @@ export function ImportPreview({ report }: { report: ImportReport }) {
       {report.preview.length > 0 && (
         <section aria-labelledby="import-rows">
           <h3 id="import-rows" className="h6">
-            {report.preview.length < report.rows ? `The first ${report.preview.length} rows` : "The rows"}, as they
-            would be stored
+            {report.preview.length < report.rows ? `The first ${report.preview.length} rows` : "The rows"}, as
+            they would be stored
           </h3>
           <div className="table-responsive">
             <table className="table table-sm align-middle import-rows">
@@ -91,7 +91,9 @@ export function ImportPreview({ report }: { report: ImportReport }) {
                     <td>{row.category}</td>
                     <td>
                       {row.description}
-                      {row.duplicate && <span className="badge text-bg-light border ms-2">already imported</span>}
+                      {row.duplicate && (
+                        <span className="badge text-bg-light border ms-2">already imported</span>
+                      )}
                     </td>
                     <td>{row.project ?? "—"}</td>
                     <td className="text-end text-nowrap money">{formatMoney(row.amount, row.currency)}</td>

@@ -51,8 +51,7 @@ export function SpendChart({
               // The exact decimal from the API, never the float used for the bar's height.
               label: (item) => {
                 const series = chart.current?.data.datasets[item.datasetIndex] as
-                  | { label?: string; exact?: (string | null)[] }
-                  | undefined;
+                  { label?: string; exact?: (string | null)[] } | undefined;
                 const exact = series?.exact?.[item.dataIndex];
                 return exact ? formatMoney(exact, series.label ?? "") : "";
               },
@@ -118,7 +117,11 @@ export function SpendChart({
                   const total = series.totals[row];
                   return (
                     <td key={series.currency} className="text-end money">
-                      {total ? formatMoney(total, series.currency) : <span className="text-body-secondary">—</span>}
+                      {total ? (
+                        formatMoney(total, series.currency)
+                      ) : (
+                        <span className="text-body-secondary">—</span>
+                      )}
                     </td>
                   );
                 })}

@@ -72,7 +72,9 @@ export function byMonth(rows: readonly SummaryRow[], range: { from?: string; to?
 }
 
 /** Per-currency totals for a table or a headline: the rows of a summary without grouping. */
-export function totalsByCurrency(rows: readonly SummaryRow[]): { currency: string; total: string; count: number }[] {
+export function totalsByCurrency(
+  rows: readonly SummaryRow[],
+): { currency: string; total: string; count: number }[] {
   return [...rows]
     .sort((a, b) => a.currency.localeCompare(b.currency))
     .map(({ currency, total, count }) => ({ currency, total, count }));

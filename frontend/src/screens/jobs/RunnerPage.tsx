@@ -101,7 +101,8 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
   }
 
   const unavailable = runtime !== null && !runtime.available;
-  const busy = create.error instanceof ApiError && (create.error.status === 429 || create.error.status === 503);
+  const busy =
+    create.error instanceof ApiError && (create.error.status === 429 || create.error.status === 503);
 
   return (
     <div className="row g-4 mb-4">
@@ -173,12 +174,17 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
             busy
               ? describeError(create.error).detail
               : create.isError
-                ? (errors.summary ?? (Object.keys(errors.fields).length ? null : describeError(create.error).detail))
+                ? (errors.summary ??
+                  (Object.keys(errors.fields).length ? null : describeError(create.error).detail))
                 : null
           }
         />
         <div className="d-flex gap-2">
-          <button type="submit" className="btn btn-primary" disabled={create.isPending || running || unavailable}>
+          <button
+            type="submit"
+            className="btn btn-primary"
+            disabled={create.isPending || running || unavailable}
+          >
             {create.isPending ? "Starting…" : running ? "Running…" : "Run"}
           </button>
           {running && jobId && (

@@ -25,7 +25,9 @@ const STATUS_TONE: Record<JobStatus, string> = {
 export function JobStatusBadge({ status }: { status: JobStatus }) {
   return (
     <span className={`badge job-status ${STATUS_TONE[status]}`}>
-      {!isFinal(status) && <span className="spinner-grow spinner-grow-sm me-1 job-pulse" aria-hidden="true" />}
+      {!isFinal(status) && (
+        <span className="spinner-grow spinner-grow-sm me-1 job-pulse" aria-hidden="true" />
+      )}
       {JOB_STATUS_LABEL[status]}
     </span>
   );
@@ -41,7 +43,15 @@ export function JobOutput({ jobId, label = "Output" }: { jobId: string; label?: 
 }
 
 /** The output of a stream someone else follows (the runner also needs its status). */
-export function JobOutputView({ jobId, stream, label = "Output" }: { jobId: string; stream: JobStream; label?: string }) {
+export function JobOutputView({
+  jobId,
+  stream,
+  label = "Output",
+}: {
+  jobId: string;
+  stream: JobStream;
+  label?: string;
+}) {
   const pre = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
   const result = stream.result;

@@ -44,4 +44,3 @@ export function outcome(result: JobSummary): string {
       return "";
   }
 }
-
