@@ -7,7 +7,7 @@ import { flattenPages, useProjects } from "../../api/queries";
 import { formErrors } from "../../ui/errors";
 import { localDate } from "../../ui/format";
 import { Field, FormAlert, SelectField, SubmitButton } from "../../ui/forms";
-import { parseAmount } from "../../ui/money";
+import { isCurrencyCode, minorDigits, parseAmount } from "../../ui/money";
 
 const COMMON_CURRENCIES = ["EUR", "USD", "GBP", "CHF", "JPY", "SEK", "NOK", "DKK", "PLN", "CAD", "AUD"];
 const FIELDS = ["amount", "currency", "category_id", "project_id", "spent_on", "description"] as const;
@@ -80,12 +80,16 @@ export function ExpenseForm({
     event.preventDefault();
     const amount = parseAmount(values.amount);
     const problems: Record<string, string> = {};
+    const currency = values.currency.trim().toUpperCase();
     if (amount === null) problems.amount = "Enter an amount such as 12.30 (no minus sign).";
+    else if (isCurrencyCode(currency) && (amount.split(".")[1]?.length ?? 0) > minorDigits(currency)) {
+      // The API says so too, but about the whole body; here it can sit by the field.
+      problems.amount = `${currency} amounts have at most ${minorDigits(currency)} decimals.`;
+    }
     if (!values.category_id) problems.category_id = "Choose a category.";
     if (!values.spent_on) problems.spent_on = "Enter the date you spent it.";
     setLocalErrors(problems);
     if (amount === null || Object.keys(problems).length > 0) return;
-    const currency = values.currency.trim().toUpperCase();
     try {
       window.localStorage.setItem(LAST_CURRENCY, currency);
     } catch {

@@ -1,6 +1,6 @@
 import { screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 
 import type { User } from "../../api/client";
 import { aUser, json, problem } from "../../test/fakeServer";
@@ -34,6 +34,9 @@ function setup(onCreate: (body: Record<string, unknown>) => Response) {
 }
 
 describe("NewExpensePage", () => {
+  // The form remembers the last currency used; each test starts from the default.
+  beforeEach(() => localStorage.clear());
+
   it("sends the amount as the exact decimal string typed, with a comma read as the point", async () => {
     const { sent } = setup(() => json(201, {}));
     const user = userEvent.setup();
@@ -61,21 +64,24 @@ describe("NewExpensePage", () => {
       problem(422, "validation_error", {
         errors: [
           {
-            loc: ["body", "amount"],
-            msg: "Value error, EUR amounts have at most 2 decimals",
+            loc: ["body", "currency"],
+            msg: "Value error, 'XYZ' is not an ISO 4217 currency in use",
             type: "value_error",
           },
         ],
       }),
     );
     const user = userEvent.setup();
-    await user.type(screen.getByLabelText("Amount"), "12.345");
+    await user.type(screen.getByLabelText("Amount"), "12.30");
+    await user.clear(screen.getByLabelText("Currency"));
+    await user.type(screen.getByLabelText("Currency"), "XYZ");
     await user.selectOptions(await screen.findByLabelText("Category"), "Meals");
     await user.click(screen.getByRole("button", { name: "Save expense" }));
-    const amount = screen.getByLabelText("Amount");
-    await expect.poll(() => amount.getAttribute("aria-invalid")).toBe("true");
-    const message = document.getElementById(amount.getAttribute("aria-describedby") ?? "");
-    expect(message).toHaveTextContent("EUR amounts have at most 2 decimals");
+    const currency = screen.getByLabelText("Currency");
+    await expect.poll(() => currency.getAttribute("aria-invalid")).toBe("true");
+    const message = document.getElementById(currency.getAttribute("aria-describedby") ?? "");
+    expect(message).toHaveTextContent("'XYZ' is not an ISO 4217 currency in use");
+    expect(screen.getByLabelText("Amount")).not.toHaveAttribute("aria-invalid");
   });
 
   it("refuses a negative or garbled amount before asking the server", async () => {
@@ -84,6 +90,10 @@ describe("NewExpensePage", () => {
     await user.type(screen.getByLabelText("Amount"), "-5");
     await user.click(screen.getByRole("button", { name: "Save expense" }));
     expect(await screen.findByText(/Enter an amount such as 12.30/)).toBeInTheDocument();
+    await user.clear(screen.getByLabelText("Amount"));
+    await user.type(screen.getByLabelText("Amount"), "12.345");
+    await user.click(screen.getByRole("button", { name: "Save expense" }));
+    expect(await screen.findByText("EUR amounts have at most 2 decimals.")).toBeInTheDocument();
     expect(sent).toHaveLength(0);
   });
 });
