@@ -585,6 +585,12 @@ function describeChange(
     v === null || v === "" ? "nothing" : `“${v.length > 60 ? `${v.slice(0, 60)}…` : v}”`;
   if (field === "created") return "filed the bug";
   if (field === "comment") return "commented";
+  if (field === "attachment")
+    return to === null ? `removed the attachment ${quote(from)}` : `attached ${quote(to)}`;
+  if (field === "repro_script")
+    return to === null ? "removed the reproduction script" : "changed the reproduction script";
+  if (field === "reproduction")
+    return to?.startsWith("started") ? "ran the reproduction script" : `reproduction: ${to ?? ""}`;
   if (field.startsWith("comment:")) return to === null ? "deleted a comment" : "edited a comment";
   if (field === "assignee_id") {
     const person = (id: string | null) => (id === null ? "nobody" : (names.get(id) ?? `user #${id}`));

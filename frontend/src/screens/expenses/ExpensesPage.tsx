@@ -336,7 +336,9 @@ function ExpenseList({ filters, filtered }: { filters: ExpenseFilters; filtered:
               <caption className="visually-hidden">Expenses</caption>
               <thead>
                 <tr>
-                  <th scope="col">Date</th>
+                  <th scope="col" className="d-none d-sm-table-cell">
+                    Date
+                  </th>
                   <th scope="col">Description</th>
                   <th scope="col" className="d-none d-md-table-cell">
                     Category
@@ -355,12 +357,15 @@ function ExpenseList({ filters, filtered }: { filters: ExpenseFilters; filtered:
               <tbody>
                 {items.map((expense) => (
                   <tr key={expense.id}>
-                    <td className="text-nowrap">{expense.spent_on}</td>
+                    <td className="text-nowrap d-none d-sm-table-cell">{expense.spent_on}</td>
                     <td className="min-w-0">
                       <Link to={`/expenses/${expense.id}`}>
                         {expense.description || <em className="text-body-secondary">No description</em>}
                       </Link>
-                      <div className="small text-body-secondary d-md-none">{expense.category}</div>
+                      <div className="small text-body-secondary d-md-none">
+                        <span className="d-sm-none">{expense.spent_on} · </span>
+                        {expense.category}
+                      </div>
                     </td>
                     <td className="d-none d-md-table-cell">{expense.category}</td>
                     <td className="d-none d-md-table-cell">

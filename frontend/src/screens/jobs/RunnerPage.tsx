@@ -179,7 +179,7 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
                 : null
           }
         />
-        <div className="d-flex gap-2">
+        <div className="d-flex gap-2 mt-3">
           <button
             type="submit"
             className="btn btn-primary"
