@@ -5,7 +5,11 @@
  * Expects `frontend/dist` (run `npm run build` first). Starts `uv run nimbus serve` on a free
  * 127.0.0.1 port with a fresh data directory, seeds an admin, a tester and a project over the
  * API, then drives the UI: sign in, dashboard, project page (deep link, add a member), profile
- * (create a personal access token and use it), admin users, registration errors, phone width.
+ * (create a personal access token and use it), admin users, bugs (workflow, attachments dropped
+ * and picked, a reproduction run), expenses (form errors, totals and charts that follow new
+ * expenses, CSV export, import with a dry run, budgets), the code runner (output streamed line by
+ * line, output files), registration errors, phone width. Jobs run in the server's own sandbox
+ * (Docker when a socket answers, else bubblewrap; the run fails if neither is there).
  * Screenshots of each screen go to e2e/screenshots/. Exits non-zero on the first failure and
  * always stops the server it started.
  */
@@ -36,8 +40,17 @@ const PROJECT = {
     'Runbook: [deploys](https://example.com/deploys) <a href="javascript:alert(1)">not a link</a><script>alert(2)</script>',
 };
 
+async function readDownload(download) {
+  const stream = await download.createReadStream();
+  const parts = [];
+  for await (const part of stream) parts.push(part);
+  return Buffer.concat(parts).toString("utf8");
+}
+
+const started = Date.now();
+
 function log(message) {
-  console.log(`[e2e] ${message}`);
+  console.log(`[e2e +${((Date.now() - started) / 1000).toFixed(1)}s] ${message}`);
 }
 
 function fail(message) {
@@ -177,6 +190,17 @@ async function run() {
     await waitForHealth(base, server);
     const { tester } = await seed(base);
     log("seeded an admin, a tester and two projects");
+    const { access_token: seedToken } = await api(base, "POST", "/auth/token", {
+      form: { username: ADMIN.email, password: ADMIN.password },
+    });
+    const [python] = await api(base, "GET", "/runtimes", { token: seedToken });
+    if (!python?.available) {
+      fail(
+        `the server has no sandbox to run jobs (${python?.detail ?? "no runtime"}): ` +
+          "install bubblewrap (apt-get install -y bubblewrap) or start a Docker engine",
+      );
+    }
+    log(`jobs run on ${python.backend}`);
 
     browser = await chromium.launch({
       executablePath: chromiumPath,
@@ -416,6 +440,209 @@ async function run() {
     await page.getByRole("link", { name: /Checkout button does nothing/ }).waitFor();
     await shot("14-bugs");
 
+    // --- bug attachments: one dropped, one picked; download one, delete one ---------------------
+    await page.getByRole("link", { name: /Checkout button does nothing/ }).click();
+    await page.getByRole("heading", { level: 1, name: /Safari 17/ }).waitFor();
+    const attachments = page.getByRole("region", { name: /Attachments/ });
+    await attachments.getByText("No files attached.").waitFor();
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(["dropped on the page\n"], "dropped.txt", { type: "text/plain" }));
+      return transfer;
+    });
+    await attachments.getByTestId("file-drop").dispatchEvent("drop", { dataTransfer: dropped });
+    await attachments.getByRole("button", { name: "Download dropped.txt" }).waitFor();
+    const consoleLog = "TypeError: checkout is undefined\n    at pay (checkout.js:12)\n";
+    await attachments
+      .getByLabel("Attach files")
+      .setInputFiles({ name: "console.log", mimeType: "text/plain", buffer: Buffer.from(consoleLog) });
+    await attachments.getByRole("button", { name: "Download console.log" }).waitFor();
+    const [attachmentDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      attachments.getByRole("button", { name: "Download console.log" }).click(),
+    ]);
+    if (attachmentDownload.suggestedFilename() !== "console.log")
+      fail(`downloaded ${attachmentDownload.suggestedFilename()}`);
+    if ((await readDownload(attachmentDownload)) !== consoleLog) fail("the attachment came back changed");
+    await attachments.getByRole("button", { name: "Delete dropped.txt" }).click();
+    await attachments.getByRole("button", { name: "Download dropped.txt" }).waitFor({ state: "detached" });
+
+    // --- reproduction: add a script, run it, watch its output and the verdict ------------------
+    const repro = page.getByRole("region", { name: "Reproduction" });
+    await repro.getByRole("button", { name: "Add a script" }).click();
+    await repro
+      .getByLabel(/Reproduction script/)
+      .fill('import sys\nprint("total is", 1 + 1 + 1)\nsys.exit(1)\n');
+    await repro.getByRole("button", { name: "Save script" }).click();
+    await repro.getByRole("button", { name: "Run reproduction" }).click();
+    await repro.getByRole("log", { name: "Reproduction output" }).getByText("total is 3").waitFor();
+    await repro.getByText("Reproduces", { exact: true }).waitFor();
+    await shot("16-bug-attachments-repro");
+
+    // --- expenses: form errors, totals and charts that follow, export, import, budgets ---------
+    const nav = page.getByRole("navigation", { name: "Main" });
+    await nav.getByRole("link", { name: "Expenses" }).click();
+    await page.getByRole("heading", { level: 1, name: "Expenses" }).waitFor();
+    await page.getByText("No expenses yet").waitFor();
+    await shot("17-expenses-empty");
+    const today = await page.evaluate(() => {
+      const d = new Date();
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+    });
+    const recordExpense = async ({ amount, currency, category, description, project }) => {
+      await page.getByRole("link", { name: "New expense" }).first().click();
+      await page.getByRole("heading", { level: 1, name: "New expense" }).waitFor();
+      await page.getByLabel("Amount").fill(amount);
+      await page.getByLabel("Currency").fill(currency);
+      await page.getByLabel("Category").selectOption({ label: category });
+      if (project) await page.getByLabel("Project (optional)").selectOption({ label: project });
+      await page.getByLabel("Date").fill(today);
+      await page.getByLabel("Description").fill(description);
+      await page.getByRole("button", { name: "Save expense" }).click();
+    };
+    await recordExpense({ amount: "12,50", currency: "XYZ", category: "Meals", description: "Team lunch" });
+    await page.locator(".invalid-feedback", { hasText: "not an ISO 4217 currency" }).waitFor();
+    await shot("18-expense-error");
+    await page.getByLabel("Currency").fill("EUR");
+    await page.getByLabel("Project (optional)").selectOption({ label: "WEB — Web storefront" });
+    await page.getByRole("button", { name: "Save expense" }).click();
+    await page.getByRole("heading", { level: 1, name: "Expenses" }).waitFor();
+    const byCategory = page.getByRole("table", { name: "Spend by category (table)" });
+    const categoryCell = (category) => byCategory.getByRole("row", { name: new RegExp(`^${category}`) });
+    await categoryCell("Meals").getByText("€12.50").waitFor();
+
+    await recordExpense({
+      amount: "40",
+      currency: "USD",
+      category: "Travel",
+      description: "Taxi to the client",
+    });
+    await page.getByRole("heading", { level: 1, name: "Expenses" }).waitFor();
+    await categoryCell("Travel").getByText("$40.00").waitFor();
+    // The new USD expense is its own series: the EUR total for Meals is unchanged, not added to.
+    await categoryCell("Meals").getByText("€12.50").waitFor();
+    await recordExpense({ amount: "7.5", currency: "EUR", category: "Meals", description: "Coffee" });
+    await page.getByRole("heading", { level: 1, name: "Expenses" }).waitFor();
+    await categoryCell("Meals").getByText("€20.00").waitFor();
+    const totals = page.getByRole("list", { name: "Total per currency" });
+    await totals.getByText("€20.00").waitFor();
+    await totals.getByText("$40.00").waitFor();
+    const byMonth = page.getByRole("table", { name: "Spend by month (table)" });
+    await byMonth.getByText("€20.00").waitFor();
+    const bars = await page.evaluate(() => document.querySelectorAll(".spend-chart canvas").length);
+    if (bars !== 2) fail(`expected 2 charts, found ${bars}`);
+    await shot("19-expenses");
+
+    const [csvDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export CSV" }).click(),
+    ]);
+    const csv = await readDownload(csvDownload);
+    if (!csv.includes("Team lunch") || !csv.includes("12.50")) fail(`export lacks the expense:\n${csv}`);
+
+    await page.getByRole("link", { name: "Team lunch" }).click();
+    await page.getByRole("heading", { level: 1, name: "Team lunch" }).waitFor();
+    await page.getByLabel("Amount").fill("13.50");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page
+      .locator(".timeline")
+      .getByText(/changed amount from “12.50” to “13.50”/)
+      .waitFor();
+    await shot("20-expense-edit");
+
+    await nav.getByRole("link", { name: "Expenses" }).click();
+    await page.getByRole("link", { name: "Import CSV" }).click();
+    await page.getByRole("heading", { level: 1, name: "Import expenses" }).waitFor();
+    const badCsv =
+      "spent_on,amount,currency,category,description\n" +
+      `${today},9.90,EUR,Meals,Sandwich\n` +
+      `${today},abc,EUR,Meals,Mystery\n` +
+      "2026-13-01,5.00,EUR,Nope,Nowhere\n";
+    await page
+      .getByLabel("CSV file")
+      .setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: Buffer.from(badCsv) });
+    const problemsTable = page.getByRole("table", { name: "Rows with problems" });
+    await problemsTable.getByRole("row", { name: /^3 amount/ }).waitFor();
+    await problemsTable.getByRole("row", { name: /^4 spent_on/ }).waitFor();
+    await problemsTable.getByRole("row", { name: /^4 category .*Nope/ }).waitFor();
+    if ((await page.getByRole("button", { name: /^Import \d/ }).count()) > 0)
+      fail("a file with bad rows can be imported");
+    await shot("21-import-errors");
+    const goodCsv =
+      "spent_on,amount,currency,category,description,project\n" +
+      `${today},9.90,EUR,Meals,Sandwich,WEB\n` +
+      `${today},3.10,EUR,Office,Pens,\n`;
+    await page
+      .getByLabel("CSV file")
+      .setInputFiles({ name: "good.csv", mimeType: "text/csv", buffer: Buffer.from(goodCsv) });
+    await page.getByRole("heading", { name: "Ready to import" }).waitFor();
+    await shot("21-import-preview");
+    await page.getByRole("button", { name: "Import 2 expenses" }).click();
+    await page.getByText("Imported 2 expenses.").waitFor();
+    await page.getByRole("link", { name: "See your expenses" }).click();
+    await page.getByRole("link", { name: "Pens", exact: true }).waitFor();
+    // 13.50 + 7.50 (Meals by hand) + 9.90 (imported) = 30.90 EUR for Meals.
+    await categoryCell("Meals").getByText("€30.90").waitFor();
+
+    await page.getByRole("link", { name: "Budgets" }).click();
+    await page.getByRole("heading", { level: 1, name: "Budgets" }).waitFor();
+    await page.getByRole("button", { name: "Set a budget for Web storefront" }).click();
+    const budgetForm = page.getByRole("form", { name: "Budget of Web storefront" });
+    await budgetForm.getByLabel("Amount").fill("100");
+    await budgetForm.getByRole("button", { name: "Save" }).click();
+    // 13.50 (edited lunch) + 9.90 (imported sandwich) are linked to WEB.
+    await page.getByText("€23.40").waitFor();
+    await page.getByText("€76.60 left").waitFor();
+    await shot("22-budgets");
+
+    // --- code runner: output streams line by line, files come back ----------------------------
+    await nav.getByRole("link", { name: "Code runner" }).click();
+    await page.getByRole("heading", { level: 1, name: "Code runner" }).waitFor();
+    const editor = page.locator(".cm-content");
+    await editor.click();
+    await page.keyboard.press("ControlOrMeta+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.insertText(
+      'import time\nprint("first line", flush=True)\ntime.sleep(0.5)\nprint("second line")\n' +
+        'open("result.txt", "w").write(input())\n',
+    );
+    await page.getByLabel("Standard input").fill("forty-two");
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    // The first line must be on screen while the job still runs: a stream buffered until the
+    // end would show both lines at once and never satisfy this.
+    const seenRunning = await page
+      .waitForFunction(
+        () => {
+          const output = document.querySelector(".job-output");
+          const text = output?.querySelector("[role=log]")?.textContent ?? "";
+          if (!text.includes("first line") || text.includes("second line")) return null;
+          return output?.getAttribute("data-status");
+        },
+        null,
+        { polling: "raf", timeout: 20_000 },
+      )
+      .then((handle) => handle.jsonValue())
+      .catch(() => fail("the first line never showed on its own: output is not streamed"));
+    if (seenRunning !== "running") fail(`first line shown while the job was ${seenRunning}`);
+    const runLog = page.getByRole("log", { name: "Output" });
+    await runLog.getByText("second line").waitFor();
+    await page.locator(".job-output .job-status", { hasText: "Succeeded" }).waitFor();
+    const [fileDownload] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download result.txt" }).click(),
+    ]);
+    if ((await readDownload(fileDownload)) !== "forty-two") fail("the job's output file came back changed");
+    await page.getByRole("table", { name: "Your recent runs" }).getByText("Succeeded").first().waitFor();
+    await shot("23-runner");
+    await page.getByRole("link", { name: "Open this run" }).click();
+    await page.getByRole("log", { name: "Output" }).getByText("second line").waitFor();
+    await shot("24-job");
+
+    await nav.getByRole("link", { name: "Dashboard" }).click();
+    await page.getByRole("list", { name: "This month per currency" }).getByText("€34.00").waitFor();
+    await page.getByRole("region", { name: "Recent runs" }).locator(".job-status").first().waitFor();
+    await shot("04-dashboard-full");
+
     // --- phone width: the menu collapses behind a toggle ---------------------------------------
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole("link", { name: "Nimbus" }).click();
@@ -426,6 +653,29 @@ async function run() {
     await shot("09-phone-menu");
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Projects" }).click();
     await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
+    for (const [path, heading, name] of [
+      ["/expenses", "Expenses", "25-phone-expenses"],
+      ["/expenses/new", "New expense", "25-phone-expense-form"],
+      ["/run", "Code runner", "25-phone-runner"],
+      ["/bugs/WEB-1", /Safari 17/, "25-phone-bug"],
+    ]) {
+      await page.goto(`${base}${path}`);
+      await page.getByRole("heading", { level: 1, name: heading }).waitFor();
+      await page.waitForLoadState("networkidle").catch(() => undefined);
+      const { overflow, culprits } = await page.evaluate(() => ({
+        overflow: document.documentElement.scrollWidth - window.innerWidth,
+        // The innermost elements that stick out, outside the scrolling table wrappers.
+        culprits: [...document.querySelectorAll("body *")]
+          .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5)
+          .filter((el) => !el.closest(".table-responsive") && el.children.length === 0)
+          .slice(0, 4)
+          .map((el) => `<${el.tagName.toLowerCase()} class="${el.className}">`),
+      }));
+      if (overflow > 0)
+        problems.push(`${path} is ${overflow}px wider than a 390px phone: ${culprits.join(", ")}`);
+      await shot(name);
+    }
+    await page.goto(`${base}/projects`);
     await page.setViewportSize({ width: 1280, height: 860 });
 
     // --- keyboard: the skip link is the first stop and lands on the content ---------------------
@@ -466,6 +716,18 @@ async function run() {
     await shot("15-notifications");
     await page.getByRole("button", { name: "Mark all as read" }).click();
     await page.locator(".notification.unread").first().waitFor({ state: "detached" });
+    // A non-admin member attaches a file to the bug too.
+    await page.goto(`${base}/bugs/WEB-1`);
+    const graceFiles = page.getByRole("region", { name: /Attachments/ });
+    await graceFiles.getByRole("button", { name: "Download console.log" }).waitFor();
+    await graceFiles
+      .getByLabel("Attach files")
+      .setInputFiles({ name: "steps.txt", mimeType: "text/plain", buffer: Buffer.from("1. open\n2. pay\n") });
+    await graceFiles.getByRole("button", { name: "Download steps.txt" }).waitFor();
+    // Only the uploader or an admin may delete: Grace sees Delete on hers, not on Ada's.
+    await graceFiles.getByRole("button", { name: "Delete steps.txt" }).waitFor();
+    if ((await graceFiles.getByRole("button", { name: "Delete console.log" }).count()) > 0)
+      fail("a non-admin may delete someone else's attachment");
     await page.goto(`${base}/projects/OPS`);
     await page.getByText("No project “OPS”").waitFor();
     await shot("11-project-not-member");
