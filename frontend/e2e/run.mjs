@@ -676,6 +676,9 @@ async function run() {
       await shot(name);
     }
     await page.goto(`${base}/projects`);
+    // Let the page finish exchanging its refresh token before the reload below: a reload in the
+    // middle of that exchange presents a spent token, and reuse detection ends the session.
+    await page.getByRole("heading", { level: 1, name: "Projects" }).waitFor();
     await page.setViewportSize({ width: 1280, height: 860 });
 
     // --- keyboard: the skip link is the first stop and lands on the content ---------------------
