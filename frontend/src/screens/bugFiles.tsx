@@ -3,134 +3,31 @@ import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState, type SubmitEvent } from "react";
 import { Link } from "react-router";
 
-import {
-  saveBlob,
-  useAttachments,
-  useDeleteAttachment,
-  useReproduce,
-  useUploadAttachment,
-} from "../api/attachments";
+import { useAttachments, useDeleteAttachment, useReproduce, useUploadAttachment } from "../api/attachments";
 import { bugKeys, useUpdateBug } from "../api/bugs";
-import type { Attachment, Bug } from "../api/client";
-import { useApi } from "../api/context";
+import type { Bug } from "../api/client";
 import { useJobStream } from "../api/jobs";
 import { useCurrentUser } from "../app/currentUser";
 import { Time } from "../ui/bits";
 import { describeError } from "../ui/errors";
-import { FileDrop } from "../ui/FileDrop";
-import { formatBytes } from "../ui/format";
 import { FormAlert, SubmitButton } from "../ui/forms";
-import { ErrorState, SkeletonRows } from "../ui/states";
+import { AttachmentsCard } from "./attachmentParts";
 import { JobOutputView } from "./jobs/jobParts";
 
 export function Attachments({ bugKey }: { bugKey: string }) {
-  const api = useApi();
   const user = useCurrentUser();
-  const attachments = useAttachments(bugKey);
-  const upload = useUploadAttachment(bugKey);
-  const remove = useDeleteAttachment(bugKey);
-  const [uploading, setUploading] = useState<string | null>(null);
-  const [failures, setFailures] = useState<string[]>([]);
-  const [downloadError, setDownloadError] = useState<unknown>(null);
-  const items = attachments.data ?? [];
-
-  async function uploadAll(files: File[]) {
-    setFailures([]);
-    const failed: string[] = [];
-    for (const file of files) {
-      setUploading(file.name);
-      try {
-        await upload.mutateAsync(file);
-      } catch (error) {
-        failed.push(`${file.name}: ${describeError(error).detail}`);
-      }
-    }
-    setUploading(null);
-    setFailures(failed);
-  }
-
-  async function download(attachment: Attachment) {
-    setDownloadError(null);
-    try {
-      const { blob, filename } = await api.download(
-        attachment.download_url || `/api/v1/attachments/${attachment.id}/download`,
-      );
-      saveBlob(blob, filename || attachment.filename);
-    } catch (error) {
-      setDownloadError(error);
-    }
-  }
-
   return (
-    <section className="card mb-4" aria-labelledby="attachments-title">
-      <div className="card-body">
-        <h2 id="attachments-title" className="h6 text-uppercase text-body-secondary mb-2">
-          Attachments{" "}
-          {items.length > 0 && <span className="badge text-bg-light border ms-1">{items.length}</span>}
-        </h2>
-        {attachments.isPending ? (
-          <SkeletonRows label="Loading attachments…" rows={1} />
-        ) : attachments.isError ? (
-          <ErrorState error={attachments.error} onRetry={() => void attachments.refetch()} />
-        ) : items.length === 0 ? (
-          <p className="text-body-secondary">No files attached.</p>
-        ) : (
-          <ul className="list-unstyled attachment-list mb-3">
-            {items.map((a) => (
-              <li key={a.id} className="d-flex flex-wrap align-items-center gap-2 py-2">
-                <span className="fw-medium text-break">{a.filename}</span>
-                <span className="small text-body-secondary">
-                  {formatBytes(a.size)} · {a.content_type} · <Time iso={a.created_at} />
-                </span>
-                <span className="ms-auto d-flex gap-2">
-                  <button
-                    type="button"
-                    className="btn btn-sm btn-outline-secondary"
-                    onClick={() => void download(a)}
-                  >
-                    Download<span className="visually-hidden"> {a.filename}</span>
-                  </button>
-                  {(a.uploader_id === user.id || user.role === "admin") && (
-                    <button
-                      type="button"
-                      className="btn btn-sm btn-outline-danger"
-                      disabled={remove.isPending}
-                      onClick={() => remove.mutate(a.id)}
-                    >
-                      Delete<span className="visually-hidden"> {a.filename}</span>
-                    </button>
-                  )}
-                </span>
-              </li>
-            ))}
-          </ul>
-        )}
-        <FileDrop
-          label="Attach files"
-          multiple
-          disabled={uploading !== null}
-          onFiles={(files) => void uploadAll(files)}
-          hint="Drop files here or choose them: screenshots, logs, anything that helps."
-        />
-        <div role="status" aria-live="polite" className="small mt-2">
-          {uploading && (
-            <>
-              <span className="spinner-border spinner-border-sm me-2" aria-hidden="true" />
-              Uploading {uploading}…
-            </>
-          )}
-        </div>
-        {failures.length > 0 && (
-          <div className="alert alert-danger py-2 mt-2 mb-0" role="alert">
-            {failures.map((f) => (
-              <div key={f}>{f}</div>
-            ))}
-          </div>
-        )}
-        {remove.isError && <FormAlert message={describeError(remove.error).detail} />}
-        {downloadError !== null && <FormAlert message={describeError(downloadError).detail} />}
-      </div>
-    </section>
+    <AttachmentsCard
+      title="Attachments"
+      titleId="attachments-title"
+      files={useAttachments(bugKey)}
+      upload={useUploadAttachment(bugKey)}
+      remove={useDeleteAttachment(bugKey)}
+      canDelete={(a) => a.uploader_id === user.id || user.role === "admin"}
+      uploadLabel="Attach files"
+      hint="Drop files here or choose them: screenshots, logs, anything that helps."
+      empty="No files attached."
+    />
   );
 }
 
