@@ -548,6 +548,21 @@ async function run() {
       .locator(".timeline")
       .getByText(/changed amount from “12.50” to “13.50”/)
       .waitFor();
+    const receipts = page.getByRole("region", { name: /Receipts/ });
+    await receipts.getByText("No receipts yet.").waitFor();
+    // A real PNG: the API checks that a file's bytes match its type.
+    const png = Buffer.from(
+      "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+      "base64",
+    );
+    await receipts
+      .getByLabel("Add receipts")
+      .setInputFiles({ name: "lunch.png", mimeType: "image/png", buffer: png });
+    await receipts.getByRole("button", { name: "Download lunch.png" }).waitFor();
+    await page
+      .locator(".timeline")
+      .getByText(/added the receipt “lunch.png”/)
+      .waitFor();
     await shot("20-expense-edit");
 
     await nav.getByRole("link", { name: "Expenses" }).click();

@@ -298,3 +298,59 @@ export function useSetBudget(projectKey: string) {
     },
   });
 }
+
+// --- receipts -------------------------------------------------------------------------------
+
+export const receiptKeys = {
+  forExpense: (id: number) => ["expenses", "detail", id, "receipts"] as const,
+};
+
+export function useReceipts(expenseId: number) {
+  const api = useApi();
+  return useQuery({
+    queryKey: receiptKeys.forExpense(expenseId),
+    queryFn: () =>
+      unwrap(
+        api.client.GET("/api/v1/expenses/{expense_id}/attachments", {
+          params: { path: { expense_id: expenseId } },
+        }),
+      ),
+  });
+}
+
+export function useUploadReceipt(expenseId: number) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (file: File) =>
+      unwrap(
+        api.client.POST("/api/v1/expenses/{expense_id}/attachments", {
+          params: { path: { expense_id: expenseId } },
+          // The generated type says "string" for a binary field; the serializer sends the File.
+          body: { file: file.name },
+          bodySerializer: () => fileForm(file),
+        }),
+      ),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: expenseKeys.history(expenseId) });
+      return queryClient.invalidateQueries({ queryKey: receiptKeys.forExpense(expenseId) });
+    },
+  });
+}
+
+export function useDeleteReceipt(expenseId: number) {
+  const api = useApi();
+  const queryClient = useQueryClient();
+  return useMutation({
+    mutationFn: (attachmentId: number) =>
+      unwrap(
+        api.client.DELETE("/api/v1/attachments/{attachment_id}", {
+          params: { path: { attachment_id: attachmentId } },
+        }),
+      ),
+    onSuccess: () => {
+      void queryClient.invalidateQueries({ queryKey: expenseKeys.history(expenseId) });
+      return queryClient.invalidateQueries({ queryKey: receiptKeys.forExpense(expenseId) });
+    },
+  });
+}

@@ -5,17 +5,22 @@ import { ApiError, type Expense, type Schemas } from "../../api/client";
 import {
   useCreateExpense,
   useDeleteExpense,
+  useDeleteReceipt,
+  useReceipts,
+  useUploadReceipt,
   useExpense,
   useExpenseHistory,
   useRestoreExpense,
   useUpdateExpense,
 } from "../../api/expenses";
+import { useCurrentUser } from "../../app/currentUser";
 import { PageHeader, Time } from "../../ui/bits";
 import { describeError } from "../../ui/errors";
 import { FormAlert } from "../../ui/forms";
 import { useDocumentTitle } from "../../ui/hooks";
 import { formatMoney } from "../../ui/money";
 import { ConflictNotice, EmptyState, ErrorState, Loading, SkeletonRows } from "../../ui/states";
+import { AttachmentsCard } from "../attachmentParts";
 import { ExpenseForm } from "./ExpenseForm";
 
 export function NewExpensePage() {
@@ -184,10 +189,30 @@ function ExpenseView({ expense, onReload }: { expense: Expense; onReload: () => 
           )}
         </div>
         <div className="col-lg-5">
+          <Receipts expense={expense} />
           <History expenseId={expense.id} />
         </div>
       </div>
     </>
+  );
+}
+
+function Receipts({ expense }: { expense: Expense }) {
+  const user = useCurrentUser();
+  const editor = expense.user.id === user.id || user.role === "admin";
+  return (
+    <AttachmentsCard
+      title="Receipts"
+      titleId="receipts-title"
+      files={useReceipts(expense.id)}
+      upload={useUploadReceipt(expense.id)}
+      remove={useDeleteReceipt(expense.id)}
+      canDelete={() => editor && expense.deleted_at === null}
+      uploadLabel="Add receipts"
+      hint="Drop a photo or PDF of the receipt here, or choose it."
+      empty="No receipts yet."
+      {...(expense.deleted_at !== null ? { closed: "Restore the expense to add receipts." } : {})}
+    />
   );
 }
 
@@ -228,6 +253,8 @@ function describe(field: string, from: string | null, to: string | null): string
   if (field === "created") return "recorded it";
   if (field === "deleted") return "deleted it";
   if (field === "restored") return "restored it";
+  if (field === "receipt")
+    return to === null ? `removed the receipt “${from ?? ""}”` : `added the receipt “${to}”`;
   const name = field.replace(/_/g, " ");
   if (from === null) return `set ${name} to “${to ?? ""}”`;
   if (to === null) return `cleared ${name}`;
