@@ -157,7 +157,7 @@ export function ExpensesPage() {
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
-        <div className="col-md-2 mb-3">
+        <div className="col-md-2 pb-2">
           <div className="form-check">
             <input
               id="show-deleted"
