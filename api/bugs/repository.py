@@ -236,6 +236,10 @@ _LABEL_LISTS = {
 }
 
 
+# every column of a bug, built once rather than on each list request
+_BUG_COLUMNS = [col(getattr(Bug, c.key)) for c in Bug.__table__.columns]  # type: ignore[attr-defined]
+
+
 def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select[Any]:
     """The bug's columns plus what a BugRead shows beyond them, so a whole page is one query.
 
@@ -246,9 +250,8 @@ def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select
     watching = exists().where(
         col(BugWatcher.bug_id) == Bug.id, col(BugWatcher.user_id) == viewer_id
     )
-    bug_columns = [col(getattr(Bug, c.key)) for c in Bug.__table__.columns]  # type: ignore[attr-defined]
     return (
-        stmt.with_only_columns(*bug_columns, maintain_column_froms=True)
+        stmt.with_only_columns(*_BUG_COLUMNS, maintain_column_froms=True)
         .join(Project, col(Project.id) == Bug.project_id)
         .join(reporter, col(reporter.id) == Bug.reporter_id)
         .outerjoin(assignee, col(assignee.id) == Bug.assignee_id)
