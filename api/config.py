@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from executor.image.build import DEFAULT_TAG as DEFAULT_SANDBOX_IMAGE
+
 DEFAULT_SECRET = "change-me"  # noqa: S105 - the sentinel that production refuses
 
 
@@ -36,7 +38,7 @@ class Settings(BaseSettings):
     executor_backend: Literal["auto", "docker", "bwrap", "off"] = "auto"
     executor_in_process: bool = True
     docker_host: str | None = None
-    sandbox_image: str = "nimbus-sandbox:py3"
+    sandbox_image: str = DEFAULT_SANDBOX_IMAGE
     job_max_wall_time_s: int = 30
     job_max_memory_mb: int = 256
     job_max_output_bytes: int = 1_000_000

@@ -1,19 +1,22 @@
 """Docker sandbox backend (aiodocker): one hardened, never-reused container per job.
 
-Each job gets a fresh container and a fresh named volume mounted at ``/work``; the job's files are
-uploaded into the volume as ``job/`` (owned by 65534, mode 0700) before start, and the container
-runs ``python3 <entrypoint> <args>`` in ``/work/job`` with no network, a read-only root, no
-capabilities, ``no-new-privileges``, uid 65534, memory == memory+swap, a pids limit, a CPU rate,
-nofile/fsize/core ulimits, private IPC, an init process, a size-capped ``/tmp`` tmpfs, an empty
-environment and the ``none`` log driver (output is read through attach, never stored by Docker).
+Each job gets a fresh container with a fresh anonymous volume mounted at ``/work``: Docker fills
+it from the image, whose ``/work/job`` is owned by 65534 (mode 0700); the job's files are
+uploaded into it before start, and the container runs ``python3 <entrypoint> <args>`` in
+``/work/job`` with no network, a read-only root, no capabilities, ``no-new-privileges``, uid
+65534, memory == memory+swap, a pids limit, a CPU rate, nofile/fsize/core ulimits, private IPC,
+an init process, a size-capped ``/tmp`` tmpfs, an empty environment and the ``none`` log driver
+(output is read through attach, never stored by Docker).
 
 The attach stream is opened before start so no output is lost; stdout and stderr are read
 separately and live, capped while streaming. The worker enforces the wall-clock limit by killing
 the container; OOM is read from ``State.OOMKilled`` (after our own timeout flag, since both end in
 exit 137). After exit the work directory comes back through the archive API and is parsed in
-memory (`executor.archive`). Every container and volume carries the ``nimbus.sandbox`` label, is
-deleted after the job, and `reap_sandboxes` removes leftovers after a crash. Every Docker call
-runs under a timeout. Images are never pulled: `check` verifies the image exists.
+memory (`executor.archive`). Every container and volume carries the ``nimbus.sandbox`` label; the
+volume belongs to its container and is deleted with it after the job, and `reap_sandboxes`
+removes leftovers after a crash. (A named volume per job costs two more Docker calls and an
+upload of the empty ``job/`` directory: about a fifth of the engine's work per job.) Every Docker
+call runs under a timeout. Images are never pulled: `check` verifies the image exists.
 
 With ``pool_size > 0`` jobs run in pre-started containers from `executor.pool.WarmPool` instead,
 each still used for exactly one job.
@@ -87,9 +90,10 @@ def sandbox_labels() -> dict[str, str]:
     return {LABEL: "1", LABEL_CREATED: str(int(time.time()))}
 
 
-def container_config(image: str, limits: Limits, command: list[str], volume: str) -> dict[str, Any]:
+def container_config(image: str, limits: Limits, command: list[str]) -> dict[str, Any]:
     """The complete, hardened container configuration. Nothing from the host leaks in."""
     memory = limits.memory_mb * MIB
+    labels = sandbox_labels()
     return {
         "Image": image,
         "Cmd": command,
@@ -97,7 +101,7 @@ def container_config(image: str, limits: Limits, command: list[str], volume: str
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "WorkingDir": JOB_DIR,
         "Env": [],
-        "Labels": sandbox_labels(),
+        "Labels": labels,
         "NetworkDisabled": True,
         "AttachStdin": True,
         "AttachStdout": True,
@@ -124,11 +128,10 @@ def container_config(image: str, limits: Limits, command: list[str], volume: str
             "Init": True,
             "Tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777"},  # noqa: S108
             "Mounts": [
-                {
+                {  # anonymous: created with the container, deleted with it (``v=True``)
                     "Type": "volume",
-                    "Source": volume,
                     "Target": WORK_MOUNT,
-                    "VolumeOptions": {"NoCopy": True},
+                    "VolumeOptions": {"NoCopy": False, "Labels": labels},
                 }
             ],
             "AutoRemove": False,
@@ -158,7 +161,6 @@ class Sandbox:
         self.docker = docker
         self.name = name
         self.container: DockerContainer | None = None
-        self.volume_created = False
         self.started_at: float | None = None
         self.warm_since: float | None = None  # monotonic time it joined a warm pool
         self._stream: Stream | None = None
@@ -172,25 +174,20 @@ class Sandbox:
         command: list[str],
         files: Mapping[str, bytes],
     ) -> Sandbox:
-        """Create volume and container, upload ``files`` into ``/work/job``, open attach."""
+        """Create the container (and its volume), upload ``files`` into ``/work/job``, attach."""
         sandbox = cls(docker, f"nimbus-sbx-{uuid.uuid4().hex[:16]}")
         try:
-            await api_call(
-                docker.volumes.create(  # type: ignore[no-untyped-call]
-                    {"Name": sandbox.name, "Labels": sandbox_labels(), "Driver": "local"}
-                )
-            )
-            sandbox.volume_created = True
             sandbox.container = await api_call(
                 docker.containers.create(
-                    container_config(image, limits, command, sandbox.name), name=sandbox.name
+                    container_config(image, limits, command), name=sandbox.name
                 )
             )
-            await api_call(
-                sandbox.container.put_archive(  # type: ignore[no-untyped-call]
-                    WORK_MOUNT, build_input_tar(files)
+            if files:
+                await api_call(
+                    sandbox.container.put_archive(  # type: ignore[no-untyped-call]
+                        WORK_MOUNT, build_input_tar(files)
+                    )
                 )
-            )
             # open the attach connection now: output written before it exists is lost
             sandbox._stream = sandbox.container.attach(stdin=True, stdout=True, stderr=True)
             await api_call(sandbox._stream.__aenter__())
@@ -398,7 +395,7 @@ class Sandbox:
         )
 
     async def destroy(self) -> None:
-        """Close the stream, delete the container and the volume. Never raises."""
+        """Close the stream, delete the container and its volume. Never raises."""
         if self._stream is not None:
             with contextlib.suppress(Exception):
                 await api_call(self._stream.close())
@@ -410,11 +407,6 @@ class Sandbox:
                     log.warning("could not delete container %s: %s", self.name, exc)
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
                 log.warning("could not delete container %s: %s", self.name, exc)
-        if self.volume_created:
-            try:
-                await _delete_volume(self.docker, self.name)
-            except (aiodocker.DockerError, TimeoutError, aiohttp.ClientError, OSError) as exc:
-                log.warning("could not delete volume %s: %s", self.name, exc)
 
 
 async def _delete_volume(docker: aiodocker.Docker, name: str) -> None:
@@ -431,10 +423,11 @@ async def _delete_volume(docker: aiodocker.Docker, name: str) -> None:
 async def reap_sandboxes(
     docker: aiodocker.Docker, *, older_than_s: float = 0.0, keep: frozenset[str] = frozenset()
 ) -> int:
-    """Delete labelled containers and volumes (older than ``older_than_s``) not in ``keep``.
+    """Delete labelled containers older than ``older_than_s`` and not in ``keep`` (sandbox names
+    still in use by this process), then every labelled volume that no container uses.
 
-    Run it when a worker starts (after a crash nothing else will) and periodically.
-    ``keep`` holds sandbox names (container name == volume name) still in use by this process.
+    Run it when a worker starts (after a crash nothing else will) and periodically. A sandbox's
+    volume is created with its container and referenced by it, so an unused one is a leftover.
     """
     cutoff = time.time() - older_than_s
     filters = json.dumps({"label": [f"{LABEL}=1"]})
@@ -452,17 +445,16 @@ async def reap_sandboxes(
             if exc.status != 404:
                 log.warning("reaper could not delete container %s: %s", container.id, exc)
     volumes = await api_call(
-        docker.volumes.list(filters={"label": [f"{LABEL}=1"]})  # type: ignore[no-untyped-call]
+        docker.volumes.list(  # type: ignore[no-untyped-call]
+            filters={"label": [f"{LABEL}=1"], "dangling": ["true"]}
+        )
     )
     for volume in volumes.get("Volumes") or []:
-        labels = volume.get("Labels") or {}
-        if volume["Name"] in keep or float(labels.get(LABEL_CREATED, 0)) > cutoff:
-            continue
         try:
             await _delete_volume(docker, volume["Name"])
             removed += 1
         except aiodocker.DockerError as exc:
-            # 409: still mounted by a container that another worker is using
+            # 409: a container started using it meanwhile (not ours to judge: leave it)
             log.warning("reaper could not delete volume %s: %s", volume["Name"], exc)
     return removed
 

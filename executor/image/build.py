@@ -19,7 +19,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-DEFAULT_TAG = "nimbus-sandbox:py3"
+DEFAULT_TAG = "nimbus-sandbox:py3-r2"
+"""Bump the ``-rN`` suffix (and ``RECIPE``) whenever the image's content changes: an engine that
+has the tag skips the build, so a changed recipe needs a new tag."""
+RECIPE = 2
 IMAGE_DIR = Path(__file__).resolve().parent
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -84,7 +87,7 @@ def _run(cmd: list[str], what: str, timeout_s: float) -> None:
 
 def build_rootfs_tarball(mirror: str | None = None) -> Path:
     """Create (or reuse) the cached rootfs tarball and return its path."""
-    tarball = cache_dir() / f"rootfs-{SUITE}-python3.tar"
+    tarball = cache_dir() / f"rootfs-{SUITE}-python3-r{RECIPE}.tar"
     if tarball.exists():
         return tarball
     debootstrap = shutil.which("debootstrap")
@@ -107,6 +110,7 @@ def build_rootfs_tarball(mirror: str | None = None) -> Path:
             timeout_s=1800,
         )
         _harden_rootfs(root)
+        _add_work_dir(root)
         partial = tarball.with_suffix(".partial")
         _run(
             ["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."],
@@ -132,6 +136,20 @@ def _harden_rootfs(root: Path) -> None:
             target.mkdir()
     for compiler in ("usr/bin/gcc", "usr/bin/cc", "usr/bin/sudo"):
         (root / compiler).unlink(missing_ok=True)
+
+
+def _add_work_dir(root: Path) -> None:
+    """``/work/job`` owned by the sandbox user (0700) under a root-owned ``/work``.
+
+    A fresh anonymous volume mounted at ``/work`` is populated from this (Docker copies the
+    image's content, owner and mode into an empty volume), so no per-job upload is needed to
+    give the sandbox user a writable work directory.
+    """
+    job = root / "work" / "job"
+    job.mkdir(parents=True, exist_ok=True)
+    (root / "work").chmod(0o755)
+    job.chmod(0o700)
+    os.chown(job, 65534, 65534)
 
 
 def build_offline(tag: str = DEFAULT_TAG, docker_host: str | None = None) -> str:

@@ -175,7 +175,7 @@ async def measure(samples: int, total: int) -> dict[str, float]:
                 await keeper.delete(force=True)
 
             config = container_config(
-                engine_.image, DEFAULT_LIMITS, ["/usr/bin/python3", "-c", "print(1)"], "unused"
+                engine_.image, DEFAULT_LIMITS, ["/usr/bin/python3", "-c", "print(1)"]
             )
             del config["HostConfig"]["Mounts"]  # no volume: the cheapest honest one-shot
             config["WorkingDir"] = "/"

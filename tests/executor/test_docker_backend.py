@@ -34,6 +34,14 @@ async def labelled(docker_host: str) -> tuple[list[str], list[str]]:
     return [c.id for c in containers], [v["Name"] for v in volumes.get("Volumes") or []]
 
 
+async def dangling_volumes(docker_host: str) -> list[str]:
+    """Labelled volumes no container uses: leftovers (each sandbox's volume goes with it)."""
+    async with aiodocker.Docker(url=docker_host) as docker:
+        filters = {"label": [f"{LABEL}=1"], "dangling": ["true"]}
+        volumes = await docker.volumes.list(filters=filters)
+    return [v["Name"] for v in volumes.get("Volumes") or []]
+
+
 async def test_pool_jobs_run_in_prestarted_containers_never_reused(
     pool_backend: DockerBackend,
 ) -> None:

@@ -46,7 +46,7 @@ def test_too_many_files_are_refused() -> None:
 
 
 def test_container_config_has_every_hardening_option() -> None:
-    config = container_config("img", DEFAULT_LIMITS, ["/usr/bin/python3", "main.py"], "vol")
+    config = container_config("img", DEFAULT_LIMITS, ["/usr/bin/python3", "main.py"])
     host = config["HostConfig"]
     assert config["User"] == "65534:65534"
     assert config["Env"] == []
@@ -63,7 +63,9 @@ def test_container_config_has_every_hardening_option() -> None:
     assert host["IpcMode"] == "private"
     assert host["Init"] is True
     assert "size=64m" in host["Tmpfs"]["/tmp"]
-    assert [m["Type"] for m in host["Mounts"]] == ["volume"]
+    assert [(m["Type"], m["Target"]) for m in host["Mounts"]] == [("volume", "/work")]
+    assert "Source" not in host["Mounts"][0]  # anonymous: it goes with its container
+    assert host["Mounts"][0]["VolumeOptions"]["Labels"]["nimbus.sandbox"] == "1"
     assert "Binds" not in host
     assert host["Privileged"] is False
     assert host["AutoRemove"] is False

@@ -22,6 +22,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from executor.image.build import DEFAULT_TAG
 from tests.support.server import nimbus_env, start_server
 
 PASSWORD = "load-test-password"
@@ -475,7 +476,7 @@ async def live_load(
         sandbox = {
             "executor_backend": "docker",
             "docker_host": docker_host,
-            "sandbox_image": sandbox_image or "nimbus-sandbox:py3",
+            "sandbox_image": sandbox_image or DEFAULT_TAG,
             "worker_reap_on_start": "false",  # the engine may be shared with other pools
         }
     env = nimbus_env(
