@@ -1,8 +1,9 @@
 """The job worker: claim a queued job, run it in the sandbox, store the result.
 
-- Claiming is one conditional UPDATE (``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL; on
-  SQLite the single writer makes the statement atomic), woken by the `QUEUE` signal (in-process
-  or LISTEN/NOTIFY) and by a poll as a fallback. At most ``job_concurrency`` jobs run at once.
+- Claiming is one conditional UPDATE of as many jobs as there are free slots (``SELECT ... FOR
+  UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the single writer makes the statement atomic),
+  woken by the `QUEUE` signal (in-process or LISTEN/NOTIFY) and by a poll as a fallback. At most
+  ``job_concurrency`` jobs run at once.
 - While a job runs, one task per job batches its output chunks into numbered events and renews
   the lease (heartbeat); the same write tells it whether someone asked to cancel.
 - A job whose lease ran out (its worker died) is retried once, else it ends ``error``
@@ -155,23 +156,25 @@ class Worker:
         with signals.watch(QUEUE, wake=self._wake):
             while not self._stopping:
                 self._wake.clear()
-                while len(self._runs) < self.concurrency and not self._stopping:
-                    job = await self._claim()
-                    if job is None:
-                        break
-                    self._launch(job)
+                while (free := self.concurrency - len(self._runs)) > 0 and not self._stopping:
+                    jobs = await self._claim(free)
+                    for job in jobs:
+                        self._launch(job)
+                    if len(jobs) < free:
+                        break  # the queue is empty (for now)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), poll)
 
-    async def _claim(self) -> Job | None:
+    async def _claim(self, limit: int) -> list[Job]:
+        """Up to ``limit`` queued jobs, in one statement: a wake-up claims what fits."""
         try:
             async with self.sessionmaker() as session:
-                job = await service.claim_next(session, self.id, self.settings.job_lease_s)
+                jobs = await service.claim(session, self.id, self.settings.job_lease_s, limit)
                 await session.commit()
-                return job
+                return jobs
         except Exception:  # the database may be briefly away; the poll retries
             log.exception("worker %s: could not claim a job", self.id)
-            return None
+            return []
 
     def _launch(self, job: Job) -> None:
         run = _Run(job.id, job.attempts)

@@ -43,16 +43,30 @@ async def transition(
     return (await session.scalars(stmt)).one_or_none()
 
 
-def next_queued_id() -> Select[Any]:
-    """The oldest queued job nobody else is claiming right now (SKIP LOCKED on PostgreSQL;
-    SQLite ignores FOR UPDATE, and its single writer makes the enclosing UPDATE atomic)."""
-    return (
+async def claim_queued(session: AsyncSession, values: dict[str, Any], limit: int) -> list[Job]:
+    """Apply ``values`` (reserving one event number) to the ``limit`` oldest queued jobs nobody
+    else is claiming right now, oldest first. SKIP LOCKED on PostgreSQL; SQLite ignores FOR
+    UPDATE, and its single writer makes the UPDATE atomic."""
+    # Materialised: as a plain `IN (subquery)` PostgreSQL may run the LIMIT again per row and
+    # claim more than ``limit`` jobs.
+    oldest = (
         select(col(Job.id))
         .where(col(Job.status) == JobStatus.queued)
         .order_by(col(Job.queued_at), col(Job.id))
-        .limit(1)
+        .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("claimable")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
     )
+    stmt = (
+        update(Job)
+        .where(col(Job.id).in_(select(oldest.c.id)), col(Job.status) == JobStatus.queued)
+        .values(**values, last_seq=col(Job.last_seq) + 1)
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    jobs = (await session.scalars(stmt)).all()
+    return sorted(jobs, key=lambda job: (job.queued_at, job.id))
 
 
 def add_events(session: AsyncSession, job: Job, items: Sequence[tuple[str, str]]) -> None:
@@ -95,26 +109,25 @@ async def lock_owner(session: AsyncSession, owner_id: int) -> None:
     await session.execute(select(col(User.id)).where(col(User.id) == owner_id).with_for_update())
 
 
-async def count_active(session: AsyncSession, owner_id: int) -> int:
-    stmt = select(func.count()).where(col(Job.owner_id) == owner_id, col(Job.status).in_(ACTIVE))
-    return int(await session.scalar(stmt) or 0)
-
-
-async def submissions_since(
+async def owner_load(
     session: AsyncSession, owner_id: int, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many jobs the user created since ``since``, and when the oldest of them was."""
+) -> tuple[int, int, datetime | None]:
+    """The user's jobs queued or running, how many they created since ``since`` and when the
+    oldest of those was: one pass over the user's jobs."""
+    active, recent = col(Job.status).in_(ACTIVE), col(Job.created_at) > since
     row = (
         await session.execute(
-            select(func.count(), func.min(Job.created_at)).where(
-                col(Job.owner_id) == owner_id, col(Job.created_at) > since
-            )
+            select(
+                func.count().filter(active),
+                func.count().filter(recent),
+                func.min(Job.created_at).filter(recent),
+            ).where(col(Job.owner_id) == owner_id, active | recent)
         )
     ).one()
-    oldest = row[1]
+    oldest = row[2]
     if isinstance(oldest, str):  # SQLite's min() loses the column type
         oldest = datetime.fromisoformat(oldest)
-    return int(row[0]), oldest
+    return int(row[0]), int(row[1]), oldest
 
 
 async def count_queued(session: AsyncSession) -> int:

@@ -42,7 +42,15 @@ from api.jobs.schemas import (
     JobRead,
     JobSummary,
 )
-from api.jobs.signals import QUEUE, SHUTDOWN, cancel_topic, job_topic, publish, signals
+from api.jobs.signals import (
+    QUEUE,
+    SHUTDOWN,
+    cancel_topic,
+    end_topic,
+    job_topic,
+    publish,
+    signals,
+)
 from api.jobs.storage import save_output_file
 from api.models import Job, JobFile, JobStatus, User
 from api.notifications.service import notify
@@ -172,18 +180,19 @@ async def create_job(
         on_finish_data=on_finish_data,
         last_seq=1,
     )
-    try:
-        async with session.begin_nested():
-            session.add(job)
-            await session.flush()
-    except IntegrityError:
-        # a concurrent request with the same key won the race
-        if idempotency_key is None:
-            raise
-        earlier = await _replay(session, owner.id, idempotency_key, print_)
-        if earlier is None:
-            raise
-        return earlier, True
+    if idempotency_key is None:
+        session.add(job)  # flushed with its first event below
+    else:
+        try:
+            async with session.begin_nested():
+                session.add(job)
+                await session.flush()
+        except IntegrityError:
+            # a concurrent request with the same key won the race
+            earlier = await _replay(session, owner.id, idempotency_key, print_)
+            if earlier is None:
+                raise
+            return earlier, True
     repository.add_events(session, job, [_event("status", {"status": JobStatus.queued.value})])
     await session.flush()
     await publish(session, QUEUE, job_topic(job.id))
@@ -225,7 +234,7 @@ async def _replay(session: AsyncSession, owner_id: int, key: str, print_: str) -
 
 async def _check_capacity(session: AsyncSession, settings: Settings, owner_id: int) -> None:
     now = utcnow()
-    recent, oldest = await repository.submissions_since(
+    active, recent, oldest = await repository.owner_load(
         session, owner_id, now - timedelta(seconds=RATE_WINDOW_S)
     )
     if recent >= settings.job_submit_rate_per_minute:
@@ -234,7 +243,6 @@ async def _check_capacity(session: AsyncSession, settings: Settings, owner_id: i
             int(wait) + 1,
             f"at most {settings.job_submit_rate_per_minute} job submissions per minute",
         )
-    active = await repository.count_active(session, owner_id)
     if active >= settings.job_max_active_per_user:
         raise TooManyJobs(
             5,
@@ -312,7 +320,7 @@ async def wait_for_job(
     """The job once it has ended, or None if it is still going after ``timeout_s`` (or when
     ``closing`` is set: the server is shutting down and answers now rather than later)."""
     deadline = time.monotonic() + timeout_s
-    with signals.watch(job_topic(job_id), SHUTDOWN) as wake:
+    with signals.watch(end_topic(job_id), SHUTDOWN) as wake:
         while True:
             wake.clear()
             async with sessionmaker() as session:
@@ -390,15 +398,12 @@ def _final_values(
     return values
 
 
-async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> Job | None:
-    """Take the oldest queued job for this worker (the caller commits at once)."""
+async def claim(session: AsyncSession, worker_id: str, lease_s: float, limit: int) -> list[Job]:
+    """Take up to ``limit`` of the oldest queued jobs for this worker in one statement, oldest
+    first (the caller commits at once)."""
     now = utcnow()
-    job = await repository.transition(
+    jobs = await repository.claim_queued(
         session,
-        [
-            col(Job.id) == repository.next_queued_id().scalar_subquery(),
-            col(Job.status) == JobStatus.queued,
-        ],
         {
             "status": JobStatus.running,
             "worker_id": worker_id,
@@ -407,18 +412,23 @@ async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> J
             "heartbeat_at": now,
             "lease_expires_at": now + timedelta(seconds=lease_s),
         },
-        events=1,
+        limit,
     )
-    if job is None:
-        return None
-    repository.add_events(
-        session,
-        job,
-        [_event("status", {"status": JobStatus.running.value, "attempt": job.attempts})],
-    )
-    await publish(session, job_topic(job.id))
-    metrics.QUEUE_WAIT.observe(max(0.0, (now - job.queued_at).total_seconds()))
-    return job
+    for job in jobs:
+        repository.add_events(
+            session,
+            job,
+            [_event("status", {"status": JobStatus.running.value, "attempt": job.attempts})],
+        )
+        metrics.QUEUE_WAIT.observe(max(0.0, (now - job.queued_at).total_seconds()))
+    await publish(session, *(job_topic(job.id) for job in jobs))
+    return jobs
+
+
+async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> Job | None:
+    """Take the oldest queued job for this worker (the caller commits at once)."""
+    jobs = await claim(session, worker_id, lease_s, 1)
+    return jobs[0] if jobs else None
 
 
 async def heartbeat(
@@ -553,7 +563,7 @@ async def end_job(
     await session.flush()
     await _run_finish_hook(session, job)
     await _notify_if_long(session, job)
-    await publish(session, job_topic(job.id))
+    await publish(session, job_topic(job.id), end_topic(job.id))
     metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()
     if job.duration_ms is not None:
         metrics.JOB_DURATION.observe(job.duration_ms / 1000)

@@ -1,8 +1,9 @@
 """Wake-ups for job watchers and workers: in-process events, and PostgreSQL LISTEN/NOTIFY so that
 a commit in one process wakes SSE streams, `?wait` requests and workers in every other process.
 
-Topics are plain strings: `QUEUE` (a job was queued), `job_topic(id)` (a job has new events) and
-`cancel_topic(id)` (someone asked to cancel a running job). A notification only says "look
+Topics are plain strings: `QUEUE` (a job was queued), `job_topic(id)` (a job has new events),
+`end_topic(id)` (a job ended: all that a `?wait` request needs) and `cancel_topic(id)` (someone
+asked to cancel a running job). A notification only says "look
 again"; the database stays the source of truth, and every watcher also polls as a fallback.
 """
 
@@ -33,6 +34,10 @@ _PENDING = "nimbus_job_topics"
 
 def job_topic(job_id: uuid.UUID) -> str:
     return f"job:{job_id}"
+
+
+def end_topic(job_id: uuid.UUID) -> str:
+    return f"end:{job_id}"
 
 
 def cancel_topic(job_id: uuid.UUID) -> str:
@@ -78,10 +83,11 @@ signals = Signals()
 async def publish(session: AsyncSession, *topics: str) -> None:
     """Wake the watchers of ``topics`` once ``session`` commits, here and (on PostgreSQL) in
     every other process; nothing is sent if it rolls back."""
+    if not topics:
+        return
     session.info.setdefault(_PENDING, set()).update(topics)
-    if session.get_bind().dialect.name == "postgresql":
-        for topic in topics:
-            await session.execute(select(func.pg_notify(CHANNEL, topic)))
+    if session.get_bind().dialect.name == "postgresql":  # one statement for all of them
+        await session.execute(select(*(func.pg_notify(CHANNEL, topic) for topic in topics)))
 
 
 @event.listens_for(Session, "after_commit")

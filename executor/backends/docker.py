@@ -288,22 +288,26 @@ class Sandbox:
                 await asyncio.wait({reader}, timeout=DRAIN_GRACE_S)
             if not waiter.done():
                 raise TimeoutError(f"container {self.name} did not exit after SIGKILL")
-            waiter.result()
+            status = int(waiter.result().get("StatusCode", -1))
             finished = time.monotonic()
             await collector.finish()
-            state = (await api_call(container.show()))["State"]
+            # OOMKilled is only in the container's state: worth a call when the program failed
+            oom_killed = False
+            if status != 0 and not (timed_out or was_cancelled):
+                state = (await api_call(container.show()))["State"]
+                oom_killed = bool(state.get("OOMKilled"))
         finally:
             for task in tasks | ({cancelled} if cancelled else set()):
                 task.cancel()
             await asyncio.gather(
                 *tasks, *([cancelled] if cancelled else []), return_exceptions=True
             )
-        exit_code, signal = split_exit_status(int(state.get("ExitCode", -1)))
+        exit_code, signal = split_exit_status(status)
         if was_cancelled:
             outcome = Outcome.CANCELLED
         elif timed_out:
             outcome = Outcome.TIMED_OUT
-        elif state.get("OOMKilled"):
+        elif oom_killed:
             outcome = Outcome.MEMORY_EXCEEDED
         elif collector.exceeded:
             outcome = Outcome.OUTPUT_EXCEEDED

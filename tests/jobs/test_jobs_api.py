@@ -393,6 +393,16 @@ async def test_claim_takes_the_oldest_queued_job_once(db, developer):
     assert await service.claim_next(db, "w3", 30) is None
 
 
+async def test_claim_takes_as_many_as_asked_oldest_first(db, developer):
+    now = utcnow()
+    jobs = [await _queued(db, developer, queued_at=now - timedelta(minutes=m)) for m in (1, 3, 2)]
+    claimed = await service.claim(db, "w1", 30, 2)
+    assert [j.id for j in claimed] == [jobs[1].id, jobs[2].id]  # oldest first, exactly two
+    assert all(j.status == JobStatus.running and j.worker_id == "w1" for j in claimed)
+    assert [j.id for j in await service.claim(db, "w2", 30, 5)] == [jobs[0].id]
+    assert await service.claim(db, "w3", 30, 5) == []
+
+
 async def test_a_worker_that_lost_its_lease_cannot_write(db, developer):
     await _queued(db, developer)
     job = await service.claim_next(db, "w1", 30)
