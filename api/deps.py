@@ -20,7 +20,7 @@ from api.permissions import PERMISSIONS, has_permission
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-def app_settings(request: Request) -> Settings:
+async def app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests build apps with their own)."""
     settings: Settings = request.app.state.settings
     return settings
@@ -59,7 +59,7 @@ def require(permission: str) -> Callable[[User], Awaitable[User]]:
     return dependency
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 

@@ -41,6 +41,12 @@ def test_serve_migrates_and_answers(tmp_path):
         )
         assert r.status_code == 201
         assert httpx.get(f"{base}/docs").status_code == 200
+        # one app per process, so its /metrics are its own: labelled by route template
+        httpx.get(f"{base}/api/v1/bugs/WEB-424242")
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'handler="/api/v1/bugs/{bug_id}"' in metrics
+        assert 'handler="/api/v1/auth/register"' in metrics
+        assert "WEB-424242" not in metrics
     finally:
         proc.terminate()
         proc.wait(timeout=10)

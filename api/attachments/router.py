@@ -22,7 +22,7 @@ BugRef = Annotated[str, Path(max_length=30, description="Bug id or key")]
 PRESIGNED_TTL_S = 60
 
 
-def app_storage(request: Request) -> Storage:
+async def app_storage(request: Request) -> Storage:
     storage: Storage = request.app.state.storage
     return storage
 
@@ -36,7 +36,7 @@ def _read(a: object) -> AttachmentRead:
     return read
 
 
-def reject_oversized(request: Request, settings: SettingsDep) -> None:
+async def reject_oversized(request: Request, settings: SettingsDep) -> None:
     """Refuse a declared oversize body before reading a byte of it."""
     length = request.headers.get("content-length", "")
     if length.isdecimal() and int(length) > settings.attachment_max_bytes + 64 * 1024:

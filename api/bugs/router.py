@@ -57,7 +57,7 @@ def _person(value: str | None, user: User, name: str) -> tuple[int | None, bool]
     )
 
 
-def bug_filters(
+async def bug_filters(
     user: CurrentUser,
     status: Annotated[list[BugStatus] | None, Query(description="Repeat for several")] = None,
     assignee_id: Annotated[str | None, Query(description="User id, 'me' or 'none'")] = None,

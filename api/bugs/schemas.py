@@ -33,8 +33,11 @@ ReproScript = Annotated[
 ]
 
 
+_PRIORITY_NAMES = {p.value: BugPriority(p.name) for p in Priority}
+
+
 def priority_name(value: int) -> BugPriority:
-    return BugPriority(Priority(value).name)
+    return _PRIORITY_NAMES[value]
 
 
 def _unique(labels: list[str]) -> list[str]:

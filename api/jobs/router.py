@@ -30,12 +30,12 @@ Runner = Annotated[User, Depends(require("jobs:run"))]
 JobId = Annotated[uuid.UUID, Path(description="The job's UUID")]
 
 
-def executor_state(request: Request, settings: SettingsDep) -> ExecutorState:
+async def executor_state(request: Request, settings: SettingsDep) -> ExecutorState:
     runtime = getattr(request.app.state, "jobs", None)
     return runtime.state if runtime is not None else executor_state_without_runtime(settings)
 
 
-def sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+async def sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
     return maker
 
