@@ -23,10 +23,21 @@ def visible_projects(user_id: int | None) -> Select[Any]:
     return stmt
 
 
-async def project_by_ref(session: AsyncSession, ref: str) -> Project | None:
-    """A project by numeric id or by key."""
+async def project_by_ref(
+    session: AsyncSession, ref: str, member_id: int | None = None
+) -> Project | None:
+    """A project by numeric id or by key; with ``member_id``, only if that user is a member
+    (one query for what every project-scoped request checks first)."""
     condition = col(Project.id) == int(ref) if ref.isdecimal() else col(Project.key) == ref.upper()
-    return await session.scalar(select(Project).where(condition))
+    stmt = select(Project).where(condition)
+    if member_id is not None:
+        stmt = stmt.where(
+            exists().where(
+                col(ProjectMember.project_id) == Project.id,
+                col(ProjectMember.user_id) == member_id,
+            )
+        )
+    return await session.scalar(stmt)
 
 
 async def key_exists(session: AsyncSession, key: str) -> bool:

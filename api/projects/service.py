@@ -26,13 +26,9 @@ def _sees_all(user: User) -> bool:
 
 async def get_visible_project(session: AsyncSession, user: User, ref: str) -> Project:
     """The project by id or key; 404 (never 403) when it is missing or the user is not a member."""
-    project = await repository.project_by_ref(session, ref)
+    project = await repository.project_by_ref(session, ref, None if _sees_all(user) else user.id)
     if project is None or project.id is None:
         raise ProjectNotFound()
-    if not _sees_all(user):
-        assert user.id is not None
-        if not await repository.is_member(session, project.id, user.id):
-            raise ProjectNotFound()
     return project
 
 
