@@ -1,7 +1,9 @@
 """Deliver side effects written to the outbox, with retries and exponential backoff.
 
-A down SMTP server or webhook target delays delivery and loses nothing: the message stays in the
-table until a handler succeeds or it runs out of attempts (then it is kept, with its last error).
+A down SMTP server or webhook target delays delivery and loses nothing: a message is retried, with
+a backoff that doubles up to MAX_BACKOFF, until its handler succeeds. The one way out without
+delivery is a handler raising Undeliverable (e.g. the webhook was deleted or disabled): the message
+is then kept, marked failed with the reason, and not retried.
 """
 
 from __future__ import annotations
@@ -23,8 +25,14 @@ from api.models import OutboxMessage
 log = logging.getLogger("nimbus.outbox")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
-MAX_ATTEMPTS = 8
 MAX_BACKOFF = timedelta(hours=1)
+# 2**12 s is past MAX_BACKOFF; capping the exponent keeps timedelta from overflowing after days.
+_MAX_EXPONENT = 12
+
+
+class Undeliverable(Exception):
+    """Raised by a handler when its message can never be delivered: recorded as failed, not
+    retried."""
 
 
 def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
@@ -33,7 +41,7 @@ def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
 
 
 def backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2**attempts), MAX_BACKOFF)
+    return min(timedelta(seconds=2 ** min(attempts, _MAX_EXPONENT)), MAX_BACKOFF)
 
 
 class OutboxDrainer:
@@ -79,23 +87,22 @@ class OutboxDrainer:
             if handler is None:
                 raise LookupError(f"no handler for topic {message.topic!r}")
             await handler(message.payload)
+        except Undeliverable as exc:
+            message.done_at = message.failed_at = utcnow()
+            message.last_error = f"undeliverable: {exc}"[:2000]
+            log.warning("outbox: message %s (%s) undeliverable: %s", message.id, message.topic, exc)
         except Exception as exc:  # a failed delivery is recorded and retried, whatever the cause
             message.attempts += 1
             message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if message.attempts >= MAX_ATTEMPTS:
-                message.done_at = utcnow()
-                log.error(
-                    "outbox: giving up on message %s (%s): %s", message.id, message.topic, exc
-                )
-            else:
-                message.next_attempt_at = utcnow() + backoff(message.attempts)
-                log.warning(
-                    "outbox: message %s (%s) failed, retry %s: %s",
-                    message.id,
-                    message.topic,
-                    message.attempts,
-                    exc,
-                )
+            message.next_attempt_at = utcnow() + backoff(message.attempts)
+            log.warning(
+                "outbox: message %s (%s) failed, retry %s in %s: %s",
+                message.id,
+                message.topic,
+                message.attempts,
+                backoff(message.attempts),
+                exc,
+            )
         else:
             message.done_at = utcnow()
 

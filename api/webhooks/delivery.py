@@ -26,7 +26,7 @@ from sqlmodel import col
 
 from api.errors import UnprocessableEntity
 from api.models import Webhook
-from api.outbox import enqueue
+from api.outbox import Undeliverable, enqueue
 from api.security import decrypt_at_rest, hmac_sha256_hex
 
 log = logging.getLogger("nimbus.webhooks")
@@ -94,8 +94,11 @@ def webhook_handler(
     async def deliver(payload: dict[str, Any]) -> None:
         async with sessionmaker() as session, session.begin():
             hook = await session.get(Webhook, payload["webhook_id"])
-            if hook is None or not hook.is_active:
-                return  # deleted or disabled since: nothing to deliver
+            # Deleted or disabled since: the delivery stays recorded as failed, not delivered.
+            if hook is None:
+                raise Undeliverable(f"webhook {payload['webhook_id']} was deleted")
+            if not hook.is_active:
+                raise Undeliverable(f"webhook {hook.id} is disabled after repeated failures")
             body = json.dumps(
                 {"id": payload["delivery_id"], "event": payload["event"], "data": payload["data"]},
                 separators=(",", ":"),

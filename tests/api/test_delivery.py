@@ -6,16 +6,18 @@ import asyncio
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from email import message_from_bytes
 
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from api.db import utcnow
 from api.main import outbox_handlers
 from api.models import OutboxMessage, Webhook
-from api.outbox import OutboxDrainer
+from api.outbox import MAX_BACKOFF, OutboxDrainer
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
 from tests.support.postgres import free_port
@@ -115,6 +117,31 @@ async def test_smtp_down_delays_but_loses_nothing(
     assert len(inbox.messages) == 1
 
 
+async def test_an_smtp_outage_of_days_still_ends_delivered(
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp
+):
+    inbox, url = smtp
+    settings.smtp_url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens here
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
+    # As if it had failed every hour for two days: far past any fixed retry budget.
+    message.attempts = 50
+    await db.commit()
+    before = utcnow()
+    await drainer(settings, sessionmaker, app).run_once()
+    await db.refresh(message)
+    assert message.attempts == 51 and message.done_at is None and message.failed_at is None
+    assert before + MAX_BACKOFF <= message.next_attempt_at <= utcnow() + MAX_BACKOFF
+    settings.smtp_url = url  # the server is back
+    message.next_attempt_at = utcnow()
+    await db.commit()
+    await drainer(settings, sessionmaker, app).run_once()
+    await db.refresh(message)
+    assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == developer.email
+    assert message.done_at is not None and message.failed_at is None
+
+
 async def test_webhook_delivery_is_signed(
     client, admin, developer, tester, settings, sessionmaker, app, receiver
 ):
@@ -164,6 +191,36 @@ async def test_failing_webhook_is_retried_then_disabled(
         await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "webhook"))
     ).all()
     assert all(m.attempts == 1 and m.done_at is None for m in pending)
+
+
+async def test_deliveries_to_a_disabled_webhook_stay_recorded_as_failed(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver, db
+):
+    settings.webhook_allow_private_targets = True
+    receiver["status"] = 500
+    await make_project(client, admin, developer, tester)
+    hook = (
+        await client.post(
+            "/api/v1/projects/WEB/webhooks",
+            json={"url": receiver["url"], "events": ["bug.created"]},
+            headers=auth_headers(admin),
+        )
+    ).json()
+    for _ in range(10):
+        await make_bug(client, tester)
+    await drainer(settings, sessionmaker, app).run_once()  # ten failures: disabled
+    receiver["status"] = 200  # too late: the webhook is off
+    seen = len(receiver["requests"])
+    await db.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+    await db.commit()
+    await drainer(settings, sessionmaker, app).run_once()
+    assert len(receiver["requests"]) == seen
+    rows = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "webhook"))).all()
+    for row in rows:
+        await db.refresh(row)
+    assert len(rows) == 10
+    assert all(m.failed_at is not None and m.done_at is not None for m in rows)
+    assert all(f"webhook {hook['id']} is disabled" in (m.last_error or "") for m in rows)
 
 
 @pytest.mark.parametrize(
