@@ -112,6 +112,11 @@ async def backup(engine: AsyncEngine, storage: Storage, out: IO[bytes]) -> dict[
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
             async with conn.begin():  # one snapshot for every table
+                if conn.dialect.name == "sqlite":
+                    # pysqlite issues BEGIN only before writes, so each SELECT would read its own
+                    # snapshot. An explicit (deferred) BEGIN makes the first read fix the snapshot
+                    # for all of them, and in WAL mode writers are not held up meanwhile.
+                    await conn.exec_driver_sql("BEGIN")
                 revision = await _revision(conn)
                 for table in _tables():
                     path = Path(tmp) / f"{table.name}.jsonl"

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import gzip
 import io
+import json
+import sqlite3
 import tarfile
 import uuid
 
 import httpx
 import pytest
+from sqlalchemy import event
 from typer.testing import CliRunner
 
 from api import migrations
@@ -136,6 +139,34 @@ async def test_a_damaged_archive_is_refused(pg_cluster, tmp_path):
         await restore(target.state.engine, target.state.storage, not_backup)
     for application in (source, target):
         await application.state.engine.dispose()
+
+
+async def test_sqlite_backup_reads_every_table_in_one_snapshot(tmp_path):
+    path = tmp_path / "live.db"
+    source = await _instance(f"sqlite+aiosqlite:///{path}", tmp_path, "source")
+    await _fill(source)
+    writer = sqlite3.connect(path)
+    written = []
+
+    def write_between_tables(conn, cursor, statement, parameters, context, executemany):
+        # Another connection commits a change once the first table has been read and before
+        # the project table is: a snapshot taken before it must not see it.
+        if "FROM expense_category" in statement and not written:
+            writer.execute("UPDATE project SET name = 'Renamed mid-backup'")
+            writer.commit()
+            written.append(True)
+
+    event.listen(source.state.engine.sync_engine, "before_cursor_execute", write_between_tables)
+    buffer = io.BytesIO()
+    await backup(source.state.engine, source.state.storage, buffer)
+    assert written
+    assert writer.execute("SELECT name FROM project").fetchone() == ("Renamed mid-backup",)
+    writer.close()
+    buffer.seek(0)
+    with tarfile.open(fileobj=buffer, mode="r:gz") as tar:
+        projects = tar.extractfile("tables/project.jsonl").read().splitlines()  # type: ignore[union-attr]
+    assert [json.loads(line)["name"] for line in projects] == ["Web"]
+    await source.state.engine.dispose()
 
 
 def test_cli_backup_to_storage_and_restore(tmp_path, monkeypatch):
