@@ -17,13 +17,25 @@ import json
 import os
 import tarfile
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Date, DateTime, Integer, LargeBinary, Numeric, Table, func, select, text
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Numeric,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import api.models  # noqa: F401  (every table on the metadata)
@@ -48,6 +60,8 @@ def _encode(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value
 
 
@@ -63,6 +77,8 @@ def _decoder(table: Table) -> dict[str, Any]:
             decoders[column.name] = Decimal
         elif isinstance(kind, LargeBinary):
             decoders[column.name] = base64.b64decode
+        elif isinstance(kind, Uuid):
+            decoders[column.name] = uuid.UUID
     return decoders
 
 
