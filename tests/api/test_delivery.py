@@ -168,6 +168,47 @@ async def test_webhook_delivery_is_signed(
     assert headers["X-Nimbus-Delivery"] == event["id"]
 
 
+async def test_failed_webhook_delivery_is_retried_later_with_the_same_id(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver, db
+):
+    settings.webhook_allow_private_targets = True
+    receiver["status"] = 500
+    await make_project(client, admin, developer, tester)
+    hook = (
+        await client.post(
+            "/api/v1/projects/WEB/webhooks",
+            json={"url": receiver["url"], "events": ["bug.created"]},
+            headers=auth_headers(admin),
+        )
+    ).json()
+    await make_bug(client, tester)
+    message = (await db.scalars(select(OutboxMessage))).one()
+    outbox = drainer(settings, sessionmaker, app)
+    delays = []
+    for failures in (1, 2, 3):
+        before = utcnow()
+        await outbox.run_once()
+        await db.refresh(message)
+        assert message.attempts == failures and message.done_at is None
+        delays.append((message.next_attempt_at - before).total_seconds())
+        await outbox.run_once()  # not due yet: no new request
+        assert len(receiver["requests"]) == failures
+        message.next_attempt_at = utcnow()  # due now, instead of sleeping
+        await db.commit()
+    assert [round(d) for d in delays] == [2, 4, 8]  # doubling after each failure
+    receiver["status"] = 200
+    await outbox.run_once()
+    await db.refresh(message)
+    assert message.done_at is not None and message.failed_at is None
+    assert len(receiver["requests"]) == 4
+    delivery_ids = {headers["X-Nimbus-Delivery"] for headers, _ in receiver["requests"]}
+    event_ids = {json.loads(body)["id"] for _, body in receiver["requests"]}
+    assert len(delivery_ids) == 1 and delivery_ids == event_ids
+    row = await db.get(Webhook, hook["id"])
+    await db.refresh(row)
+    assert row.is_active and row.consecutive_failures == 0
+
+
 async def test_failing_webhook_is_retried_then_disabled(
     client, admin, developer, tester, settings, sessionmaker, app, receiver, db
 ):
