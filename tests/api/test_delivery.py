@@ -168,6 +168,37 @@ async def test_webhook_delivery_is_signed(
     assert headers["X-Nimbus-Delivery"] == event["id"]
 
 
+async def test_bug_updated_and_comment_created_events_are_delivered(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver
+):
+    settings.webhook_allow_private_targets = True
+    await make_project(client, admin, developer, tester)
+    created = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": receiver["url"], "events": ["bug.updated", "comment.created"]},
+        headers=auth_headers(admin),
+    )
+    assert created.status_code == 201, created.text
+    bug = await make_bug(client, tester, title="Before")  # bug.created: not subscribed
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"title": "After"}, headers=auth_headers(tester)
+    )
+    assert r.status_code == 200, r.text
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/comments", json={"body": "seen"}, headers=auth_headers(tester)
+    )
+    assert r.status_code == 201, r.text
+    comment_id = r.json()["id"]
+    await drainer(settings, sessionmaker, app).run_once()
+    events = [(h["X-Nimbus-Event"], json.loads(body)) for h, body in receiver["requests"]]
+    assert [name for name, _ in events] == ["bug.updated", "comment.created"]
+    assert [e["event"] for _, e in events] == ["bug.updated", "comment.created"]
+    updated, commented = (e["data"] for _, e in events)
+    assert updated["bug"]["title"] == "After" and updated["fields"] == ["title"]
+    assert updated["actor_id"] == tester.id
+    assert commented["bug"]["key"] == "WEB-1" and commented["comment_id"] == comment_id
+
+
 async def test_failed_webhook_delivery_is_retried_later_with_the_same_id(
     client, admin, developer, tester, settings, sessionmaker, app, receiver, db
 ):
