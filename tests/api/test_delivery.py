@@ -6,9 +6,11 @@ import asyncio
 import hashlib
 import hmac
 import json
+import socket
 from datetime import timedelta
 from email import message_from_bytes
 
+import httpx
 import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
@@ -18,6 +20,7 @@ from api.db import utcnow
 from api.main import outbox_handlers
 from api.models import OutboxMessage, Webhook
 from api.outbox import MAX_BACKOFF, OutboxDrainer
+from api.webhooks.delivery import pinned_request
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
 from tests.support.postgres import free_port
@@ -61,6 +64,28 @@ async def receiver():
     state["url"] = f"http://127.0.0.1:{port}/hook"
     yield state
     await runner.cleanup()
+
+
+@pytest.fixture
+async def dns(monkeypatch):
+    """DNS answers for made-up names, changeable mid-test as a real record can be; every lookup
+    of them is recorded. Other names resolve as usual."""
+    answers: dict[str, str] = {}
+    lookups: list[str] = []
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else host
+        if name not in answers:
+            return await real(host, port, *args, **kwargs)
+        lookups.append(name)
+        address = answers[name]
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, int(port)))]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return answers, lookups
 
 
 def drainer(settings, sessionmaker, app) -> OutboxDrainer:
@@ -293,6 +318,74 @@ async def test_deliveries_to_a_disabled_webhook_stay_recorded_as_failed(
     assert len(rows) == 10
     assert all(m.failed_at is not None and m.done_at is not None for m in rows)
     assert all(f"webhook {hook['id']} is disabled" in (m.last_error or "") for m in rows)
+
+
+async def test_a_host_that_now_resolves_internally_is_refused_at_delivery(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver, db, dns
+):
+    answers, _ = dns
+    port = receiver["url"].split(":")[2].split("/")[0]
+    await make_project(client, admin, developer, tester)
+    answers["hooks.example.test"] = "93.184.216.34"  # public when the webhook is created
+    created = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": f"http://hooks.example.test:{port}/hook", "events": ["bug.created"]},
+        headers=auth_headers(admin),
+    )
+    assert created.status_code == 201, created.text
+    answers["hooks.example.test"] = "127.0.0.1"  # ...then pointed at the inside
+    await make_bug(client, tester)
+    await drainer(settings, sessionmaker, app).run_once()
+    assert receiver["requests"] == []
+    message = (await db.scalars(select(OutboxMessage))).one()
+    await db.refresh(message)
+    assert message.attempts == 1 and message.done_at is None
+    assert "resolves to the internal address 127.0.0.1" in (message.last_error or "")
+
+
+async def test_a_delivery_connects_to_the_checked_address_not_a_new_lookup(receiver, dns):
+    """The DNS-rebinding guard: once an address is checked the request goes there, whatever
+    the name resolves to by the time the connection is made."""
+    answers, lookups = dns
+    port = receiver["url"].split(":")[2].split("/")[0]
+    answers["hooks.example.test"] = "127.0.0.2"  # a new answer: nothing listens there
+    url = f"http://hooks.example.test:{port}/hook"
+    async with httpx.AsyncClient() as c:
+        response = await c.send(pinned_request(c, url, "127.0.0.1", b"{}", {"X-A": "1"}))
+    assert response.status_code == 200 and lookups == []
+    headers, body = receiver["requests"][0]
+    assert headers["Host"] == f"hooks.example.test:{port}" and headers["X-A"] == "1"
+    assert body == b"{}"
+
+
+def test_a_pinned_https_request_keeps_the_host_name_for_tls():
+    request = pinned_request(
+        httpx.AsyncClient(), "https://hooks.example.com/in?x=1", "2001:db8::1", b"", {}
+    )
+    assert str(request.url) == "https://[2001:db8::1]/in?x=1"
+    assert request.headers["Host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"  # SNI and cert check
+
+
+async def test_deliveries_resolve_the_host_once(
+    client, admin, developer, tester, settings, sessionmaker, app, receiver, dns
+):
+    settings.webhook_allow_private_targets = True
+    answers, lookups = dns
+    port = receiver["url"].split(":")[2].split("/")[0]
+    answers["hooks.example.test"] = "127.0.0.1"
+    await make_project(client, admin, developer, tester)
+    created = await client.post(
+        "/api/v1/projects/WEB/webhooks",
+        json={"url": f"http://hooks.example.test:{port}/hook", "events": ["bug.created"]},
+        headers=auth_headers(admin),
+    )
+    assert created.status_code == 201, created.text
+    lookups.clear()
+    await make_bug(client, tester)
+    await drainer(settings, sessionmaker, app).run_once()
+    assert len(receiver["requests"]) == 1 and lookups == ["hooks.example.test"]
+    assert receiver["requests"][0][0]["Host"] == f"hooks.example.test:{port}"
 
 
 @pytest.mark.parametrize(
