@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     smtp_from: str = "Nimbus <nimbus@localhost>"
     public_url: str = "http://127.0.0.1:8000"  # links in emails point here
     webhook_allow_private_targets: bool = False
+    outbox_poll_interval_s: float = 2.0  # fallback: a commit that queues email/webhooks wakes it
     attachment_max_bytes: int = 25 * 1024 * 1024
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 from sqlmodel import col
 
 from api.db import utcnow
@@ -35,9 +37,24 @@ class Undeliverable(Exception):
     retried."""
 
 
+_PENDING = "nimbus.outbox.pending"
+# The drainers running in this process: woken when a transaction that enqueued commits.
+_running: weakref.WeakSet[OutboxDrainer] = weakref.WeakSet()
+
+
 def enqueue(session: AsyncSession, topic: str, payload: dict[str, Any]) -> None:
     """Add a message in the caller's transaction: it exists exactly when the change does."""
     session.add(OutboxMessage(topic=topic, payload=payload))
+    session.info[_PENDING] = True
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_drainers(session: Session) -> None:
+    """Deliver right after the commit rather than at the next poll. Any session (a request's,
+    a worker's) counts; a flag left by a rolled-back transaction costs one early poll at most."""
+    if session.info.pop(_PENDING, False):
+        for drainer in list(_running):
+            drainer.wake()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -58,9 +75,12 @@ class OutboxDrainer:
         self.poll_s = poll_s
         self.batch = batch
         self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
-        self._wake.set()
+        """Safe from any thread; a no-op until run_forever runs."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake.set)
 
     async def run_once(self) -> int:
         """Deliver every due message once; returns how many were attempted."""
@@ -107,12 +127,17 @@ class OutboxDrainer:
             message.done_at = utcnow()
 
     async def run_forever(self) -> None:
-        while True:
-            try:
-                while await self.run_once():
-                    pass
-            except Exception:  # keep draining after a database hiccup
-                log.exception("outbox: drain failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_s)
-            self._wake.clear()
+        self._loop = asyncio.get_running_loop()
+        _running.add(self)
+        try:
+            while True:
+                try:
+                    while await self.run_once():
+                        pass
+                except Exception:  # keep draining after a database hiccup
+                    log.exception("outbox: drain failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_s)
+                self._wake.clear()
+        finally:
+            _running.discard(self)

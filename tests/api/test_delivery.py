@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import socket
+import uuid
 from datetime import timedelta
 from email import message_from_bytes
 
@@ -16,13 +17,15 @@ from aiohttp import web
 from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
+from api import migrations
+from api.config import Settings
 from api.db import utcnow
-from api.main import outbox_handlers
+from api.main import create_app, outbox_handlers
 from api.models import OutboxMessage, Webhook
 from api.outbox import MAX_BACKOFF, OutboxDrainer
 from api.webhooks.delivery import pinned_request
 from tests.api.bug_helpers import make_bug, make_project
-from tests.conftest import auth_headers
+from tests.conftest import TEST_SECRET, auth_headers
 from tests.support.postgres import free_port
 
 
@@ -112,6 +115,45 @@ async def test_notification_email_reaches_an_smtp_server(
     }
     assert "http://127.0.0.1:8000/bugs/WEB-1" in parts["text/plain"]
     assert "Checkout &lt;crashes&gt;" in parts["text/html"]  # escaped in HTML
+
+
+async def test_the_running_app_mails_right_after_the_commit(pg_cluster, tmp_path, smtp):
+    """The real lifespan's background drainer, no run_once(): the commit that queued the mail
+    wakes it, long before its next poll."""
+    inbox, url = smtp
+    name = f"outbox_{uuid.uuid4().hex[:10]}"
+    pg_cluster.psql(f"CREATE DATABASE {name}")
+    await asyncio.to_thread(migrations.upgrade, pg_cluster.url(name))
+    settings = Settings(
+        secret_key=TEST_SECRET,
+        data_dir=tmp_path,
+        database_url=pg_cluster.url(name),
+        executor_backend="off",
+        spa_dir=tmp_path / "no-spa",
+        smtp_url=url,
+        outbox_poll_interval_s=600,  # only a wake-up can deliver within the test
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+            account = {"email": "a@example.com", "password": "long-enough", "full_name": "Ann"}
+            await c.post("/auth/register", json=account)
+            form = {"username": account["email"], "password": account["password"]}
+            token = (await c.post("/auth/token", data=form)).json()["access_token"]
+            h = {"Authorization": f"Bearer {token}"}
+            dev = {**account, "email": "d@example.com", "full_name": "Dev", "role": "developer"}
+            dev_id = (await c.post("/users", json=dev, headers=h)).json()["id"]
+            await c.post("/projects", json={"key": "WEB", "name": "Web"}, headers=h)
+            await c.put(f"/projects/WEB/members/{dev_id}", headers=h)
+            await asyncio.sleep(0.2)  # the drainer's first pass is over; it waits for a wake
+            bug = {"title": "Wake up", "assignee_id": dev_id}
+            assert (await c.post("/projects/WEB/bugs", json=bug, headers=h)).status_code == 201
+            async with asyncio.timeout(10):
+                while not inbox.messages:  # noqa: ASYNC110 - aiosmtpd offers no event
+                    await asyncio.sleep(0.02)
+    assert inbox.messages[0]["To"] == "d@example.com"
+    assert "Wake up" in inbox.messages[0]["Subject"]
 
 
 async def test_users_who_opt_out_get_no_email(client, admin, developer, tester, db):
