@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     job_submit_rate_per_minute: int = 60  # job submissions per user per minute before 429
     job_max_request_bytes: int = 5_000_000  # decoded files + stdin of one submission
     job_sse_keepalive_s: float = 15.0
+    # A plain job that ran at least this long notifies its owner when it ends; shorter ones were
+    # almost certainly watched as they ran, and a notification for each would be noise.
+    job_notify_after_s: float = 10.0
     worker_id: str = ""  # empty: <hostname>-<pid>
     worker_shutdown_grace_s: float = 10.0  # running jobs get this long before being requeued
     shutdown_grace_s: int = 20  # on SIGTERM, in-flight requests get this long to finish

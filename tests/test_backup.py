@@ -142,7 +142,9 @@ async def _fill_every_table(application) -> None:
         await jobs.claim_next(session, "w1", 30)
         files = [OutputFile.of("out/ü.bin", os.urandom(100))]
         result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout="1\n", files=files)
-        await jobs.finish_run(session, job.id, "w1", 1, result, [("stdout", "1\n")])
+        await jobs.finish_run(
+            session, job.id, "w1", 1, result, [("stdout", "1\n")], notify_after_s=0
+        )
         await session.commit()
 
 
