@@ -17,13 +17,25 @@ import json
 import os
 import tarfile
 import tempfile
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import Date, DateTime, Integer, LargeBinary, Numeric, Table, func, select, text
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    Numeric,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import api.models  # noqa: F401  (every table on the metadata)
@@ -48,6 +60,8 @@ def _encode(value: Any) -> Any:
         return str(value)
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
+    if isinstance(value, uuid.UUID):
+        return str(value)
     return value
 
 
@@ -63,6 +77,8 @@ def _decoder(table: Table) -> dict[str, Any]:
             decoders[column.name] = Decimal
         elif isinstance(kind, LargeBinary):
             decoders[column.name] = base64.b64decode
+        elif isinstance(kind, Uuid):
+            decoders[column.name] = uuid.UUID
     return decoders
 
 
@@ -112,6 +128,11 @@ async def backup(engine: AsyncEngine, storage: Storage, out: IO[bytes]) -> dict[
                     isolation_level="REPEATABLE READ", postgresql_readonly=True
                 )
             async with conn.begin():  # one snapshot for every table
+                if conn.dialect.name == "sqlite":
+                    # pysqlite issues BEGIN only before writes, so each SELECT would read its own
+                    # snapshot. An explicit (deferred) BEGIN makes the first read fix the snapshot
+                    # for all of them, and in WAL mode writers are not held up meanwhile.
+                    await conn.exec_driver_sql("BEGIN")
                 revision = await _revision(conn)
                 for table in _tables():
                     path = Path(tmp) / f"{table.name}.jsonl"

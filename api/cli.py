@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from api import migrations
 from api.config import Settings, get_settings
@@ -25,6 +26,28 @@ from executor.backends import ExecutorUnavailable
 app = typer.Typer(help="Nimbus: bug tracker, expense tracker and sandboxed code runner.")
 sandbox_app = typer.Typer(help="The sandbox runtime image.")
 app.add_typer(sandbox_app, name="sandbox")
+
+
+@app.callback()
+def _valid_settings() -> None:
+    """Every command needs valid settings: say what is wrong, one line per problem, and stop
+    (a traceback would be long and would print the settings' values, the secret among them)."""
+    try:
+        get_settings()
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+
+
+def settings_problems(exc: ValidationError) -> list[str]:
+    """Each problem with the variable it is about; never the value given."""
+    problems = []
+    for error in exc.errors(include_input=False, include_url=False):
+        field = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        problems.append(f"NIMBUS_{field.upper()}: {message}" if field else message)
+    return problems
 
 
 def _configure_logging(settings: Settings) -> None:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     smtp_from: str = "Nimbus <nimbus@localhost>"
     public_url: str = "http://127.0.0.1:8000"  # links in emails point here
     webhook_allow_private_targets: bool = False
+    outbox_poll_interval_s: float = 2.0  # fallback: a commit that queues email/webhooks wakes it
     attachment_max_bytes: int = 25 * 1024 * 1024
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)
@@ -52,6 +53,9 @@ class Settings(BaseSettings):
     job_submit_rate_per_minute: int = 60  # job submissions per user per minute before 429
     job_max_request_bytes: int = 5_000_000  # decoded files + stdin of one submission
     job_sse_keepalive_s: float = 15.0
+    # A plain job that ran at least this long notifies its owner when it ends; shorter ones were
+    # almost certainly watched as they ran, and a notification for each would be noise.
+    job_notify_after_s: float = 10.0
     worker_id: str = ""  # empty: <hostname>-<pid>
     worker_shutdown_grace_s: float = 10.0  # running jobs get this long before being requeued
     shutdown_grace_s: int = 20  # on SIGTERM, in-flight requests get this long to finish

@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             drainer = OutboxDrainer(
                 app.state.sessionmaker,
                 outbox_handlers(settings, app.state.sessionmaker, app.state.storage),
+                poll_s=settings.outbox_poll_interval_s,
             )
             app.state.outbox = drainer
             stack.enter_context(background(drainer.run_forever()))

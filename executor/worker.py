@@ -216,7 +216,15 @@ class Worker:
         for attempt in range(FINISH_ATTEMPTS):
             try:
                 await self._with_session(
-                    lambda s: service.finish_run(s, job.id, self.id, run.attempt, result, output)
+                    lambda s: service.finish_run(
+                        s,
+                        job.id,
+                        self.id,
+                        run.attempt,
+                        result,
+                        output,
+                        notify_after_s=self.settings.job_notify_after_s,
+                    )
                 )
                 log.info("job %s: ended %s", job.id, result.outcome.value)
                 return

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
@@ -72,3 +74,43 @@ def test_python_dash_m_api_is_the_cli():
         [sys.executable, "-m", "api", "--help"], capture_output=True, text=True, check=True
     )
     assert "serve" in r.stdout and "migrate" in r.stdout and "create-admin" in r.stdout
+
+
+def _nimbus(args: list[str], tmp_path, **env: str) -> subprocess.CompletedProcess[str]:
+    """The real command in a fresh process, with only the given NIMBUS_ settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("NIMBUS_")}
+    clean["NIMBUS_DATA_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "api", *args],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"NIMBUS_ENV": "production", "NIMBUS_SECRET_KEY": "weak-but-secret-value"},
+            "error: NIMBUS_SECRET_KEY must be at least 32 characters outside dev",
+        ),
+        (
+            {"NIMBUS_ENV": "production"},
+            "error: NIMBUS_SECRET_KEY must be set to a long random value outside dev",
+        ),
+        (
+            {"NIMBUS_PORT": "weak-but-secret-value"},
+            "error: NIMBUS_PORT: Input should be a valid integer",
+        ),
+    ],
+)
+def test_invalid_settings_are_one_clear_line_not_a_traceback(tmp_path, env, expected):
+    r = _nimbus(["serve"], tmp_path, **env)
+    assert r.returncode == 2
+    assert r.stderr.splitlines() == [r.stderr.strip()]  # one line
+    assert r.stderr.startswith(expected)
+    assert "Traceback" not in r.stderr + r.stdout
+    assert "weak-but-secret-value" not in r.stderr + r.stdout  # never echo a value
+    assert not (tmp_path / "nimbus.db").exists()  # stopped before doing anything

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from api.storage import BlobNotFound, LocalStorage, StorageUnavailable
-from api.storage.backends import PART
+from api.storage.backends import CHUNK, PART
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -49,6 +49,17 @@ async def test_large_upload_streams_in_parts(storage):
     async for chunk in storage.get("big"):
         got.update(chunk)
     assert got.hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(0, 0), (0, 9), (10, None), (CHUNK - 1, CHUNK + 1), (3 * CHUNK - 5, 3 * CHUNK - 1)],
+)
+async def test_ranged_reads_stream_exactly_those_bytes(storage, start, end):
+    data = os.urandom(3 * CHUNK)  # several chunks, so a range can straddle two
+    await storage.put("ranged", stream(data), "application/octet-stream")
+    got = b"".join([c async for c in storage.get("ranged", start, end)])
+    assert got == data[start : None if end is None else end + 1]
 
 
 async def test_a_failed_upload_leaves_nothing(storage):

@@ -460,8 +460,11 @@ async def finish_run(
     attempt: int,
     result: RunResult,
     output: Sequence[tuple[str, str]] = (),
+    *,
+    notify_after_s: float,
 ) -> Job | None:
-    """Record how a run ended (with its last output); None when the job is no longer ours."""
+    """Record how a run ended (with its last output); None when the job is no longer ours.
+    A plain job (no completion hook) that ran at least `notify_after_s` notifies its owner."""
     status = JobStatus(result.outcome.value)
     job = await repository.transition(
         session,
@@ -471,6 +474,7 @@ async def finish_run(
     )
     if job is not None:
         await end_job(session, job, result.files, output)
+        await _notify_if_long(session, job, notify_after_s)
     return job
 
 
@@ -545,7 +549,7 @@ async def end_job(
     output: Sequence[tuple[str, str]] = (),
 ) -> None:
     """Append the last output, the final `status` and the `exit` events (reserved by the
-    transition that ended ``job``), store output files, run the completion hook, notify."""
+    transition that ended ``job``), store output files, run the completion hook."""
     summary = to_summary(
         job, [JobFileRead(path=f.path, size=f.size, sha256=f.sha256) for f in files]
     )
@@ -562,19 +566,16 @@ async def end_job(
         save_output_file(session, job.id, file)
     await session.flush()
     await _run_finish_hook(session, job)
-    await _notify_if_long(session, job)
     await publish(session, job_topic(job.id), end_topic(job.id))
     metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()
     if job.duration_ms is not None:
         metrics.JOB_DURATION.observe(job.duration_ms / 1000)
 
 
-# Jobs shorter than this were almost certainly watched as they ran; no notification for them.
-NOTIFY_AFTER_MS = 10_000
-
-
-async def _notify_if_long(session: AsyncSession, job: Job) -> None:
-    if job.on_finish is None and (job.duration_ms or 0) >= NOTIFY_AFTER_MS:
+async def _notify_if_long(session: AsyncSession, job: Job, notify_after_s: float) -> None:
+    """Jobs with a completion hook tell people themselves (a reproduction notifies the bug's
+    watchers); only runs end here, so cancelled-while-queued and reaped jobs never notify."""
+    if job.on_finish is None and (job.duration_ms or 0) >= notify_after_s * 1000:
         await notify(
             session,
             [job.owner_id],

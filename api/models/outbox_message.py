@@ -22,5 +22,8 @@ class OutboxMessage(SQLModel, table=True):
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_error: str | None = Field(default=None, sa_type=Text, nullable=True)
-    done_at: datetime | None = timestamp_field()
+    done_at: datetime | None = timestamp_field()  # delivered, or failed for good (failed_at)
+    # Set when the target is gone for good (a deleted or disabled webhook): the message stays,
+    # visibly undelivered with its reason in last_error, instead of looking delivered.
+    failed_at: datetime | None = timestamp_field()
     created_at: datetime = created_at_field()

@@ -263,7 +263,8 @@ class S3Storage:
 
     async def get(self, key: str, start: int = 0, end: int | None = None) -> AsyncIterator[bytes]:
         s3 = await self._s3()
-        ranged = {"Range": f"bytes={start}-{'' if end is None else end}"} if start or end else {}
+        whole = start == 0 and end is None  # (0, 0) is the first byte, not the whole blob
+        ranged = {} if whole else {"Range": f"bytes={start}-{'' if end is None else end}"}
         try:
             async with _unavailable_as_503(self.bucket):
                 response = await s3.get_object(Bucket=self.bucket, Key=key, **ranged)

@@ -4,7 +4,9 @@ Signature: `X-Nimbus-Signature: t=<unix>,v1=<hex>` where hex = HMAC-SHA256(secre
 Receivers deduplicate on `X-Nimbus-Delivery` (one id per event and webhook, stable across retries).
 Targets that are (or resolve to) loopback, private, link-local or otherwise internal addresses are
 refused unless NIMBUS_WEBHOOK_ALLOW_PRIVATE_TARGETS is set: checked at creation and every delivery,
-so a DNS change cannot turn a webhook into a probe of the internal network.
+so a DNS change cannot turn a webhook into a probe of the internal network. A delivery resolves the
+host once and connects to the address it checked (Host header and TLS server name stay the URL's
+host), so a record that changes between check and connect (DNS rebinding) cannot redirect it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from sqlmodel import col
 
 from api.errors import UnprocessableEntity
 from api.models import Webhook
-from api.outbox import enqueue
+from api.outbox import Undeliverable, enqueue
 from api.security import decrypt_at_rest, hmac_sha256_hex
 
 log = logging.getLogger("nimbus.webhooks")
@@ -41,12 +43,12 @@ class UnsafeWebhookTarget(UnprocessableEntity):
     title = "Webhook targets must be public http(s) addresses"
 
 
-async def check_target(url: str, allow_private: bool) -> None:
+async def check_target(url: str, allow_private: bool) -> str:
+    """Resolve the URL's host once and return the address to connect to, after refusing any
+    internal one (unless private targets are allowed)."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise UnsafeWebhookTarget("The URL must be http(s)://host/...")
-    if allow_private:
-        return
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
             parsed.hostname,
@@ -55,12 +57,29 @@ async def check_target(url: str, allow_private: bool) -> None:
         )
     except socket.gaierror as exc:
         raise UnsafeWebhookTarget(f"{parsed.hostname} does not resolve") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global or address.is_multicast:
-            raise UnsafeWebhookTarget(
-                f"{parsed.hostname} resolves to the internal address {address}"
-            )
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not allow_private:
+        for address in addresses:
+            if not address.is_global or address.is_multicast:
+                raise UnsafeWebhookTarget(
+                    f"{parsed.hostname} resolves to the internal address {address}"
+                )
+    return str(addresses[0])
+
+
+def pinned_request(
+    client: httpx.AsyncClient, url: str, address: str, body: bytes, headers: dict[str, str]
+) -> httpx.Request:
+    """A POST to `url` that goes to `address` without asking DNS again. The Host header and, for
+    https, the TLS server name (SNI, and so the certificate check) are still the URL's host."""
+    target = httpx.URL(url)
+    return client.build_request(
+        "POST",
+        target.copy_with(host=address),
+        content=body,
+        headers={**headers, "Host": target.netloc.decode("ascii")},
+        extensions={"sni_hostname": target.host} if target.scheme == "https" else {},
+    )
 
 
 async def emit(session: AsyncSession, project_id: int, event: str, data: dict[str, Any]) -> None:
@@ -94,8 +113,11 @@ def webhook_handler(
     async def deliver(payload: dict[str, Any]) -> None:
         async with sessionmaker() as session, session.begin():
             hook = await session.get(Webhook, payload["webhook_id"])
-            if hook is None or not hook.is_active:
-                return  # deleted or disabled since: nothing to deliver
+            # Deleted or disabled since: the delivery stays recorded as failed, not delivered.
+            if hook is None:
+                raise Undeliverable(f"webhook {payload['webhook_id']} was deleted")
+            if not hook.is_active:
+                raise Undeliverable(f"webhook {hook.id} is disabled after repeated failures")
             body = json.dumps(
                 {"id": payload["delivery_id"], "event": payload["event"], "data": payload["data"]},
                 separators=(",", ":"),
@@ -111,9 +133,10 @@ def webhook_handler(
                 ),
             }
             try:
-                await check_target(hook.url, allow_private)
+                address = await check_target(hook.url, allow_private)
                 async with httpx.AsyncClient(timeout=TIMEOUT_S, follow_redirects=False) as client:
-                    response = await client.post(hook.url, content=body, headers=headers)
+                    request = pinned_request(client, hook.url, address, body, headers)
+                    response = await client.send(request)
                 response.raise_for_status()
             except Exception:
                 hook.consecutive_failures += 1

@@ -171,9 +171,28 @@ async def test_s3_download_of_a_missing_blob_is_404_not_a_dead_redirect(
     assert r.json()["code"] == "attachment_not_found"
 
 
+async def fetch(client, url: str, user, range_header: str) -> httpx.Response:
+    """Download as a browser does: on S3 the API redirects to a presigned URL, and the Range
+    header goes along to the S3 server."""
+    r = await client.get(url, headers={**auth_headers(user), "Range": range_header})
+    if r.status_code != 307:
+        return r
+    async with httpx.AsyncClient() as direct:
+        return await direct.get(r.headers["location"], headers={"Range": range_header})
+
+
+@pytest.fixture(params=["local", "s3"])
+def backend(request, app) -> str:
+    """The app's blob storage: the local directory, or a bucket on the real S3 server."""
+    if request.param == "s3":
+        app.state.storage = request.getfixturevalue("s3_storage")
+    return str(request.param)
+
+
 @pytest.mark.parametrize(
     ("header", "status", "body"),
     [
+        ("bytes=0-0", 206, PNG[:1]),
         ("bytes=0-3", 206, PNG[:4]),
         ("bytes=4-", 206, PNG[4:]),
         ("bytes=-5", 206, PNG[-5:]),
@@ -182,13 +201,14 @@ async def test_s3_download_of_a_missing_blob_is_404_not_a_dead_redirect(
         ("items=0-3", 200, PNG),
     ],
 )
-async def test_ranged_downloads(client, bug, tester, header, status, body):
+async def test_ranged_downloads(client, backend, bug, tester, header, status, body):
     a = (await upload(client, tester, bug)).json()
-    r = await client.get(a["download_url"], headers={**auth_headers(tester), "Range": header})
+    r = await fetch(client, a["download_url"], tester, header)
     assert r.status_code == status
     if status == 416:
         assert r.headers["content-range"] == f"bytes */{len(PNG)}"
-        assert r.json()["code"] == "range_not_satisfiable"
+        if backend == "local":
+            assert r.json()["code"] == "range_not_satisfiable"
     else:
         assert r.content == body
     if status == 206:

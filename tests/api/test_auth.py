@@ -122,6 +122,27 @@ async def test_wrong_password_and_unknown_account_look_the_same(client, tester):
     assert wrong.json()["detail"] == unknown.json()["detail"]
 
 
+async def test_unknown_account_pays_for_the_same_argon2_verification(client, tester, monkeypatch):
+    """Equal work, counted rather than timed: both paths run one real argon2id verification
+    with the same cost parameters (the wrapper still calls the real verify)."""
+    from api import security
+
+    verified: list[str] = []
+    real_verify = security._passwords.verify
+
+    def counting_verify(secret, hash, **kwargs):
+        verified.append(hash)
+        return real_verify(secret, hash, **kwargs)
+
+    monkeypatch.setattr(security._passwords, "verify", counting_verify)
+    assert (await login(client, "nobody@example.com", "wrong password")).status_code == 401
+    assert (await login(client, tester.email, "wrong password")).status_code == 401
+    assert len(verified) == 2
+    unknown, known = (h.split("$") for h in verified)
+    assert unknown[1] == known[1] == "argon2id"
+    assert unknown[3] == known[3]  # m=<memory>,t=<time>,p=<parallelism>
+
+
 async def test_repeated_failures_are_rate_limited_per_account(client, tester, settings):
     for _ in range(settings.login_max_failures):
         assert (await login(client, tester.email, "nope")).status_code == 401
@@ -136,6 +157,8 @@ async def test_rate_limit_per_client_address_spans_accounts(client, settings, db
         await login(client, f"ghost{i}@example.com", "nope")
     r = await login(client, "someone-else@example.com", "nope")
     assert r.status_code == 429
+    assert r.json()["code"] == "rate_limited"
+    assert 1 <= int(r.headers["Retry-After"]) <= settings.login_window_s + 1
 
 
 async def test_successful_logins_do_not_count_and_clear_account_failures(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.models import Role
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
 
@@ -29,6 +30,31 @@ async def test_assignment_transition_and_comment_notify_the_right_people(
     )
     dev_notes = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
     assert [n["kind"] for n in dev_notes] == ["comment.created", "bug.assigned"]
+
+
+async def test_reassigning_by_patch_notifies_the_new_assignee(
+    client, admin, developer, tester, make_user
+):
+    other = await make_user(Role.developer, full_name="Other Dev")
+    await make_project(client, admin, developer, other, tester)
+    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"assignee_id": other.id}, headers=auth_headers(admin)
+    )
+    assert r.status_code == 200, r.text
+    notes = (await client.get(NOTES, headers=auth_headers(other))).json()["items"]
+    assert [n["kind"] for n in notes] == ["bug.assigned"]
+    assert notes[0]["title"] == "Ada Admin assigned WEB-1 to you: Crash"
+    assert notes[0]["link"] == "/bugs/WEB-1"
+    dev_notes = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
+    assert [n["kind"] for n in dev_notes] == ["bug.assigned"]  # only the original assignment
+    # An edit that leaves the assignee as it is tells nobody again.
+    await client.patch(
+        f"/api/v1/bugs/{bug['id']}",
+        json={"assignee_id": other.id, "title": "Crash!"},
+        headers=auth_headers(admin),
+    )
+    assert len((await client.get(NOTES, headers=auth_headers(other))).json()["items"]) == 1
 
 
 async def test_read_one_and_read_all(client, admin, developer, tester):

@@ -412,8 +412,10 @@ async def test_a_worker_that_lost_its_lease_cannot_write(db, developer):
     beat = await service.heartbeat(db, job.id, "w1", 1, 30, [("stdout", "hi")])
     assert beat is not None and beat.last_seq == 3
     result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout="hi")
-    assert await service.finish_run(db, job.id, "w2", 1, result) is None
-    done = await service.finish_run(db, job.id, "w1", 1, result, [("stdout", "!")])
+    assert await service.finish_run(db, job.id, "w2", 1, result, notify_after_s=10) is None
+    done = await service.finish_run(
+        db, job.id, "w1", 1, result, [("stdout", "!")], notify_after_s=10
+    )
     assert done is not None and done.status == JobStatus.succeeded and done.last_seq == 6
 
 
@@ -492,7 +494,7 @@ async def test_output_files_are_stored_and_served_as_attachments(client, develop
     await service.claim_next(db, "w1", 30)
     files = [OutputFile.of("out/résumé.txt", b"hello"), OutputFile.of("a.csv", b"1,2")]
     result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, files=files)
-    await service.finish_run(db, job.id, "w1", 1, result)
+    await service.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
     await db.commit()
     listed = await client.get(f"{JOBS}/{job.id}/files", headers=auth_headers(developer))
     assert [f["path"] for f in listed.json()] == ["a.csv", "out/résumé.txt"]
