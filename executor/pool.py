@@ -163,15 +163,31 @@ class WarmPool:
         """A ready container and the stdin payload for ``spec``, or ``(None, b"")``."""
         from executor.backends.docker import PYTHON
 
-        if not self._ready or not fits_pool(spec.limits, self.limits):
+        if not fits_pool(spec.limits, self.limits):
             return None, b""
-        sandbox = self._ready.popleft()
+        sandbox = self._take_live()
         self._full.clear()
-        sandbox.started_at = None  # the job's wall clock starts when it is fed, not at warm-up
         if not self._ready:
             self._has_ready.clear()
             self._need.set()  # empty: refill now rather than after the job
+        if sandbox is None:
+            return None, b""
+        sandbox.started_at = None  # the job's wall clock starts when it is fed, not at warm-up
         return sandbox, job_frame(spec, PYTHON) + spec.stdin
+
+    def _take_live(self) -> Sandbox | None:
+        """The oldest ready container still running; dead ones (the engine restarted, or
+        someone stopped them) are deleted in the background and replaced."""
+        while self._ready:
+            sandbox = self._ready.popleft()
+            if sandbox.attached:
+                return sandbox
+            log.warning(
+                "warm sandbox %s stopped while waiting for a job; replacing it", sandbox.name
+            )
+            self._need.set()
+            self._backend.retire(sandbox)
+        return None
 
     def replenish(self) -> None:
         """Start replacing used containers. Called when a job ends, so that creating the

@@ -80,6 +80,10 @@ MAX_STAT_PROBES = 8
 """Above this many input files/dirs, skip the mtime probe and always read the archive."""
 
 
+class StoppedFromOutside(Exception):
+    """The engine, not the program or Nimbus, ended the container: an infrastructure error."""
+
+
 async def api_call(awaitable: Awaitable[T], timeout_s: float = API_TIMEOUT_S) -> T:
     """Await one Docker API call, failing with TimeoutError after ``timeout_s``."""
     async with asyncio.timeout(timeout_s):
@@ -161,6 +165,7 @@ class Sandbox:
         self.docker = docker
         self.name = name
         self.container: DockerContainer | None = None
+        self.created_at = time.time()
         self.started_at: float | None = None
         self.warm_since: float | None = None  # monotonic time it joined a warm pool
         self._stream: Stream | None = None
@@ -213,6 +218,25 @@ class Sandbox:
     async def start(self) -> None:
         await api_call(self._container().start())
         self.started_at = time.monotonic()
+
+    @property
+    def attached(self) -> bool:
+        """The attach connection is still open: the container has not exited, and the engine
+        that runs it has not restarted (a restart stops every container). Docker ends the
+        stream when the container's output closes, so a warm container that was stopped while
+        waiting for its job shows up here without a Docker call."""
+        stream = self._stream
+        queue = None if stream is None else stream._queue
+        if stream is None or stream._resp is None or queue is None:
+            return False
+        connection = stream._resp.connection
+        transport = None if connection is None else connection.transport
+        return not (
+            queue.is_eof()
+            or queue.exception() is not None
+            or transport is None
+            or transport.is_closing()
+        )
 
     async def _feed_stdin(self, payload: bytes) -> None:
         stream = self._attached()
@@ -296,6 +320,8 @@ class Sandbox:
             if status != 0 and not (timed_out or was_cancelled):
                 state = (await api_call(container.show()))["State"]
                 oom_killed = bool(state.get("OOMKilled"))
+                if status > 128 and not oom_killed:
+                    await self._raise_if_stopped_from_outside()
         finally:
             for task in tasks | ({cancelled} if cancelled else set()):
                 task.cancel()
@@ -323,6 +349,27 @@ class Sandbox:
             stderr_truncated=collector.truncated["stderr"],
             duration_ms=round((finished - (self.started_at or started)) * 1000),
         )
+
+    async def _raise_if_stopped_from_outside(self) -> None:
+        """`StoppedFromOutside` when the engine signalled the container (a daemon restart
+        stops every container; an operator may ``docker stop`` one): that death is not the
+        program's doing. Only a signal the engine sent leaves a ``kill`` event — not one the
+        program sent itself, nor the kernel's OOM killer — and the daemon still answers while
+        it stops containers, before it exits."""
+        filters = json.dumps({"container": [self.id], "event": ["kill"]})
+        params = {"since": str(int(self.created_at) - 1), "until": str(int(time.time()) + 1)}
+        async with (
+            asyncio.timeout(API_TIMEOUT_S),
+            self.docker._query("events", params={**params, "filters": filters}) as response,
+        ):
+            body = await response.read()
+        kills = body.splitlines()
+        if kills:
+            signal = json.loads(kills[0]).get("Actor", {}).get("Attributes", {}).get("signal")
+            raise StoppedFromOutside(
+                f"the Docker engine stopped the container (signal {signal}): "
+                "it was restarting, or an operator stopped it"
+            )
 
     async def _path_stat(self, path: str) -> dict[str, Any] | None:
         """Docker's stat of ``path`` in the container (one cheap HEAD; no archive is built)."""
@@ -428,10 +475,12 @@ async def reap_sandboxes(
     docker: aiodocker.Docker, *, older_than_s: float = 0.0, keep: frozenset[str] = frozenset()
 ) -> int:
     """Delete labelled containers older than ``older_than_s`` and not in ``keep`` (sandbox names
-    still in use by this process), then every labelled volume that no container uses.
+    still in use by this process), then labelled volumes as old that no container uses.
 
     Run it when a worker starts (after a crash nothing else will) and periodically. A sandbox's
-    volume is created with its container and referenced by it, so an unused one is a leftover.
+    volume is referenced by its container, so an old unused one is a leftover. The age matters
+    for volumes too: Docker creates a volume just before its container, and while a worker on
+    this engine is creating a sandbox its brand-new volume is briefly unused.
     """
     cutoff = time.time() - older_than_s
     filters = json.dumps({"label": [f"{LABEL}=1"]})
@@ -454,6 +503,8 @@ async def reap_sandboxes(
         )
     )
     for volume in volumes.get("Volumes") or []:
+        if float((volume.get("Labels") or {}).get(LABEL_CREATED, 0)) > cutoff:
+            continue
         try:
             await _delete_volume(docker, volume["Name"])
             removed += 1
@@ -573,6 +624,7 @@ class DockerBackend:
             aiohttp.ClientError,
             OSError,
             json.JSONDecodeError,  # an empty answer from a daemon that is shutting down
+            StoppedFromOutside,
         ) as exc:
             log.exception("sandbox job failed in the infrastructure")
             return RunResult(
@@ -582,11 +634,11 @@ class DockerBackend:
             )
         finally:
             if sandbox is not None:
-                self._retire(sandbox)
+                self.retire(sandbox)
             if self._pool is not None:
                 self._pool.replenish()
 
-    def _retire(self, sandbox: Sandbox) -> None:
+    def retire(self, sandbox: Sandbox) -> None:
         """Delete the sandbox in the background so the caller gets its result sooner."""
 
         async def retire() -> None:

@@ -17,7 +17,7 @@ from executor.backends import (
     reap_sandboxes,
     select_backend,
 )
-from executor.backends.docker import LABEL, LABEL_CREATED
+from executor.backends.docker import LABEL, LABEL_CREATED, sandbox_labels
 from executor.pool import MAX_IDLE_S
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import run_job
@@ -110,15 +110,19 @@ async def test_reaper_removes_labelled_leftovers(
     )
     await container.start()
     unrelated = await docker.volumes.create({"Name": "not-ours"})
+    # unused, like the volume of a sandbox another worker is creating at this very moment
+    fresh = await docker.volumes.create({"Name": "nimbus-sbx-fresh", "Labels": sandbox_labels()})
     try:
         # live sandboxes (the session's pools included) are younger than this by design
         assert await reap_sandboxes(docker, older_than_s=MAX_IDLE_S + 600) == 2
         containers, volumes = await labelled(docker_engine.docker_host)
         assert container.id not in containers
         assert "nimbus-sbx-leftover" not in volumes
+        assert "nimbus-sbx-fresh" in volumes
         assert (await docker.volumes.get("not-ours")).name == "not-ours"
     finally:
         await unrelated.delete()
+        await fresh.delete()
 
 
 async def test_idle_warm_containers_are_replaced(docker_engine: Engine) -> None:
@@ -138,6 +142,58 @@ async def test_idle_warm_containers_are_replaced(docker_engine: Engine) -> None:
         assert not first & set(containers)  # the idle one is gone, not just forgotten
         result = await run_job(backend, "print('fresh')")
         assert result.stdout == "fresh\n"
+    finally:
+        await backend.close()
+
+
+async def test_a_container_the_engine_stops_is_an_error_not_the_programs_failure(
+    docker_backend: DockerBackend,
+) -> None:
+    """`docker stop` by an operator, or a daemon restart: the program did not fail."""
+    chunks: list[tuple[str, str]] = []
+    source = "import socket, time\nprint(socket.gethostname(), flush=True)\ntime.sleep(30)"
+    job = asyncio.create_task(run_job(docker_backend, source, chunks=chunks))
+    async with asyncio.timeout(20):
+        while not chunks:  # noqa: ASYNC110 - waiting for the program to run
+            await asyncio.sleep(0.05)
+    hostname = chunks[0][1].strip()  # the container id's first 12 characters
+    await docker_backend.docker.containers.container(hostname).kill(signal="SIGTERM")
+    result = await job
+    assert result.outcome is Outcome.ERROR, result
+    assert result.error is not None
+    assert result.error.startswith("sandbox failure: the Docker engine stopped the container")
+
+
+async def test_a_program_that_signals_itself_failed(docker_backend: DockerBackend) -> None:
+    result = await run_job(
+        docker_backend, "import os, signal\nos.kill(os.getpid(), signal.SIGTERM)"
+    )
+    assert result.outcome is Outcome.FAILED, result
+    assert result.signal == 15
+
+
+async def test_a_warm_container_stopped_while_waiting_is_not_given_a_job(
+    docker_engine: Engine,
+) -> None:
+    """What an engine restart does to every warm container: the job must not inherit the
+    stopped container's exit status as its own result."""
+    backend = DockerBackend(docker_engine.docker_host, docker_engine.image, pool_size=1)
+    await backend.check()
+    try:
+        pool = backend.pool
+        assert pool is not None
+        await pool.wait_ready()
+        (stopped,) = pool.container_ids()
+        await backend.docker.containers.container(stopped).kill(signal="SIGTERM")
+        async with asyncio.timeout(10):
+            while all(s.attached for s in pool._ready):  # noqa: ASYNC110 - polling the stream
+                await asyncio.sleep(0.05)
+        result = await run_job(backend, HOSTNAME)
+        assert result.outcome is Outcome.SUCCEEDED, result
+        assert not stopped.startswith(result.stdout.strip())
+        await backend.drain()
+        containers, _ = await labelled(docker_engine.docker_host)
+        assert stopped not in containers  # deleted, not just skipped
     finally:
         await backend.close()
 
