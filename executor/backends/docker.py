@@ -287,7 +287,7 @@ class Sandbox:
         watch: set[asyncio.Task[Any]] = {reader, waiter, overflow}
         if cancelled is not None:
             watch.add(cancelled)
-        timed_out = was_cancelled = False
+        timed_out = was_cancelled = killed = False
         try:
             while not waiter.done():
                 remaining = deadline - time.monotonic()
@@ -305,7 +305,8 @@ class Sandbox:
                 if reader in done:
                     watch.discard(reader)
                     reader.result()  # surface stream errors as infrastructure errors
-            if not waiter.done():
+            killed = not waiter.done()  # timed out, cancelled or flooding: we end it
+            if killed:
                 await self._kill()
                 await asyncio.wait({waiter}, timeout=EXIT_GRACE_S)
             elif not reader.done():
@@ -320,7 +321,7 @@ class Sandbox:
             if status != 0 and not (timed_out or was_cancelled):
                 state = (await api_call(container.show()))["State"]
                 oom_killed = bool(state.get("OOMKilled"))
-                if status > 128 and not oom_killed:
+                if status > 128 and not (oom_killed or killed):
                     await self._raise_if_stopped_from_outside()
         finally:
             for task in tasks | ({cancelled} if cancelled else set()):
