@@ -35,6 +35,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if DOCKER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.docker)
+    _give_fuzz_items_their_own_ids(items)
+    seen: set[str] = set()
+    duplicates = {item.nodeid for item in items if item.nodeid in seen or seen.add(item.nodeid)}
+    if duplicates:  # pytest-xdist keys work by node id: all but one of each would never run
+        raise pytest.UsageError(f"tests share node ids: {sorted(duplicates)}")
+
+
+def _give_fuzz_items_their_own_ids(items: list[pytest.Item]) -> None:
+    """Schemathesis names one item per API operation (``test[GET /x]``), but on pytest 9 every
+    item's node id is the bare function's, so pytest-xdist ran one operation and dropped the
+    rest without a word. Derive the id from the name, as pytest does for its own items."""
+    for item in items:
+        if type(item).__name__ == "SchemathesisFunction" and not item.nodeid.endswith("]"):
+            # pytest 9 derives `nodeid` from the structured `_id`
+            item._id = type(item._id).parse(f"{item.parent.nodeid}::{item.name}")  # type: ignore[union-attr]
 
 
 TEST_SECRET = "test-secret-key-that-is-long-enough-for-hs256"
