@@ -14,6 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
+from pydantic_core import to_json
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -157,3 +158,19 @@ def set_link_header(request: Request, response: Response, next_cursor: str | Non
     if next_cursor:
         url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def page_response(
+    request: Request, items: Sequence[Mapping[str, Any]], next_cursor: str | None
+) -> Response:
+    """A `Page` whose items are already in the API's shape, written as JSON in one pass.
+
+    For the hottest lists: validating 50 items into models and dumping them again costs more
+    than their query. pydantic-core writes the same bytes as the models would (the route
+    declares ``response_model=Page[...]`` for the documentation; the contract tests hold the
+    two together).
+    """
+    body = to_json({"items": items, "next_cursor": next_cursor})
+    response = Response(body, media_type="application/json")
+    set_link_header(request, response, next_cursor)
+    return response

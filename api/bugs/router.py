@@ -28,7 +28,7 @@ from api.jobs.router import ExecutorDep
 from api.jobs.schemas import JobRead
 from api.jobs.service import read_job
 from api.models import BugStatus, Priority, Severity, User
-from api.pagination import Page, PageParams, page_params, set_link_header
+from api.pagination import Page, PageParams, page_params, page_response, set_link_header
 
 router = APIRouter(tags=["bugs"])
 comments_router = APIRouter(tags=["comments"])
@@ -93,6 +93,7 @@ SORT_DOC = "Sort by created_at, updated_at or priority; '-' for descending (defa
 
 @router.get(
     "/projects/{project_id}/bugs",
+    response_model=Page[BugRead],
     summary="List a project's bugs with filters, search and sorting",
     description=SORT_DOC,
     responses=error_responses(400, 401, 404, 422),
@@ -104,11 +105,9 @@ async def list_project_bugs(
     filters: Filters,
     params: Pages,
     request: Request,
-    response: Response,
-) -> Page[BugRead]:
+) -> Response:
     items, cursor = await service.list_bugs(session, user, params, filters, project_id)
-    set_link_header(request, response, cursor)
-    return Page(items=items, next_cursor=cursor)
+    return page_response(request, items, cursor)
 
 
 @router.post(
@@ -132,6 +131,7 @@ async def create_bug(
 
 @router.get(
     "/bugs",
+    response_model=Page[BugRead],
     summary="List bugs across every project I can see",
     description=SORT_DOC,
     responses=error_responses(400, 401, 422),
@@ -142,11 +142,9 @@ async def list_bugs(
     filters: Filters,
     params: Pages,
     request: Request,
-    response: Response,
-) -> Page[BugRead]:
+) -> Response:
     items, cursor = await service.list_bugs(session, user, params, filters)
-    set_link_header(request, response, cursor)
-    return Page(items=items, next_cursor=cursor)
+    return page_response(request, items, cursor)
 
 
 @router.get("/bugs/{bug_id}", summary="Read a bug", responses=error_responses(401, 404))
