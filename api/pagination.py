@@ -126,9 +126,16 @@ async def paginate(
 
 
 async def paginate_rows(
-    session: AsyncSession, stmt: Select[Any], key: SortKey, params: PageParams
+    session: AsyncSession,
+    stmt: Select[Any],
+    key: SortKey,
+    params: PageParams,
+    bind: Mapping[str, Any] | None = None,
 ) -> tuple[list[Any], str | None]:
-    """Like `paginate`, for statements selecting the key columns by name, or an entity first."""
+    """Like `paginate`, for statements selecting the key columns by name, or an entity first.
+
+    ``bind`` are values for the statement's named parameters.
+    """
     columns = (key.column, key.tiebreak)
     if params.cursor:
         # Bound with the columns' own types, so custom column types convert the cursor values.
@@ -143,7 +150,8 @@ async def paginate_rows(
         )
         stmt = stmt.where(boundary)
     order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]
-    rows = list((await session.execute(stmt.order_by(*order).limit(params.limit + 1))).all())
+    page = stmt.order_by(*order).limit(params.limit + 1)
+    rows = list((await session.execute(page, bind)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

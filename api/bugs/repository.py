@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
+    bindparam,
     cast,
     delete,
     exists,
@@ -81,10 +82,21 @@ async def next_bug_number(session: AsyncSession, project_id: int) -> int:
     return int(result.scalar_one())
 
 
+def read_query(dialect: str) -> Select[Any]:
+    """Bugs as a `BugRead` shows them, one row each, for the viewer bound as `VIEWER`.
+
+    Plain column rows, not `Bug` entities: building 50 identity-mapped ORM objects for a
+    read-only page cost more CPU than the rest of the request. Built once per dialect (the
+    joins and subqueries cost more to construct than to run); callers add their WHERE.
+    """
+    return _READ_QUERIES[dialect]
+
+
 def list_query(
     *, dialect: str, visible_to: int | None, project_id: int | None, filters: BugFilters
 ) -> Select[Any]:
-    stmt = select(Bug)
+    """`read_query` narrowed to the visible bugs that match ``filters``."""
+    stmt = read_query(dialect)
     if project_id is not None:
         stmt = stmt.where(col(Bug.project_id) == project_id)
     elif visible_to is not None:
@@ -239,28 +251,22 @@ _LABEL_LISTS = {
 # every column of a bug, built once rather than on each list request
 _BUG_COLUMNS = [col(getattr(Bug, c.key)) for c in Bug.__table__.columns]  # type: ignore[attr-defined]
 
-
-def with_read_columns(stmt: Select[Any], viewer_id: int, dialect: str) -> Select[Any]:
-    """The bug's columns plus what a BugRead shows beyond them, so a whole page is one query.
-
-    Plain column rows, not `Bug` entities: building 50 identity-mapped ORM objects for a
-    read-only page cost more CPU than the rest of the request.
-    """
-    reporter, assignee = _REPORTER, _ASSIGNEE
-    watching = exists().where(
-        col(BugWatcher.bug_id) == Bug.id, col(BugWatcher.user_id) == viewer_id
+VIEWER = "viewer_id"
+"""Execution parameter of `read_query`: the user whose `watching` flag the rows carry."""
+_READ_QUERIES = {
+    dialect: select(*_BUG_COLUMNS)
+    .join(Project, col(Project.id) == Bug.project_id)
+    .join(_REPORTER, col(_REPORTER.id) == Bug.reporter_id)
+    .outerjoin(_ASSIGNEE, col(_ASSIGNEE.id) == Bug.assignee_id)
+    .add_columns(
+        col(Project.key).label("project_key"),
+        col(_REPORTER.full_name).label("reporter_name"),
+        col(_ASSIGNEE.full_name).label("assignee_name"),
+        _DUPLICATE_KEY,
+        label_list,
+        exists()
+        .where(col(BugWatcher.bug_id) == Bug.id, col(BugWatcher.user_id) == bindparam(VIEWER))
+        .label("watching"),
     )
-    return (
-        stmt.with_only_columns(*_BUG_COLUMNS, maintain_column_froms=True)
-        .join(Project, col(Project.id) == Bug.project_id)
-        .join(reporter, col(reporter.id) == Bug.reporter_id)
-        .outerjoin(assignee, col(assignee.id) == Bug.assignee_id)
-        .add_columns(
-            col(Project.key).label("project_key"),
-            col(reporter.full_name).label("reporter_name"),
-            col(assignee.full_name).label("assignee_name"),
-            _DUPLICATE_KEY,
-            _LABEL_LISTS[dialect],
-            watching.label("watching"),
-        )
-    )
+    for dialect, label_list in _LABEL_LISTS.items()
+}
