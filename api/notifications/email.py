@@ -10,6 +10,8 @@ from urllib.parse import unquote, urlparse
 
 import aiosmtplib
 
+from api.outbox import Undeliverable
+
 log = logging.getLogger("nimbus.email")
 
 
@@ -63,6 +65,14 @@ def email_handler(smtp_url: str | None, sender: str, public_url: str) -> Any:
                 "email (no SMTP configured) to=%s subject=%s", message["To"], message["Subject"]
             )
             return
-        await send_via_smtp(smtp_url, message)
+        try:
+            await send_via_smtp(smtp_url, message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            if all(r.code >= 500 for r in exc.recipients):
+                # 5xx for the recipient is final (no such mailbox, relay denied): retrying
+                # every hour forever would not change it. 4xx (mailbox busy) is retried.
+                refused = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
+                raise Undeliverable(f"the mail server refused {message['To']}: {refused}") from exc
+            raise
 
     return deliver

@@ -32,6 +32,13 @@ from tests.support.postgres import free_port
 class Inbox:
     def __init__(self) -> None:
         self.messages: list = []
+        self.refuse: dict[str, str] = {}  # recipient -> SMTP reply to RCPT TO
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address in self.refuse:
+            return self.refuse[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         self.messages.append(message_from_bytes(envelope.content))
@@ -207,6 +214,42 @@ async def test_an_smtp_outage_of_days_still_ends_delivered(
     await db.refresh(message)
     assert len(inbox.messages) == 1 and inbox.messages[0]["To"] == developer.email
     assert message.done_at is not None and message.failed_at is None
+
+
+async def test_a_recipient_the_server_refuses_for_good_is_not_retried(
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp
+):
+    inbox, url = smtp
+    settings.smtp_url = url
+    inbox.refuse[developer.email] = "550 5.1.1 No such mailbox"
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    await drainer(settings, sessionmaker, app).run_once()
+    message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
+    await db.refresh(message)
+    assert message.failed_at is not None  # settled: never picked up again
+    assert "550 5.1.1 No such mailbox" in (message.last_error or "")
+    assert inbox.messages == []
+
+
+async def test_a_recipient_refused_for_now_is_retried(
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp
+):
+    inbox, url = smtp
+    settings.smtp_url = url
+    inbox.refuse[developer.email] = "450 4.2.1 Mailbox busy, try later"
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    await drainer(settings, sessionmaker, app).run_once()
+    message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
+    await db.refresh(message)
+    assert message.failed_at is None and message.done_at is None and message.attempts == 1
+    del inbox.refuse[developer.email]
+    message.next_attempt_at = utcnow()
+    await db.commit()
+    await drainer(settings, sessionmaker, app).run_once()
+    await db.refresh(message)
+    assert message.done_at is not None and len(inbox.messages) == 1
 
 
 async def test_webhook_delivery_is_signed(
