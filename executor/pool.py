@@ -170,6 +170,7 @@ class WarmPool:
 
         if not fits_pool(spec.limits, self.limits):
             return None, b""
+        payload = job_frame(spec, PYTHON) + spec.stdin  # before taking: it may raise
         sandbox = self._take_live()
         self._full.clear()
         if not self._ready:
@@ -178,7 +179,7 @@ class WarmPool:
         if sandbox is None:
             return None, b""
         sandbox.started_at = None  # the job's wall clock starts when it is fed, not at warm-up
-        return sandbox, job_frame(spec, PYTHON) + spec.stdin
+        return sandbox, payload
 
     def _take_live(self) -> Sandbox | None:
         """The oldest ready container still running; dead ones (the engine restarted, or

@@ -68,9 +68,10 @@ def email_handler(smtp_url: str | None, sender: str, public_url: str) -> Any:
         try:
             await send_via_smtp(smtp_url, message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            if all(r.code >= 500 for r in exc.recipients):
+            if all(r.code >= 500 and r.code != 552 for r in exc.recipients):
                 # 5xx for the recipient is final (no such mailbox, relay denied): retrying
-                # every hour forever would not change it. 4xx (mailbox busy) is retried.
+                # every hour forever would not change it. 4xx (mailbox busy) is retried, and
+                # so is 552 (RFC 5321 4.5.3.1.10: at RCPT it means "full", i.e. 452).
                 refused = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
                 raise Undeliverable(f"the mail server refused {message['To']}: {refused}") from exc
             raise

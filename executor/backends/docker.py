@@ -358,7 +358,8 @@ class Sandbox:
         program sent itself, nor the kernel's OOM killer — and the daemon still answers while
         it stops containers, before it exits."""
         filters = json.dumps({"container": [self.id], "event": ["kill"]})
-        params = {"since": str(int(self.created_at) - 1), "until": str(int(time.time()) + 1)}
+        # `until` must not be in the future: the engine would hold the answer open until then
+        params = {"since": f"{self.created_at - 1:.6f}", "until": f"{time.time():.6f}"}
         async with (
             asyncio.timeout(API_TIMEOUT_S),
             self.docker._query("events", params={**params, "filters": filters}) as response,

@@ -232,12 +232,16 @@ async def test_a_recipient_the_server_refuses_for_good_is_not_retried(
     assert inbox.messages == []
 
 
+@pytest.mark.parametrize(
+    "reply",
+    ["450 4.2.1 Mailbox busy, try later", "552 5.2.2 Mailbox full"],  # 552 at RCPT: temporary
+)
 async def test_a_recipient_refused_for_now_is_retried(
-    client, admin, developer, tester, settings, sessionmaker, app, db, smtp
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp, reply
 ):
     inbox, url = smtp
     settings.smtp_url = url
-    inbox.refuse[developer.email] = "450 4.2.1 Mailbox busy, try later"
+    inbox.refuse[developer.email] = reply
     await make_project(client, admin, developer, tester)
     await make_bug(client, tester, assignee_id=developer.id)
     await drainer(settings, sessionmaker, app).run_once()
