@@ -36,6 +36,38 @@ async def test_bug_is_readable_by_id_and_any_case_key(client, project, tester):
         assert r.headers["ETag"] == f'"{bug["version"]}"'
 
 
+async def test_a_list_shows_each_bug_exactly_as_reading_it_does(
+    client, project, tester, developer, admin
+):
+    """List pages are written without the BugRead model (for speed); a single read goes
+    through it. Every kind of field, set and unset, must come out the same both ways."""
+    original = await make_bug(client, tester, project)
+    full = await make_bug(
+        client,
+        tester,
+        project,
+        labels=["ui", "safari"],
+        priority="highest",
+        severity="blocker",
+        assignee_id=developer.id,
+        repro_script="import sys\nsys.exit(1)",
+        description="Unicode: Grüße, 日本語, emoji 🐛",
+    )
+    r = await client.post(
+        f"/api/v1/bugs/{full['id']}/transitions",
+        json={"to": "closed", "resolution": "duplicate", "duplicate_of": original["key"]},
+        headers={**auth_headers(admin), "If-Match": f'"{full["version"]}"'},
+    )
+    assert r.status_code == 200, r.text
+    for viewer in (tester, developer):
+        listed = await client.get("/api/v1/projects/WEB/bugs", headers=auth_headers(viewer))
+        assert listed.headers["content-type"] == "application/json"
+        for item in listed.json()["items"]:
+            read = await client.get(f"/api/v1/bugs/{item['id']}", headers=auth_headers(viewer))
+            assert item == read.json()
+    assert {i["key"]: i["duplicate_of"] for i in listed.json()["items"]}["WEB-2"] == "WEB-1"
+
+
 @pytest.mark.parametrize("ref", ["WEB-99", "NOPE-1", "not a key", "99999"])
 async def test_unknown_bug_refs_are_404(client, project, tester, ref):
     r = await client.get(f"/api/v1/bugs/{ref}", headers=auth_headers(tester))
