@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -9,13 +10,14 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -57,13 +59,40 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30})
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    # No pre-ping: it costs every request a round trip (~8% of a bug-list page). A connection
-    # that died with the server fails its first statement instead; SQLAlchemy then invalidates
-    # the whole pool and the request answers 503 (`connection_invalidated`), so after a
-    # restart one request per process sees the outage that a ping would have hidden.
+    # Not `pool_pre_ping`: a round trip before every checkout costs ~8% of a bug-list page.
+    # Only a connection idle for a while is pinged (see `_ping_if_idle`); one that dies while in
+    # use fails its statement as a 503 and SQLAlchemy recycles the pool.
     engine = create_async_engine(url, pool_size=10, max_overflow=20)
     event.listen(engine.sync_engine, "do_connect", _connect_or_unavailable)
+    event.listen(engine.sync_engine.pool, "checkin", _mark_idle)
+    event.listen(engine.sync_engine.pool, "checkout", _ping_if_idle(engine.dialect))
     return engine
+
+
+IDLE_PING_AFTER_S = 30.0
+"""A pooled connection unused for longer is pinged before it is handed out: that is when
+PgBouncer, a NAT or `idle_session_timeout` drop connections, silently. Under steady traffic
+connections are reused far sooner and cost no ping."""
+_IDLE_SINCE = "nimbus_idle_since"
+
+
+def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Any:
+    def checkout(
+        dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
+    ) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None or time.monotonic() - idle_since <= IDLE_PING_AFTER_S:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(f"pooled connection was dropped while idle: {exc}") from exc
+
+    return checkout
 
 
 def _connect_or_unavailable(
