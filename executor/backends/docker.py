@@ -70,6 +70,10 @@ EXIT_GRACE_S = 5.0
 """How long to wait for the container to be reported dead after we killed it."""
 DRAIN_GRACE_S = 2.0
 """After exit, how long to wait for the tail of the output stream."""
+CLEANUP_DELAY_S = 0.05
+"""After a job, how long the engine-heavy clean-up (deleting its container, starting a warm
+replacement) waits. Started at once, it took both cores from the few statements that record the
+result and answer `?wait`: ~18 ms from exit to response instead of ~10."""
 WORK_MOUNT = "/work"
 JOB_DIR = "/work/job"
 SANDBOX_UID = 65534
@@ -636,15 +640,18 @@ class DockerBackend:
             )
         finally:
             if sandbox is not None:
-                self.retire(sandbox)
+                self.retire(sandbox, after_s=CLEANUP_DELAY_S)
             if self._pool is not None:
-                self._pool.replenish()
+                pool = self._pool
+                asyncio.get_running_loop().call_later(CLEANUP_DELAY_S, pool.replenish)
 
-    def retire(self, sandbox: Sandbox) -> None:
-        """Delete the sandbox in the background so the caller gets its result sooner."""
+    def retire(self, sandbox: Sandbox, after_s: float = 0.0) -> None:
+        """Delete the sandbox in the background (after ``after_s``) so the caller gets its
+        result sooner."""
 
         async def retire() -> None:
             try:
+                await asyncio.sleep(after_s)
                 await sandbox.destroy()
             finally:
                 self._live.discard(sandbox.name)
