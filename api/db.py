@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -80,7 +80,9 @@ def _mark_idle(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info[_IDLE_SINCE] = time.monotonic()
 
 
-def _ping_if_idle(dialect: Dialect) -> Any:
+def _ping_if_idle(
+    dialect: Dialect,
+) -> Callable[[Any, ConnectionPoolEntry, PoolProxiedConnection], None]:
     def checkout(
         dbapi_connection: Any, record: ConnectionPoolEntry, _: PoolProxiedConnection
     ) -> None:

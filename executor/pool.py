@@ -168,8 +168,8 @@ class WarmPool:
         """A ready container and the stdin payload for ``spec``, or ``(None, b"")``."""
         from executor.backends.docker import PYTHON
 
-        if not fits_pool(spec.limits, self.limits):
-            return None, b""
+        if not self._ready or not fits_pool(spec.limits, self.limits):
+            return None, b""  # a one-shot container takes the job: no frame to build
         payload = job_frame(spec, PYTHON) + spec.stdin  # before taking: it may raise
         sandbox = self._take_live()
         self._full.clear()
