@@ -14,6 +14,7 @@ from executor.backends import (
     ExecutorUnavailable,
     JobSpec,
     Outcome,
+    RunResult,
     reap_sandboxes,
     select_backend,
 )
@@ -64,6 +65,57 @@ async def test_one_shot_jobs_get_fresh_containers(docker_backend: DockerBackend)
     first = await run_job(docker_backend, HOSTNAME)
     second = await run_job(docker_backend, HOSTNAME)
     assert first.stdout != second.stdout
+
+
+PROGRAMS_AS_PYTHON_SEES_THEM = {
+    "introspection": (
+        "import json, pickle, sys\n"
+        "class Point: pass\n"
+        "print(json.dumps({'argv': sys.argv, 'orig_argv': sys.orig_argv[1:], 'file': __file__,\n"
+        "    'path0': sys.path[0], 'name': __name__, 'flags': list(sys.flags),\n"
+        "    'globals': sorted(globals()), 'main': sys.modules['__main__'].__dict__ is globals(),\n"
+        "    'loader': type(__loader__).__name__, 'spec': __spec__, 'package': __package__,\n"
+        "    'pickled': type(pickle.loads(pickle.dumps(Point()))).__qualname__,\n"
+        "    'site': [callable(exit), callable(quit), callable(help)]}))\n"
+    ),
+    "traceback": "def inner():\n    return 1 / 0\ninner()\n",
+    "chained": "try:\n    {}['x']\nexcept KeyError:\n    raise ValueError('bad')\n",
+    "syntax": "print('never')\ndef broken(:\n",
+    "exit builtin": "print('bye', end=''); exit(4)",
+    "keyboard interrupt": (
+        "import atexit; atexit.register(print, 'atexit ran')\nraise KeyboardInterrupt\n"
+    ),
+    "coding cookie": "# -*- coding: latin-1 -*-\nprint(repr('caf\xe9'))\n",
+}
+
+
+@pytest.mark.parametrize("program", PROGRAMS_AS_PYTHON_SEES_THEM)
+async def test_warm_pool_runs_programs_exactly_like_a_one_shot_python(
+    program: str, docker_backend: DockerBackend, pool_backend: DockerBackend
+) -> None:
+    """The pool's bootstrap runs the program in its own interpreter: nothing a program can
+    observe (argv, paths, flags, globals, tracebacks, exit status) may differ from a fresh
+    ``python3 -B main.py`` in a one-shot container."""
+    source = PROGRAMS_AS_PYTHON_SEES_THEM[program].encode("latin-1")
+    spec = JobSpec(
+        files={"src/main.py": source, "src/lib.py": b""},
+        entrypoint="src/main.py",
+        args=["a b", "--flag"],
+    )
+    assert pool_backend.pool is not None
+    await pool_backend.pool.wait_ready()
+    warm = await pool_backend.run(spec)
+    one_shot = await docker_backend.run(spec)
+
+    def observed(result: RunResult) -> tuple[object, ...]:
+        return (result.outcome, result.exit_code, result.signal, result.stdout, result.stderr)
+
+    assert observed(warm) == observed(one_shot)
+    assert "<string>" not in warm.stderr  # no frame of the bootstrap shows
+    if program == "introspection":
+        seen = json.loads(warm.stdout)
+        assert seen["argv"] == ["src/main.py", "a b", "--flag"]
+        assert seen["path0"] == "/work/job/src" and seen["main"] and seen["pickled"] == "Point"
 
 
 async def test_jobs_whose_limits_differ_from_the_pool_fall_back_to_one_shot(
