@@ -109,30 +109,36 @@ async def lock_owner(session: AsyncSession, owner_id: int) -> None:
     await session.execute(select(col(User.id)).where(col(User.id) == owner_id).with_for_update())
 
 
-async def owner_load(
+async def submission_load(
     session: AsyncSession, owner_id: int, since: datetime
-) -> tuple[int, int, datetime | None]:
-    """The user's jobs queued or running, how many they created since ``since`` and when the
-    oldest of those was: one pass over the user's jobs."""
+) -> tuple[int, int, datetime | None, int]:
+    """What a new submission is checked against, in one statement: the user's jobs queued or
+    running, how many they created since ``since`` and when the oldest of those was (one pass
+    over the user's jobs), and how many jobs of anyone's wait in the queue."""
     active, recent = col(Job.status).in_(ACTIVE), col(Job.created_at) > since
+    queued = _count_queued().scalar_subquery()
     row = (
         await session.execute(
             select(
                 func.count().filter(active),
                 func.count().filter(recent),
                 func.min(Job.created_at).filter(recent),
+                queued,
             ).where(col(Job.owner_id) == owner_id, active | recent)
         )
     ).one()
     oldest = row[2]
     if isinstance(oldest, str):  # SQLite's min() loses the column type
         oldest = datetime.fromisoformat(oldest)
-    return int(row[0]), int(row[1]), oldest
+    return int(row[0]), int(row[1]), oldest, int(row[3])
+
+
+def _count_queued() -> Select[int]:
+    return select(func.count()).where(col(Job.status) == JobStatus.queued)
 
 
 async def count_queued(session: AsyncSession) -> int:
-    stmt = select(func.count()).where(col(Job.status) == JobStatus.queued)
-    return int(await session.scalar(stmt) or 0)
+    return int(await session.scalar(_count_queued()) or 0)
 
 
 async def expired_leases(session: AsyncSession, now: datetime, limit: int = 100) -> list[Job]:

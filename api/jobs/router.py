@@ -96,9 +96,16 @@ async def create_job(
         if JobStatus(job.status).is_final:
             response.status_code = status.HTTP_200_OK
             return await service.read_job(session, job)
-        await session.commit()  # workers must see the job before we wait for them
+        if replayed:  # it may end before we listen: look first
+            await session.commit()
         finished = await service.wait_for_job(
-            maker, job.id, wait, settings.job_poll_interval_s, request.app.state.closing
+            maker,
+            job.id,
+            wait,
+            settings.job_poll_interval_s,
+            request.app.state.closing,
+            # new: nobody can run it before this commit, so listening first misses nothing
+            submit=None if replayed else session.commit,
         )
         if finished is not None:
             response.status_code = status.HTTP_200_OK

@@ -234,7 +234,7 @@ async def _replay(session: AsyncSession, owner_id: int, key: str, print_: str) -
 
 async def _check_capacity(session: AsyncSession, settings: Settings, owner_id: int) -> None:
     now = utcnow()
-    active, recent, oldest = await repository.owner_load(
+    active, recent, oldest, queued = await repository.submission_load(
         session, owner_id, now - timedelta(seconds=RATE_WINDOW_S)
     )
     if recent >= settings.job_submit_rate_per_minute:
@@ -249,7 +249,6 @@ async def _check_capacity(session: AsyncSession, settings: Settings, owner_id: i
             f"you have {active} jobs queued or running (limit "
             f"{settings.job_max_active_per_user}); wait for some to finish or cancel them",
         )
-    queued = await repository.count_queued(session)
     metrics.QUEUE_DEPTH.set(queued)
     if queued >= settings.job_queue_max:
         raise QueueFull(
@@ -316,19 +315,28 @@ async def wait_for_job(
     timeout_s: float,
     poll_s: float,
     closing: asyncio.Event | None = None,
+    submit: Callable[[], Awaitable[object]] | None = None,
 ) -> JobRead | None:
     """The job once it has ended, or None if it is still going after ``timeout_s`` (or when
-    ``closing`` is set: the server is shutting down and answers now rather than later)."""
+    ``closing`` is set: the server is shutting down and answers now rather than later).
+
+    ``submit`` (the commit that queues a new job) runs once we listen for the job's end: no end
+    can be missed then, so the first look waits for that signal instead of reading the job."""
     deadline = time.monotonic() + timeout_s
     with signals.watch(end_topic(job_id), SHUTDOWN) as wake:
+        if submit is not None:
+            await submit()
+        look = submit is None
         while True:
-            wake.clear()
-            async with sessionmaker() as session:
-                job = await repository.get_job(session, job_id)
-                if job is None:
-                    return None
-                if JobStatus(job.status).is_final:
-                    return await read_job(session, job)
+            if look:
+                wake.clear()
+                async with sessionmaker() as session:
+                    job = await repository.get_job(session, job_id)
+                    if job is None:
+                        return None
+                    if JobStatus(job.status).is_final:
+                        return await read_job(session, job)
+            look = True
             remaining = deadline - time.monotonic()
             if remaining <= 0 or (closing is not None and closing.is_set()):
                 return None

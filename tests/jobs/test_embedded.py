@@ -30,7 +30,7 @@ async def test_sqlite_with_an_in_process_bwrap_worker(tmp_path):
         data_dir=tmp_path,
         spa_dir=tmp_path / "no-spa",
         executor_backend="bwrap",
-        job_poll_interval_s=5.0,  # wake-ups, not polling, must drive this
+        job_poll_interval_s=60.0,  # wake-ups, not polling, must drive this (a missed one: 202)
         worker_shutdown_grace_s=1.0,
     )
     await asyncio.to_thread(migrations.upgrade, settings.effective_database_url)
