@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -64,8 +66,26 @@ def create_access_token(user_id: int, secret_key: str, ttl_s: int) -> AccessToke
     return AccessToken(jwt.encode(claims, secret_key, algorithm=JWT_ALGORITHM), ttl_s)
 
 
+VERIFIED_TOKENS_KEPT = 4096
+_verified: OrderedDict[tuple[str, str], tuple[int, int]] = OrderedDict()
+"""(secret, token) -> (user id, exp) of access tokens already checked. A token is a fixed
+string that only its signature makes valid, so once checked it stays valid until it expires:
+re-checking it with jose on every request cost ~0.25 ms, a fifteenth of a bug-list page."""
+
+
 def decode_access_token(token: str, secret_key: str) -> int:
     """The user id of a valid HS256 access token; anything else (alg none, RS256, expired) fails."""
+    known = _verified.get((secret_key, token))
+    if known is not None and time.time() < known[1]:
+        return known[0]
+    user_id, expires = _check_access_token(token, secret_key)
+    _verified[(secret_key, token)] = (user_id, expires)
+    if len(_verified) > VERIFIED_TOKENS_KEPT:
+        _verified.popitem(last=False)
+    return user_id
+
+
+def _check_access_token(token: str, secret_key: str) -> tuple[int, int]:
     try:
         header = jwt.get_unverified_header(token)
         if header.get("alg") != JWT_ALGORITHM:
@@ -86,7 +106,7 @@ def decode_access_token(token: str, secret_key: str) -> int:
     if claims.get("typ") != "access":
         raise InvalidToken()
     try:
-        return int(claims["sub"])
+        return int(claims["sub"]), int(claims["exp"])
     except (TypeError, ValueError) as exc:
         raise InvalidToken() from exc
 

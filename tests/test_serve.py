@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -42,9 +43,15 @@ def test_serve_migrates_and_answers(tmp_path):
         assert r.status_code == 201
         assert httpx.get(f"{base}/docs").status_code == 200
         # one app per process, so its /metrics are its own: labelled by route template
-        httpx.get(f"{base}/api/v1/bugs/WEB-424242")
+        for path in ("WEB-424242", "WEB-424242", "WEB-7"):  # the second one: remembered
+            httpx.get(f"{base}/api/v1/bugs/{path}")
         metrics = httpx.get(f"{base}/metrics").text
-        assert 'handler="/api/v1/bugs/{bug_id}"' in metrics
+        counted = re.search(
+            r'http_requests_total\{handler="/api/v1/bugs/\{bug_id\}",method="GET",'
+            r'status="4xx"\} (\S+)',
+            metrics,
+        )
+        assert counted is not None and float(counted.group(1)) == 3, metrics
         assert 'handler="/api/v1/auth/register"' in metrics
         assert "WEB-424242" not in metrics
     finally:

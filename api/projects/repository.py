@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, select
+from sqlalchemy import Select, bindparam, delete, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -23,21 +24,34 @@ def visible_projects(user_id: int | None) -> Select[Any]:
     return stmt
 
 
+@functools.cache
+def _project_by_ref_query(by_id: bool, for_member: bool) -> Select[Project]:
+    """Built once per shape, values bound at execution: building the expressions anew cost
+    ~0.2 ms of a ~4 ms bug-list request."""
+    column = col(Project.id) if by_id else col(Project.key)
+    stmt = select(Project).where(column == bindparam("ref"))
+    if for_member:
+        stmt = stmt.where(
+            exists().where(
+                col(ProjectMember.project_id) == Project.id,
+                col(ProjectMember.user_id) == bindparam("member_id"),
+            )
+        )
+    return stmt
+
+
 async def project_by_ref(
     session: AsyncSession, ref: str, member_id: int | None = None
 ) -> Project | None:
     """A project by numeric id or by key; with ``member_id``, only if that user is a member
     (one query for what every project-scoped request checks first)."""
-    condition = col(Project.id) == int(ref) if ref.isdecimal() else col(Project.key) == ref.upper()
-    stmt = select(Project).where(condition)
+    by_id = ref.isdecimal()
+    stmt = _project_by_ref_query(by_id, member_id is not None)
+    params: dict[str, int | str] = {"ref": int(ref) if by_id else ref.upper()}
     if member_id is not None:
-        stmt = stmt.where(
-            exists().where(
-                col(ProjectMember.project_id) == Project.id,
-                col(ProjectMember.user_id) == member_id,
-            )
-        )
-    return await session.scalar(stmt)
+        params["member_id"] = member_id
+    project: Project | None = await session.scalar(stmt, params)
+    return project
 
 
 async def key_exists(session: AsyncSession, key: str) -> bool:

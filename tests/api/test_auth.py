@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -314,3 +315,15 @@ async def test_password_is_stored_as_argon2(client, db):
 async def test_first_user_admin_role_value(client, db):
     await client.post(REGISTER, json=new_account())
     assert await db.scalar(select(User.role)) == Role.admin
+
+
+async def test_a_token_accepted_once_is_refused_once_it_expires(client, tester):
+    """Verified tokens are remembered (api.security): never past their `exp`."""
+    expires = int(time.time()) + 1
+    token = jwt.encode(_claims(tester.id, exp=expires), TEST_SECRET)
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get(ME, headers=headers)).status_code == 200
+    assert (await client.get(ME, headers=headers)).status_code == 200  # from memory
+    await asyncio.sleep(expires + 1.05 - time.time())  # jose: expired once now > exp
+    r = await client.get(ME, headers=headers)
+    assert r.status_code == 401 and r.json()["code"] == "invalid_token"
