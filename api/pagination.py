@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Select, literal, tuple_
+from sqlalchemy import ColumnElement, Integer, Select, bindparam, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import BadRequest
@@ -131,35 +132,54 @@ async def paginate_rows(
     key: SortKey,
     params: PageParams,
     bind: Mapping[str, Any] | None = None,
+    *,
+    reused: bool = False,
 ) -> tuple[list[Any], str | None]:
     """Like `paginate`, for statements selecting the key columns by name, or an entity first.
 
-    ``bind`` are values for the statement's named parameters.
+    ``bind`` are values for the statement's named parameters. ``reused``: ``stmt`` is a
+    long-lived object (built once per shape), so its paged form is built once too, and
+    SQLAlchemy derives that form's cache key once instead of on every request.
     """
-    columns = (key.column, key.tiebreak)
+    page = (_cached_page_query if reused else _page_query)(stmt, key, bool(params.cursor))
+    values = {**(bind or {}), PAGE_LIMIT: params.limit + 1}
     if params.cursor:
-        # Bound with the columns' own types, so custom column types convert the cursor values.
-        after = tuple(
-            literal(value, column.type)
-            for column, value in zip(columns, decode_cursor(params.cursor, 2), strict=True)
-        )
-        boundary: ColumnElement[bool] = (
-            tuple_(*columns) < tuple_(*after)
-            if key.descending
-            else tuple_(*columns) > tuple_(*after)
-        )
-        stmt = stmt.where(boundary)
-    order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]
-    page = stmt.order_by(*order).limit(params.limit + 1)
-    rows = list((await session.execute(page, bind)).all())
+        values.update(zip(_AFTER, decode_cursor(params.cursor, 2), strict=True))
+    rows = list((await session.execute(page, values)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
     last = rows[-1]
     if not hasattr(last, key.column.key):
         last = last[0]  # the key columns are on the entity the row starts with
-    cursor = encode_cursor([getattr(last, c.key) for c in columns])
+    cursor = encode_cursor([getattr(last, c.key) for c in (key.column, key.tiebreak)])
     return rows, cursor
+
+
+PAGE_LIMIT = "page_limit"
+_AFTER = ("page_after_0", "page_after_1")
+"""Bound parameters of a paged statement: its LIMIT and the cursor's two key values."""
+
+
+def _page_query(stmt: Select[Any], key: SortKey, after: bool) -> Select[Any]:
+    """``stmt`` in key order, after the cursor (if ``after``), at most `PAGE_LIMIT` rows."""
+    columns = (key.column, key.tiebreak)
+    if after:
+        # Bound with the columns' own types, so custom column types convert the cursor values.
+        values = tuple(
+            bindparam(name, type_=column.type) for name, column in zip(_AFTER, columns, strict=True)
+        )
+        boundary: ColumnElement[bool] = (
+            tuple_(*columns) < tuple_(*values)
+            if key.descending
+            else tuple_(*columns) > tuple_(*values)
+        )
+        stmt = stmt.where(boundary)
+    order = [c.desc() for c in columns] if key.descending else [c.asc() for c in columns]
+    return stmt.order_by(*order).limit(bindparam(PAGE_LIMIT, type_=Integer))
+
+
+_cached_page_query = functools.lru_cache(maxsize=1024)(_page_query)
 
 
 def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:

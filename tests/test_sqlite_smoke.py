@@ -50,6 +50,7 @@ async def _flows(settings: Settings) -> None:
                 f"/projects/{pid}", json={"name": "Lost"}, headers={**h, "If-Match": '"1"'}
             )
             assert r.status_code == 412
+            await _bug_lists(c, h)
             pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
                 "token"
             ]
@@ -69,3 +70,26 @@ async def _flows(settings: Settings) -> None:
             assert limited.status_code == 429
         ready = await httpx.AsyncClient(transport=transport, base_url="http://t").get("/readyz")
         assert ready.json()["checks"]["database"] == "ok"
+
+
+async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """Filters, search (LIKE with its wildcards escaped) and pages on SQLite."""
+    titles = ["50% off_sale crashes", "500 off sale", "Login fails", "Crash in login"]
+    for i, title in enumerate(titles):
+        bug = {"title": title, "priority": "high" if i % 2 else "low", "labels": ["ui"] * (i % 2)}
+        assert (await c.post("/projects/WEB/bugs", json=bug, headers=h)).status_code == 201
+
+    async def titles_of(**params: object) -> list[str]:
+        r = await c.get("/bugs", params={"sort": "created_at", **params}, headers=h)
+        assert r.status_code == 200, r.text
+        return [b["title"] for b in r.json()["items"]]
+
+    assert await titles_of(q="50%") == ["50% off_sale crashes"]
+    assert await titles_of(q="off_s") == ["50% off_sale crashes"]
+    assert await titles_of(q="CRASH") == ["50% off_sale crashes", "Crash in login"]
+    assert await titles_of(priority="high", label="ui") == ["500 off sale", "Crash in login"]
+    page = {"limit": 3, "sort": "-created_at"}
+    first = await c.get("/projects/WEB/bugs", params=page, headers=h)
+    cursor = first.json()["next_cursor"]
+    rest = await c.get("/projects/WEB/bugs", params={**page, "cursor": cursor}, headers=h)
+    assert [b["title"] for b in first.json()["items"] + rest.json()["items"]] == titles[::-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -94,55 +95,91 @@ def read_query(dialect: str) -> Select[Any]:
 
 def list_query(
     *, dialect: str, visible_to: int | None, project_id: int | None, filters: BugFilters
-) -> Select[Any]:
-    """`read_query` narrowed to the visible bugs that match ``filters``."""
+) -> tuple[Select[Any], dict[str, Any]]:
+    """`read_query` narrowed to the visible bugs that match ``filters``, and the values to bind.
+
+    The statement depends only on which filters are set, so each such shape is built once:
+    building it per request, and SQLAlchemy deriving its cache key, cost ~15% of a list page.
+    The values are bound (names ``f_*``) when it runs."""
+    f = filters
+    values: dict[str, Any] = {
+        "f_project_id": project_id,
+        "f_visible_to": visible_to if project_id is None else None,
+        "f_status": f.status or None,
+        "f_assignee_id": None if f.unassigned else f.assignee_id,
+        "f_reporter_id": f.reporter_id,
+        "f_priority": f.priority or None,
+        "f_severity": f.severity or None,
+        "f_label": f.label or None,
+        "f_q": _text_query(dialect, f.q) if f.q else None,
+        "f_created_after": f.created_after,
+        "f_updated_after": f.updated_after,
+    }
+    bound = {name: value for name, value in values.items() if value is not None}
+    return _list_query(dialect, frozenset(bound), f.unassigned), bound
+
+
+@functools.lru_cache(maxsize=512)
+def _list_query(dialect: str, filters: frozenset[str], unassigned: bool) -> Select[Any]:
+    def value(name: str) -> Any:
+        return bindparam(name, expanding=name in _LIST_FILTERS)  # typed by its column
+
     stmt = read_query(dialect)
-    if project_id is not None:
-        stmt = stmt.where(col(Bug.project_id) == project_id)
-    elif visible_to is not None:
+    if "f_project_id" in filters:
+        stmt = stmt.where(col(Bug.project_id) == value("f_project_id"))
+    elif "f_visible_to" in filters:
         member_of = select(col(ProjectMember.project_id)).where(
-            col(ProjectMember.user_id) == visible_to
+            col(ProjectMember.user_id) == value("f_visible_to")
         )
         stmt = stmt.where(col(Bug.project_id).in_(member_of))
-    f = filters
-    if f.status:
-        stmt = stmt.where(col(Bug.status).in_(f.status))
-    if f.unassigned:
+    if "f_status" in filters:
+        stmt = stmt.where(col(Bug.status).in_(value("f_status")))
+    if unassigned:
         stmt = stmt.where(col(Bug.assignee_id).is_(None))
-    elif f.assignee_id is not None:
-        stmt = stmt.where(col(Bug.assignee_id) == f.assignee_id)
-    if f.reporter_id is not None:
-        stmt = stmt.where(col(Bug.reporter_id) == f.reporter_id)
-    if f.priority:
-        stmt = stmt.where(col(Bug.priority).in_(f.priority))
-    if f.severity:
-        stmt = stmt.where(col(Bug.severity).in_(f.severity))
-    if f.label:
-        labelled = select(col(BugLabel.bug_id)).where(col(BugLabel.label).in_(f.label))
+    elif "f_assignee_id" in filters:
+        stmt = stmt.where(col(Bug.assignee_id) == value("f_assignee_id"))
+    if "f_reporter_id" in filters:
+        stmt = stmt.where(col(Bug.reporter_id) == value("f_reporter_id"))
+    if "f_priority" in filters:
+        stmt = stmt.where(col(Bug.priority).in_(value("f_priority")))
+    if "f_severity" in filters:
+        stmt = stmt.where(col(Bug.severity).in_(value("f_severity")))
+    if "f_label" in filters:
+        labelled = select(col(BugLabel.bug_id)).where(col(BugLabel.label).in_(value("f_label")))
         stmt = stmt.where(col(Bug.id).in_(labelled))
-    if f.created_after is not None:
-        stmt = stmt.where(col(Bug.created_at) > f.created_after)
-    if f.updated_after is not None:
-        stmt = stmt.where(col(Bug.updated_at) > f.updated_after)
-    if f.q:
-        stmt = stmt.where(_text_match(dialect, f.q))
+    if "f_created_after" in filters:
+        stmt = stmt.where(col(Bug.created_at) > value("f_created_after"))
+    if "f_updated_after" in filters:
+        stmt = stmt.where(col(Bug.updated_at) > value("f_updated_after"))
+    if "f_q" in filters:
+        stmt = stmt.where(_text_match(dialect, bindparam("f_q", type_=String)))
     return stmt
 
 
-def _text_match(dialect: str, q: str) -> ColumnElement[bool]:
+_LIST_FILTERS = {"f_status", "f_priority", "f_severity", "f_label"}
+"""The filters whose value is a list (``IN``)."""
+
+
+def _text_query(dialect: str, q: str) -> str:
+    """What `_text_match` binds for the words ``q``: the words (PostgreSQL) or a LIKE pattern."""
+    if dialect == "postgresql":
+        return q
+    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _text_match(dialect: str, q: Any) -> ColumnElement[bool]:
     """PostgreSQL: the generated tsvector columns (GIN). SQLite: a case-insensitive LIKE."""
     if dialect == "postgresql":
         # One vector per bug over title, description and comments, kept by triggers (see the
         # "search vectors include comments" migration), behind one GIN index.
         query = func.websearch_to_tsquery("english", q)
         return literal_column("bug.search_vector").bool_op("@@")(query)
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     in_comments = exists().where(
-        col(Comment.bug_id) == Bug.id, col(Comment.body).ilike(pattern, escape="\\")
+        col(Comment.bug_id) == Bug.id, col(Comment.body).ilike(q, escape="\\")
     )
     return or_(
-        col(Bug.title).ilike(pattern, escape="\\"),
-        col(Bug.description).ilike(pattern, escape="\\"),
+        col(Bug.title).ilike(q, escape="\\"),
+        col(Bug.description).ilike(q, escape="\\"),
         in_comments,
     )
 

@@ -94,15 +94,15 @@ async def list_bugs(
         project_id = (await get_visible_project(session, user, project_ref)).id
     sees_all = has_permission(user.role, "projects:see_all")
     dialect = session.get_bind().dialect.name
-    stmt = repository.list_query(
+    stmt, values = repository.list_query(
         dialect=dialect,
         visible_to=None if sees_all else _uid(user),
         project_id=project_id,
         filters=filters,
     )
     key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
-    viewer = {repository.VIEWER: _uid(user)}
-    rows, next_cursor = await paginate_rows(session, stmt, key, params, viewer)
+    values[repository.VIEWER] = _uid(user)
+    rows, next_cursor = await paginate_rows(session, stmt, key, params, values, reused=True)
     return [_fields(row) for row in rows], next_cursor
 
 
