@@ -23,7 +23,7 @@ ROUTE_NAMES_KEPT = 4096
 
 class _RouteCachingMiddleware(PrometheusInstrumentatorMiddleware):
     _routes: list[Any] | None = None
-    _names: dict[tuple[str, str, str], str | None]
+    _names: dict[tuple[str, str, str], str]
 
     def _get_handler(self, request: Request) -> tuple[str, bool]:
         if self._routes is None:
@@ -31,14 +31,15 @@ class _RouteCachingMiddleware(PrometheusInstrumentatorMiddleware):
             self._names = {}
         scope = request.scope
         key = (scope.get("root_path", ""), scope["path"], scope["method"])
-        if key in self._names:
-            name = self._names[key]
-        else:
+        name: str | None = self._names.get(key)
+        if name is None:
             # matching walks every route (~0.2 ms); a path's answer never changes, and pages
             # such as a project's bug list are asked for again and again
-            name = self._names[key] = routing._get_route_name(scope, self._routes)
-            if len(self._names) > ROUTE_NAMES_KEPT:
-                del self._names[next(iter(self._names))]
+            name = routing._get_route_name(scope, self._routes)
+            if name is not None:  # not every stray 404 path
+                self._names[key] = name
+                if len(self._names) > ROUTE_NAMES_KEPT:
+                    del self._names[next(iter(self._names))]
         return (name, True) if name is not None else (request.url.path, False)
 
 

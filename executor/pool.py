@@ -18,10 +18,14 @@ to the job's limits, then runs the program in its own, already started interpret
 ``python3 -B <entrypoint> <args>`` would: same ``sys.argv``, ``sys.path[0]``, ``sys.flags``, a
 fresh ``__main__`` module, tracebacks without the bootstrap's frame, exit status 1 for an
 uncaught exception, death by SIGINT for an uncaught KeyboardInterrupt (a test compares both
-ways). ``execv`` of a second interpreter cost ~10 ms of CPU and of latency per job, as much as
-the rest of the container's work before the program's first output. The program inherits fds
-0/1/2 directly, so the rest of the attach stream is its stdin and its output goes straight to
-the attach stream. The host half-closes stdin after the user's bytes, so the program sees EOF
+ways). The only trace left: two bootstrap frames under the program's own in ``inspect.stack()``
+(the recursion limit comes two calls sooner). The bootstrap imports what it needs before any job
+file exists and with ``''`` off ``sys.path``, then drops those modules from ``sys.modules``, so
+a job's own ``resource.py`` can neither replace the bootstrap's nor be shadowed by it.
+``execv`` of a second interpreter cost ~10 ms of CPU and of latency per job, as much as the rest
+of the container's work before the program's first output. The program inherits fds 0/1/2
+directly, so the rest of the attach stream is its stdin and its output goes straight to the
+attach stream. The host half-closes stdin after the user's bytes, so the program sees EOF
 exactly as in a one-shot run.
 
 The bootstrap runs inside the sandbox as the same uid as the user code; it is not trusted and
@@ -61,7 +65,14 @@ MAX_IDLE_S = 300.0
 """A warm container older than this is replaced (see the module docstring)."""
 
 BOOTSTRAP = """\
-import marshal, os
+import sys
+startup = set(sys.modules)
+if sys.path[0] == "":  # /work/job: none of the job's files may stand in for what we import
+    del sys.path[0]
+import atexit, builtins, marshal, os, resource, signal, types
+from importlib.machinery import SourceFileLoader
+for name in set(sys.modules) - startup:
+    del sys.modules[name]  # the program imports its own, as in a fresh interpreter
 def take(n):
     buf = bytearray()
     while len(buf) < n:
@@ -87,22 +98,19 @@ for path, size in sorted(job["files"], key=lambda f: -f[0].count("/")):
         os.utime(parent, (0, 0))
         parent = os.path.dirname(parent)
 os.utime(".", (0, 0))
-import resource
 for name, value in job["rlimits"].items():
     resource.setrlimit(getattr(resource, name), (value, value))
 def run(entrypoint, args):
-    import builtins, sys, types
-    from importlib.machinery import SourceFileLoader
     path = os.path.abspath(entrypoint)
     sys.argv = [entrypoint, *args]
     sys.orig_argv = [sys.executable, "-B", entrypoint, *args]
-    sys.path[0] = os.path.dirname(path)
+    sys.path.insert(0, os.path.dirname(path))
     with open(path, "rb") as file:  # the job spec guarantees it is among the files
         source = file.read()
     main = types.ModuleType("__main__")
-    main.__file__, main.__cached__, main.__builtins__ = path, None, builtins
-    main.__annotations__ = {}
+    main.__annotations__, main.__builtins__ = {}, builtins
     main.__loader__ = SourceFileLoader("__main__", path)
+    main.__file__, main.__cached__ = path, None
     sys.modules["__main__"] = main
     try:
         exec(compile(source, path, "exec", dont_inherit=True), vars(main))
@@ -113,9 +121,13 @@ def run(entrypoint, args):
         sys.excepthook(type(exc), exc, exc.__traceback__)
         if not isinstance(exc, KeyboardInterrupt):
             raise SystemExit(1)
-        import atexit, signal
+        # CPython's way out: threads joined, atexit, streams flushed, then death by SIGINT
+        threading = sys.modules.get("threading")
+        if threading is not None:
+            threading._shutdown()
         atexit._run_exitfuncs()
-        sys.stdout.flush()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGINT)
 entrypoint, args = job["entrypoint"], job["args"]

@@ -86,6 +86,12 @@ PROGRAMS_AS_PYTHON_SEES_THEM = {
         "import atexit; atexit.register(print, 'atexit ran')\nraise KeyboardInterrupt\n"
     ),
     "coding cookie": "# -*- coding: latin-1 -*-\nprint(repr('caf\xe9'))\n",
+    "own module named like a standard one": "import resource\nprint(resource.WHERE)\n",
+    "thread still running at KeyboardInterrupt": (
+        "import threading, time\n"
+        "def late():\n    time.sleep(0.2)\n    print('thread done')\n"
+        "threading.Thread(target=late).start()\nraise KeyboardInterrupt\n"
+    ),
 }
 
 
@@ -98,7 +104,11 @@ async def test_warm_pool_runs_programs_exactly_like_a_one_shot_python(
     ``python3 -B main.py`` in a one-shot container."""
     source = PROGRAMS_AS_PYTHON_SEES_THEM[program].encode("latin-1")
     spec = JobSpec(
-        files={"src/main.py": source, "src/lib.py": b""},
+        files={
+            "src/main.py": source,
+            "src/resource.py": b"WHERE = 'mine'\n",  # the program's, beside it
+            "resource.py": b"raise SystemExit('the bootstrap imported this')\n",
+        },
         entrypoint="src/main.py",
         args=["a b", "--flag"],
     )
