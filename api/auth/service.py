@@ -168,7 +168,8 @@ async def authenticate_bearer(session: AsyncSession, settings: Settings, token: 
     if token.startswith(PAT_PREFIX):
         user = await _user_from_pat(session, token)
     else:
-        user = await session.get(User, decode_access_token(token, settings.effective_secret_key))
+        user_id = decode_access_token(token, settings.effective_secret_key)
+        user = await repository.user_by_id(session, user_id)
     if user is None or not user.is_active:
         raise InvalidToken()
     return user
