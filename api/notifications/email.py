@@ -75,5 +75,14 @@ def email_handler(smtp_url: str | None, sender: str, public_url: str) -> Any:
                 refused = "; ".join(f"{r.code} {r.message}" for r in exc.recipients)
                 raise Undeliverable(f"the mail server refused {message['To']}: {refused}") from exc
             raise
+        except aiosmtplib.SMTPDataError as exc:
+            if exc.code >= 500:
+                # the server took the recipient but rejects this message itself (policy, spam,
+                # too large): the same bytes would be rejected again. 4xx is retried.
+                raise Undeliverable(
+                    f"the mail server rejected the message to {message['To']}: "
+                    f"{exc.code} {exc.message}"
+                ) from exc
+            raise
 
     return deliver

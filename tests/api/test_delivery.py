@@ -33,6 +33,7 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list = []
         self.refuse: dict[str, str] = {}  # recipient -> SMTP reply to RCPT TO
+        self.reject_data: str | None = None  # SMTP reply to the message itself
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -41,6 +42,8 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.reject_data is not None:
+            return self.reject_data
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
@@ -254,6 +257,29 @@ async def test_a_recipient_refused_for_now_is_retried(
     await drainer(settings, sessionmaker, app).run_once()
     await db.refresh(message)
     assert message.done_at is not None and len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "final"),
+    [("554 5.7.1 Message rejected as spam", True), ("451 4.3.0 Try again later", False)],
+)
+async def test_a_message_the_server_rejects_is_settled_only_for_good(
+    client, admin, developer, tester, settings, sessionmaker, app, db, smtp, reply, final
+):
+    inbox, url = smtp
+    settings.smtp_url = url
+    inbox.reject_data = reply
+    await make_project(client, admin, developer, tester)
+    await make_bug(client, tester, assignee_id=developer.id)
+    await drainer(settings, sessionmaker, app).run_once()
+    message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
+    await db.refresh(message)
+    if final:  # 5xx: settled, never picked up again
+        assert message.failed_at is not None
+    else:  # 4xx: tried again later
+        assert message.failed_at is None and message.done_at is None and message.attempts == 1
+    assert reply.split(" ", 1)[1] in (message.last_error or "")
+    assert inbox.messages == []
 
 
 async def test_webhook_delivery_is_signed(
