@@ -609,7 +609,7 @@ class DockerBackend:
         sandbox: Sandbox | None = None
         try:
             if self._pool is not None:
-                sandbox, payload = self._pool.take(spec)
+                sandbox, payload = await self._pool.take(spec)
             if sandbox is None:
                 command = [PYTHON, "-B", spec.entrypoint, *spec.args]  # -B: no __pycache__
                 sandbox = await Sandbox.create(self.docker, self.image, limits, command, spec.files)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from typing import Any
 
 import aiodocker
 import pytest
@@ -18,7 +19,7 @@ from executor.backends import (
     reap_sandboxes,
     select_backend,
 )
-from executor.backends.docker import LABEL, LABEL_CREATED, sandbox_labels
+from executor.backends.docker import LABEL, LABEL_CREATED, Sandbox, sandbox_labels
 from executor.pool import MAX_IDLE_S
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import run_job
@@ -137,6 +138,33 @@ async def test_jobs_whose_limits_differ_from_the_pool_fall_back_to_one_shot(
     result = await run_job(pool_backend, HOSTNAME, memory_mb=128)
     assert result.outcome is Outcome.SUCCEEDED
     assert result.stdout.strip() not in ready
+
+
+async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
+    docker_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a one-shot container beside the pool's own refill: under load both would be slower."""
+    commands: list[list[str]] = []
+    create = Sandbox.create.__func__  # type: ignore[attr-defined]
+
+    async def recording(cls: type[Sandbox], *args: Any) -> Sandbox:
+        commands.append(args[3])
+        return await create(cls, *args)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(Sandbox, "create", classmethod(recording))
+    backend = DockerBackend(docker_engine.docker_host, docker_engine.image, pool_size=1)
+    await backend.check()
+    try:
+        assert backend.pool is not None
+        await backend.pool.wait_ready()
+        first, second = await asyncio.gather(  # not run_job: it would wait for the refill
+            *(backend.run(JobSpec(files={"main.py": f"print({i})".encode()})) for i in (1, 2))
+        )
+        assert (first.stdout, second.stdout) == ("1\n", "2\n")
+        assert len(commands) >= 2  # the first container, and the refill the second job ran in
+        assert all(command[1:3] == ["-B", "-c"] for command in commands), commands
+    finally:
+        await backend.close()
 
 
 async def test_finished_jobs_leave_no_container_or_volume(docker_engine: Engine) -> None:
