@@ -59,8 +59,9 @@ log = logging.getLogger(__name__)
 
 HEADER_DIGITS = 16
 MAX_FILLERS = 3
-"""Containers created concurrently while refilling. With jobs waiting for the pool (`take`),
-throughput at concurrency 8 on 2 vCPUs was best with 3-4; beyond that dockerd only contends."""
+"""Containers created concurrently while refilling (never more than the pool's size). With jobs
+waiting for the pool (`take`), a pool of 8 at concurrency 8 on 2 vCPUs had its best throughput
+with 3-4; beyond that dockerd only contends."""
 TAKE_WAIT_S = 5.0
 """How long a job waits for a container being started before it gets a one-shot one."""
 RETRY_DELAY_S = 2.0
@@ -188,6 +189,7 @@ class WarmPool:
         self._full = asyncio.Event()
         self._has_ready = asyncio.Event()
         self._filled = asyncio.Event()  # a filler finished one attempt (success or not)
+        self._fill_failed = False  # the last attempt failed: the engine may be down
         self._waiting = 0
 
     @property
@@ -244,6 +246,10 @@ class WarmPool:
 
     @property
     def _refilling(self) -> bool:
+        """A container is being started, or soon will be (not while failing or closing: a job
+        should not sit out `TAKE_WAIT_S` for a container that will not come)."""
+        if self._closing or self._fill_failed:
+            return False
         return self._in_flight > 0 or self._need.is_set()
 
     async def _wait_for_filler(self) -> None:
@@ -308,6 +314,7 @@ class WarmPool:
                 sandbox = None
             finally:
                 self._in_flight -= 1
+                self._fill_failed = sandbox is None
                 self._filled.set()  # waiters look again once this continuation yields
             if sandbox is None:
                 await asyncio.sleep(RETRY_DELAY_S)
@@ -345,6 +352,7 @@ class WarmPool:
 
     async def close(self) -> None:
         self._closing = True
+        self._filled.set()  # jobs waiting for a refill stop waiting
         for task in self._fillers:
             task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

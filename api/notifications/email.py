@@ -76,9 +76,10 @@ def email_handler(smtp_url: str | None, sender: str, public_url: str) -> Any:
                 raise Undeliverable(f"the mail server refused {message['To']}: {refused}") from exc
             raise
         except aiosmtplib.SMTPDataError as exc:
-            if exc.code >= 500:
-                # the server took the recipient but rejects this message itself (policy, spam,
-                # too large): the same bytes would be rejected again. 4xx is retried.
+            if exc.code >= 500 and exc.code != 552:
+                # the server took the recipient but rejects this message itself (policy, spam):
+                # the same bytes would be rejected again. 4xx is retried, and so is 552 (also
+                # sent for a mailbox over its quota, which frees up).
                 raise Undeliverable(
                     f"the mail server rejected the message to {message['To']}: "
                     f"{exc.code} {exc.message}"

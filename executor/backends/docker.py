@@ -610,6 +610,8 @@ class DockerBackend:
         try:
             if self._pool is not None:
                 sandbox, payload = await self._pool.take(spec)
+                if sandbox is not None and cancel is not None and cancel.is_set():
+                    return RunResult(outcome=Outcome.CANCELLED)  # while it waited for the pool
             if sandbox is None:
                 command = [PYTHON, "-B", spec.entrypoint, *spec.args]  # -B: no __pycache__
                 sandbox = await Sandbox.create(self.docker, self.image, limits, command, spec.files)

@@ -261,7 +261,11 @@ async def test_a_recipient_refused_for_now_is_retried(
 
 @pytest.mark.parametrize(
     ("reply", "final"),
-    [("554 5.7.1 Message rejected as spam", True), ("451 4.3.0 Try again later", False)],
+    [
+        ("554 5.7.1 Message rejected as spam", True),
+        ("451 4.3.0 Try again later", False),
+        ("552 5.2.2 Mailbox over quota", False),
+    ],
 )
 async def test_a_message_the_server_rejects_is_settled_only_for_good(
     client, admin, developer, tester, settings, sessionmaker, app, db, smtp, reply, final

@@ -152,11 +152,10 @@ async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
         return await create(cls, *args)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(Sandbox, "create", classmethod(recording))
+    monkeypatch.setattr("executor.pool.TAKE_WAIT_S", 60.0)  # a slow engine is no one-shot excuse
     backend = DockerBackend(docker_engine.docker_host, docker_engine.image, pool_size=1)
-    await backend.check()
+    await backend.check()  # returns with the pool full
     try:
-        assert backend.pool is not None
-        await backend.pool.wait_ready()
         first, second = await asyncio.gather(  # not run_job: it would wait for the refill
             *(backend.run(JobSpec(files={"main.py": f"print({i})".encode()})) for i in (1, 2))
         )
@@ -165,6 +164,22 @@ async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
         assert all(command[1:3] == ["-B", "-c"] for command in commands), commands
     finally:
         await backend.close()
+
+
+async def test_a_job_cancelled_before_it_got_a_warm_container_never_runs(
+    pool_backend: DockerBackend,
+) -> None:
+    assert pool_backend.pool is not None
+    await pool_backend.pool.wait_ready()
+    cancel = asyncio.Event()
+    cancel.set()  # e.g. while it waited for the pool's refill
+    chunks: list[tuple[str, str]] = []
+    result = await run_job(pool_backend, "print('ran')", cancel=cancel, chunks=chunks)
+    assert result.outcome is Outcome.CANCELLED
+    assert chunks == [] and result.stdout == ""
+    async with asyncio.timeout(30):  # leave the shared pool as it was found: full
+        while pool_backend.pool_available < pool_backend.pool.size:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
 
 
 async def test_finished_jobs_leave_no_container_or_volume(docker_engine: Engine) -> None:
