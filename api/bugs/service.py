@@ -102,6 +102,8 @@ async def list_bugs(
     )
     key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
     values[repository.VIEWER] = _uid(user)
+    if filters.q and dialect == "postgresql":
+        await repository.plan_for_the_words(session)
     rows, next_cursor = await paginate_rows(session, stmt, key, params, values, reused=True)
     return [_fields(row) for row in rows], next_cursor
 
