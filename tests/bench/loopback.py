@@ -1,0 +1,83 @@
+"""The app served by uvicorn on 127.0.0.1, and a minimal keep-alive HTTP/1.1 client for it.
+
+Benchmarks time requests the way a client sees them: over a real socket, through the server the
+API runs under (`nimbus serve` is uvicorn). httpx's in-process ASGI transport would add its own
+client-side work (URL and cookie handling, ~0.6 ms a request here) to every sample; this client
+sends prebuilt bytes and reads one response, so what it times is the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+import uvicorn
+
+
+@contextlib.asynccontextmanager
+async def served(app: Any) -> AsyncIterator[tuple[str, int]]:
+    """Serve ``app`` on a free loopback port (no lifespan: the caller sets up the app's state)."""
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
+    # and without it every response waits ~40 ms for a delayed ACK
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()  # raises what stopped it
+            await asyncio.sleep(0.01)
+        yield sock.getsockname()[:2]
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+class Client:
+    """One keep-alive connection; `get` returns (status, body). Not for concurrent use."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
+
+    @classmethod
+    async def connect(cls, address: tuple[str, int]) -> Client:
+        reader, writer = await asyncio.open_connection(*address)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(reader, writer)
+
+    @staticmethod
+    def request(path: str, params: Mapping[str, Any], headers: Mapping[str, str]) -> bytes:
+        """The bytes of ``GET path?params`` (build once, send many times)."""
+        target = f"{path}?{urlencode(params, doseq=True)}" if params else path
+        lines = [
+            f"GET {target} HTTP/1.1",
+            "Host: bench",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    async def send(self, request: bytes) -> tuple[int, bytes]:
+        self._writer.write(request)
+        head = await self._reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        length = 0
+        for line in header_lines:
+            name, _, value = line.partition(":")
+            if name.strip().lower() == "content-length":
+                length = int(value)
+        body = await self._reader.readexactly(length)
+        return int(status_line.split()[1]), body
+
+    async def close(self) -> None:
+        self._writer.close()
+        with contextlib.suppress(OSError):
+            await self._writer.wait_closed()
