@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -124,6 +124,28 @@ class Problem(BaseModel):
     instance: str
     code: str
     request_id: str | None = None
+
+
+class ConflictProblem(Problem):
+    """409: the request conflicts with the resource's state."""
+
+    allowed: list[str] | None = Field(
+        default=None,
+        description="`invalid_transition`: the statuses this user may move the bug to now",
+    )
+    job_id: str | None = Field(
+        default=None,
+        description="`idempotency_key_reused` on POST /jobs: the job first made with this key",
+    )
+
+
+class VersionConflictProblem(Problem):
+    """412 `version_conflict`: the If-Match ETag is stale."""
+
+    current_version: int | None = Field(
+        default=None,
+        description="The resource's version now (its ETag), when the If-Match check found it stale",
+    )
 
 
 class ValidationIssue(BaseModel):
@@ -311,10 +333,17 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unhandled_error_handler)
 
 
+_PROBLEM_MODELS: dict[int, type[Problem]] = {
+    409: ConflictProblem,
+    412: VersionConflictProblem,
+    422: ValidationProblem,
+}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the problem+json errors an operation can return."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
-        model = ValidationProblem if status == 422 else Problem
+        model = _PROBLEM_MODELS.get(status, Problem)
         out[status] = {"model": model, "content": {PROBLEM_JSON: {}}}
     return out

@@ -47,7 +47,7 @@ from api.webhooks.router import router as webhooks_router
 API_PREFIX = "/api/v1"
 SCHEMA_REF = "#/components/schemas/"
 # The bodies every error response is sent as (application/problem+json).
-PROBLEM_SCHEMAS = {"Problem", "ValidationProblem"}
+PROBLEM_SCHEMAS = {"Problem", "ValidationProblem", "ConflictProblem", "VersionConflictProblem"}
 # FastAPI documents its own `{"detail": [...]}` 422 body; the API sends a ValidationProblem.
 FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
 # Bodies that a handler reads itself, referenced from `openapi_extra`: they need a schema too.

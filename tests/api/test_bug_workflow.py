@@ -56,6 +56,15 @@ async def test_transition_table(
     else:
         assert r.status_code == 409, r.text
         assert r.json()["code"] == "invalid_transition"
+        allowed = {
+            o["to"]
+            for o in (
+                await client.get(
+                    f"/api/v1/bugs/{bug['id']}/transitions", headers=auth_headers(actor)
+                )
+            ).json()
+        }
+        assert set(r.json()["allowed"]) == allowed  # what the actor may do instead
         assert row.status == source
         assert await db.scalar(select(func.count()).select_from(BugActivity)) == history_before
 
@@ -200,6 +209,7 @@ async def test_stale_if_match_on_transition_is_412(client, project, tester, deve
         headers={**auth_headers(developer), "If-Match": '"99"'},
     )
     assert r.status_code == 412
+    assert r.json()["current_version"] == bug["version"]  # what to reload and retry with
     assert (await db.get(Bug, bug["id"])).status == BugStatus.open
 
 

@@ -16,12 +16,12 @@ from fastapi.routing import APIRoute
 from jsonschema import Draft202012Validator
 
 from api.config import Settings
-from api.main import create_app
+from api.main import PROBLEM_SCHEMAS, create_app
 
 Spec = dict[str, Any]
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 REF = "#/components/schemas/"
-PROBLEM_SCHEMAS = {"Problem", "ValidationProblem"}
+
 # Fields that name a status, a priority or a role: generators should see a named enum.
 ENUM_FIELDS = {"status", "priority", "severity", "role", "resolution"}
 # The schemas a client writes and reads most: each carries a valid example.
@@ -140,7 +140,11 @@ def test_errors_are_declared_as_problem_json(spec):
                 continue
             assert list(response["content"]) == ["application/problem+json"], (method, path, code)
             schema = response["content"]["application/problem+json"]["schema"]
-            expected = "ValidationProblem" if code == "422" else "Problem"
+            expected = {
+                "409": "ConflictProblem",
+                "412": "VersionConflictProblem",
+                "422": "ValidationProblem",
+            }.get(code, "Problem")
             assert ref_name(schema) == expected, (method, path, code)
     # FastAPI's own {"detail": [...]} shape is never sent, so it must not be offered either.
     assert not {"HTTPValidationError", "ValidationError"} & set(spec["components"]["schemas"])
