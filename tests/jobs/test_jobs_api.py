@@ -161,9 +161,10 @@ async def test_same_idempotency_key_and_body_returns_the_original_job(client, de
 
 
 async def test_same_idempotency_key_with_another_body_is_409(client, developer):
-    await submit(client, developer, {"source": "print(2)"}, **{"Idempotency-Key": "k-2"})
+    first = await submit(client, developer, {"source": "print(2)"}, **{"Idempotency-Key": "k-2"})
     r = await submit(client, developer, {"source": "print(3)"}, **{"Idempotency-Key": "k-2"})
     assert r.status_code == 409 and r.json()["code"] == "idempotency_key_reused"
+    assert r.json()["job_id"] == first.json()["id"]  # the job the key already names
 
 
 async def test_idempotency_keys_are_per_user(client, developer, tester):
