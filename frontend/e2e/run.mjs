@@ -278,6 +278,20 @@ async function run() {
     await page.reload();
     await page.getByRole("heading", { level: 1, name: /Web storefront/ }).waitFor();
 
+    // "Duplicate tab" copies sessionStorage, refresh token included. The copy must leave that
+    // token to this tab (asked over BroadcastChannel) instead of spending it, which made the
+    // API see it reused here and revoke the session of both tabs.
+    const storage = await page.evaluate(() => ({ ...sessionStorage }));
+    const copy = await context.newPage();
+    await copy.addInitScript((entries) => {
+      for (const [key, value] of Object.entries(entries)) sessionStorage.setItem(key, value);
+    }, storage);
+    await copy.goto(`${base}/projects/${PROJECT.key}`);
+    await copy.getByRole("heading", { name: "Sign in" }).waitFor();
+    await copy.close();
+    await page.reload(); // presents its refresh token again: still valid
+    await page.getByRole("heading", { level: 1, name: /Web storefront/ }).waitFor();
+
     // --- dashboard and projects list -------------------------------------------------------------
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Dashboard" }).click();
     await page.getByRole("heading", { level: 1, name: /Ada/ }).waitFor();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 
 import { aUser, fakeServer, json, problem, tokenPair } from "../test/fakeServer";
-import { Api, ApiError, memoryRefreshStore, parseProblem, unwrap } from "./client";
+import { Api, ApiError, broadcastPeers, memoryRefreshStore, parseProblem, unwrap } from "./client";
 
 const BASE = "http://nimbus.test";
 
@@ -18,7 +18,9 @@ async function failureOf(pending: Promise<unknown>): Promise<ApiError> {
 function makeApi(routes: Parameters<typeof fakeServer>[0], refreshToken: string | null = null) {
   const server = fakeServer(routes);
   const store = memoryRefreshStore(refreshToken);
-  const api = new Api({ baseUrl: BASE, fetch: server.fetch, refreshStore: store });
+  // alone in the browser: other tests' instances (alive till the end) must not answer its tabs
+  const peers = { heldElsewhere: () => Promise.resolve(false), answerWith: () => undefined };
+  const api = new Api({ baseUrl: BASE, fetch: server.fetch, refreshStore: store, peers });
   return { api, server, store };
 }
 
@@ -151,6 +153,48 @@ describe("refresh on 401", () => {
     expect(api.getStatus()).toBe("restoring");
     await api.restore();
     expect(api.getStatus()).toBe("signed-in");
+  });
+
+  it("leaves a copied tab's token to the tab it was copied from (no mutual revocation)", async () => {
+    const channel = "test.session.copied";
+    const original = makeApi({ "POST /api/v1/auth/token": () => json(200, tokenPair(1)) });
+    const originalApi = new Api({
+      baseUrl: BASE,
+      fetch: original.server.fetch,
+      refreshStore: original.store,
+      peers: broadcastPeers(channel),
+    });
+    await originalApi.signIn("ada@example.com", "s3cret-pass");
+    // "Duplicate tab" copies sessionStorage: the copy starts with the same refresh token
+    const copy = makeApi({ "POST /api/v1/auth/refresh": () => json(200, tokenPair(2)) }, "refresh-1");
+    const copyApi = new Api({
+      baseUrl: BASE,
+      fetch: copy.server.fetch,
+      refreshStore: copy.store,
+      peers: broadcastPeers(channel),
+    });
+    await copyApi.restore();
+    expect(copy.server.calls).toEqual([]); // never presented the other tab's token
+    expect(copyApi.getStatus()).toBe("signed-out");
+    expect(copy.store.get()).toBeNull();
+    expect(originalApi.getStatus()).toBe("signed-in");
+    expect(original.store.get()).toBe("refresh-1");
+  });
+
+  it("restores as usual when no other tab holds the token (its own question does not count)", async () => {
+    const { server, store } = makeApi(
+      { "POST /api/v1/auth/refresh": () => json(200, tokenPair(5)) },
+      "refresh-4",
+    );
+    const api = new Api({
+      baseUrl: BASE,
+      fetch: server.fetch,
+      refreshStore: store,
+      peers: broadcastPeers("test.session.alone"),
+    });
+    await api.restore();
+    expect(api.getStatus()).toBe("signed-in");
+    expect(server.calls.map((c) => c.path)).toEqual(["/api/v1/auth/refresh"]);
   });
 
   it("signs out locally and revokes the refresh token on the server", async () => {

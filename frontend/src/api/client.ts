@@ -186,6 +186,8 @@ export function ifMatch(version: number): string {
  * the API's rotation would make two tabs revoke each other's family. sessionStorage lives as long
  * as the tab, is per-tab, and the access token (the one that actually opens the API) stays in
  * memory only. Rotation plus reuse detection on the server bounds what a stolen token is worth.
+ * A tab copied with its sessionStorage ("Duplicate tab") is the one case of a shared token:
+ * `SessionPeers` gives it to the original tab alone.
  */
 export interface RefreshTokenStore {
   get(): string | null;
@@ -224,6 +226,62 @@ export function memoryRefreshStore(initial: string | null = null): RefreshTokenS
   };
 }
 
+/**
+ * The other open tabs of this app, asked at start-up whether one of them already holds the
+ * refresh token this tab found in its storage.
+ *
+ * "Duplicate tab" (and a link opened with an opener) copies sessionStorage, so two tabs would
+ * hold one refresh token: the first to refresh spends it, the second then presents a spent
+ * token, and the API's reuse detection revokes the family, signing both tabs out. A tab that
+ * learns its token is already held elsewhere leaves it to that tab and starts signed out.
+ */
+export interface SessionPeers {
+  /** True when another live tab answers that it holds ``token``. */
+  heldElsewhere(token: string): Promise<boolean>;
+  /** Answer other tabs' questions with the token this tab holds now. */
+  answerWith(current: () => string | null): void;
+}
+
+/** How long a starting tab waits for a tab holding its token to answer (same browser). */
+export const PEER_ANSWER_MS = 150;
+
+export function broadcastPeers(name = "nimbus.session"): SessionPeers {
+  if (typeof BroadcastChannel === "undefined") {
+    return { heldElsewhere: () => Promise.resolve(false), answerWith: () => undefined };
+  }
+  const channel = new BroadcastChannel(name);
+  const me = Math.random().toString(36).slice(2); // this tab's own question reaches its channel
+  // Node (the unit tests) keeps a process alive while a channel is open; browsers have no unref.
+  (channel as unknown as { unref?: () => void }).unref?.();
+  return {
+    heldElsewhere: (token) =>
+      new Promise((resolve) => {
+        const asker = new BroadcastChannel(name);
+        const done = (held: boolean) => {
+          clearTimeout(timer);
+          asker.close();
+          resolve(held);
+        };
+        const timer = setTimeout(() => done(false), PEER_ANSWER_MS);
+        asker.onmessage = (event: MessageEvent) => {
+          const data: unknown = event.data;
+          if (isRecord(data) && data.type === "held" && data.token === token) done(true);
+        };
+        asker.postMessage({ type: "who-holds", token, from: me });
+      }),
+    answerWith: (current) => {
+      channel.onmessage = (event: MessageEvent) => {
+        const data: unknown = event.data;
+        const token = current();
+        const asked = isRecord(data) && data.type === "who-holds" && data.from !== me;
+        if (asked && token && data.token === token) {
+          channel.postMessage({ type: "held", token });
+        }
+      };
+    },
+  };
+}
+
 export type AuthStatus = "restoring" | "signed-in" | "signed-out";
 
 export interface ApiOptions {
@@ -232,6 +290,8 @@ export interface ApiOptions {
   /** The network; tests pass a fake. */
   fetch?: (request: Request) => Promise<Response>;
   refreshStore?: RefreshTokenStore;
+  /** The app's other tabs (see `SessionPeers`); tests pass their own. */
+  peers?: SessionPeers;
 }
 
 /** Endpoints that must never carry a bearer token nor trigger a refresh-and-retry. */
@@ -246,6 +306,7 @@ export class Api {
   private readonly baseUrl: string;
   private readonly send: (request: Request) => Promise<Response>;
   private readonly refreshStore: RefreshTokenStore;
+  private readonly peers: SessionPeers;
   private accessToken: string | null = null;
   private refreshing: Promise<boolean> | null = null;
   private status: AuthStatus;
@@ -255,6 +316,8 @@ export class Api {
     const baseFetch = options.fetch ?? ((request: Request) => fetch(request));
     this.send = baseFetch;
     this.refreshStore = options.refreshStore ?? sessionRefreshStore();
+    this.peers = options.peers ?? broadcastPeers();
+    this.peers.answerWith(() => this.refreshStore.get());
     this.status = this.refreshStore.get() ? "restoring" : "signed-out";
     this.baseUrl = options.baseUrl ?? "";
     this.client = createClient<paths>({
@@ -305,8 +368,13 @@ export class Api {
 
   /** Called once at start-up: turns a refresh token left by a reload back into a session. */
   async restore(): Promise<void> {
-    if (!this.refreshStore.get()) {
+    const stored = this.refreshStore.get();
+    if (!stored) {
       this.setStatus("signed-out");
+      return;
+    }
+    if (await this.peers.heldElsewhere(stored)) {
+      this.forget(); // a copied tab: the token is the other tab's to rotate
       return;
     }
     try {
