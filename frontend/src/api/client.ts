@@ -242,8 +242,9 @@ export interface SessionPeers {
   answerWith(current: () => string | null): void;
 }
 
-/** How long a starting tab waits for a tab holding its token to answer (same browser). */
-export const PEER_ANSWER_MS = 150;
+/** How long a starting tab with a stored token waits for another tab to claim it: live tabs of
+ * one browser answer within milliseconds, and every reload pays this wait. */
+export const PEER_ANSWER_MS = 100;
 
 export function broadcastPeers(name = "nimbus.session"): SessionPeers {
   if (typeof BroadcastChannel === "undefined") {
