@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
 import functools
 import json
 import uuid
@@ -16,7 +17,16 @@ from typing import Annotated, Any, Generic, TypeVar
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from pydantic_core import to_json
-from sqlalchemy import ColumnElement, Integer, Select, bindparam, tuple_
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    SmallInteger,
+    TypeDecorator,
+    bindparam,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import BadRequest
@@ -115,6 +125,36 @@ def decode_cursor(cursor: str, size: int) -> list[Any]:
         raise InvalidCursor() from exc
 
 
+_INT_BITS = {SmallInteger: 16, BigInteger: 64, Integer: 32}
+"""Signed width of each integer column type on PostgreSQL (subclasses before Integer)."""
+
+
+def _cursor_value(value: Any, column: Any) -> Any:
+    """A decoded cursor value checked against its key column's type: a cursor is only base64
+    JSON, so an edited one must end as 400 `invalid_cursor`, not as a 500 where the driver
+    refuses the value (an int beyond the column's range, a str for a date or an amount)."""
+    sql_type = column.type
+    if isinstance(sql_type, TypeDecorator):
+        sql_type = sql_type.impl_instance
+    expected: type = sql_type.python_type
+    if isinstance(expected, type) and issubclass(expected, enum.Enum):
+        try:
+            return expected(value)
+        except ValueError as exc:
+            raise InvalidCursor() from exc
+    if not isinstance(value, expected) or isinstance(value, bool):
+        raise InvalidCursor()
+    if isinstance(value, int):
+        bits = next(b for t, b in _INT_BITS.items() if isinstance(sql_type, t))
+        if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise InvalidCursor()
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise InvalidCursor()  # the API writes aware datetimes only
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise InvalidCursor()
+    return value
+
+
 async def paginate(
     session: AsyncSession, stmt: Select[Any], key: SortKey, params: PageParams
 ) -> tuple[list[Any], str | None]:
@@ -144,7 +184,9 @@ async def paginate_rows(
     page = (_cached_page_query if reused else _page_query)(stmt, key, bool(params.cursor))
     values = {**(bind or {}), PAGE_LIMIT: params.limit + 1}
     if params.cursor:
-        values.update(zip(_AFTER, decode_cursor(params.cursor, 2), strict=True))
+        after = decode_cursor(params.cursor, 2)
+        columns = (key.column, key.tiebreak)
+        values.update(zip(_AFTER, map(_cursor_value, after, columns), strict=True))
     rows = list((await session.execute(page, values)).all())
     if len(rows) <= params.limit:
         return rows, None
