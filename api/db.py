@@ -5,9 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import Request
+from pydantic import AfterValidator
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -35,6 +36,16 @@ metadata: MetaData = SQLModel.metadata
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _assume_utc(value: datetime) -> datetime:
+    """A time given without a zone, or a plain date (midnight), is taken as UTC: that is what
+    someone typing ``2026-12-05`` into a filter means, and the database stores aware times only."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+UtcInput = Annotated[datetime, AfterValidator(_assume_utc)]
+"""A datetime accepted from a request: ISO 8601 with or without a zone, or a date."""
 
 
 class UTCDateTime(TypeDecorator[datetime]):

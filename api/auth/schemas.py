@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from api.db import UtcInput
+
 Password = Annotated[str, Field(min_length=8, max_length=256)]
 FullName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
@@ -47,7 +49,7 @@ class PersonalAccessTokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    expires_at: datetime | None = None
+    expires_at: UtcInput | None = None
 
 
 class PersonalAccessTokenRead(BaseModel):

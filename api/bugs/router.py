@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -22,6 +21,7 @@ from api.bugs.schemas import (
     TransitionRequest,
 )
 from api.concurrency import IfMatch, set_etag
+from api.db import UtcInput
 from api.deps import CurrentUser, SessionDep, SettingsDep, require
 from api.errors import BadRequest, error_responses
 from api.jobs.router import ExecutorDep
@@ -68,8 +68,8 @@ async def bug_filters(
     q: Annotated[
         str | None, Query(max_length=200, description="Full text: title, description, comments")
     ] = None,
-    created_after: datetime | None = None,
-    updated_after: datetime | None = None,
+    created_after: UtcInput | None = None,
+    updated_after: UtcInput | None = None,
 ) -> BugFilters:
     assignee, unassigned = _person(assignee_id, user, "assignee_id")
     reporter, _ = _person(reporter_id, user, "reporter_id")

@@ -49,6 +49,13 @@ async def test_filters(client, project, tester, developer, db):
     assert await keys(client, tester, created_after=future) == []
     past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     assert len(await keys(client, tester, updated_after=past)) == 3
+    # a date, or a time without a zone, means UTC (both were 500s: naive times are not stored)
+    today = datetime.now(UTC).date()
+    assert len(await keys(client, tester, created_after=today.isoformat())) == 3
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    assert await keys(client, tester, updated_after=tomorrow) == []
+    naive_past = (datetime.now(UTC) - timedelta(hours=1)).replace(tzinfo=None).isoformat()
+    assert len(await keys(client, tester, created_after=naive_past)) == 3
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,15 @@ async def test_pat_expiry_must_be_in_the_future(client, developer):
         TOKENS, json={"name": "x", "expires_at": future}, headers=auth_headers(developer)
     )
     assert r.status_code == 201
+    # without a zone, or a plain date: taken as UTC (was a 500: naive times cannot be stored)
+    naive = (datetime.now(UTC) + timedelta(days=2)).replace(tzinfo=None, microsecond=0)
+    for given in (naive.isoformat(), naive.date().isoformat()):
+        r = await client.post(
+            TOKENS, json={"name": "x", "expires_at": given}, headers=auth_headers(developer)
+        )
+        assert r.status_code == 201, r.text
+        expires = datetime.fromisoformat(r.json()["expires_at"])
+        assert expires == datetime.fromisoformat(given).replace(tzinfo=UTC)
 
 
 async def test_deactivated_users_pat_stops_working(client, developer, db):
