@@ -304,15 +304,17 @@ def _is_data_exception(exc: DBAPIError) -> bool:
     return False
 
 
+_OUT_OF_RANGE = {
+    "loc": [],
+    "msg": "A value in the request is out of range or cannot be stored",
+    "type": "value_out_of_range",
+}
+
+
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     if _is_data_exception(exc):
-        issue = {
-            "loc": [],
-            "msg": "A value in the request is out of range or cannot be stored",
-            "type": "value_out_of_range",
-        }
-        return _validation_problem(request, [issue])
+        return _validation_problem(request, [_OUT_OF_RANGE])
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return await app_error_handler(
@@ -324,10 +326,19 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     return await unhandled_error_handler(request, exc)
 
 
+async def overflow_handler(request: Request, exc: Exception) -> JSONResponse:
+    """SQLite's driver refuses an int beyond 64 bits itself, before any SQL runs, with a plain
+    OverflowError (PostgreSQL's answer is a data exception, above): the same 422 for both."""
+    if "SQLite INTEGER" in str(exc):
+        return _validation_problem(request, [_OUT_OF_RANGE])
+    return await unhandled_error_handler(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, app_error_handler)
     app.add_exception_handler(StaleDataError, stale_data_handler)
     app.add_exception_handler(DBAPIError, database_error_handler)
+    app.add_exception_handler(OverflowError, overflow_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Exception, unhandled_error_handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 
 import httpx
 
@@ -51,6 +52,7 @@ async def _flows(settings: Settings) -> None:
             )
             assert r.status_code == 412
             await _bug_lists(c, h)
+            await _out_of_range_input(c, h)
             pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
                 "token"
             ]
@@ -93,3 +95,18 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     cursor = first.json()["next_cursor"]
     rest = await c.get("/projects/WEB/bugs", params={**page, "cursor": cursor}, headers=h)
     assert [b["title"] for b in first.json()["items"] + rest.json()["items"]] == titles[::-1]
+
+
+async def _out_of_range_input(c: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """What SQLite's driver refuses before any SQL runs is a 4xx, as on PostgreSQL."""
+    beyond = 2**63
+    for method, path in (("GET", f"/bugs/{beyond}"), ("DELETE", f"/comments/{beyond}")):
+        r = await c.request(method, path, headers=h)
+        assert r.status_code == 422 and r.json()["errors"][0]["type"] == "value_out_of_range"
+    r = await c.get("/bugs", params={"assignee_id": str(beyond)}, headers=h)
+    assert r.status_code == 422, r.text
+    edited = base64.urlsafe_b64encode(f"[4,{beyond}]".encode()).decode()
+    r = await c.get("/bugs", params={"sort": "-priority", "cursor": edited}, headers=h)
+    assert r.status_code == 400 and r.json()["code"] == "invalid_cursor"
+    r = await c.get("/bugs", params={"created_after": "2026-12-05"}, headers=h)
+    assert r.status_code == 200, r.text
