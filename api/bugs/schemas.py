@@ -156,7 +156,9 @@ class TransitionRequest(BaseModel):
 
     to: BugStatus
     resolution: Resolution | None = None
-    duplicate_of: str | None = Field(default=None, max_length=30, description="Bug id or key")
+    duplicate_of: int | Annotated[str, StringConstraints(max_length=30)] | None = Field(
+        default=None, description='The original: its id (42 or "42") or its key (WEB-42)'
+    )
     comment: Markdown | None = None
 
 

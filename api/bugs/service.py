@@ -428,7 +428,7 @@ async def _check_resolution(
     if req.duplicate_of is None:
         raise InvalidTransition("The resolution 'duplicate' requires duplicate_of")
     try:
-        original, _ = await get_visible_bug(session, user, req.duplicate_of)
+        original, _ = await get_visible_bug(session, user, str(req.duplicate_of))
     except BugNotFound as exc:
         raise InvalidTransition(f"duplicate_of: no visible bug {req.duplicate_of}") from exc
     if original.id == bug.id:

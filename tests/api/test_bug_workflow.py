@@ -127,6 +127,25 @@ async def test_duplicate_needs_another_visible_bug(client, db, project, tester, 
     assert r.json()["duplicate_of"] == original["key"]
 
 
+@pytest.mark.parametrize("ref", ["id", "id as text", "key"])
+async def test_duplicate_of_takes_an_id_or_a_key(client, project, tester, developer, ref):
+    original = await make_bug(client, tester, project)
+    bug = await make_bug(client, tester, project)
+    given = {"id": original["id"], "id as text": str(original["id"]), "key": original["key"]}
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "in_progress"},
+        headers=auth_headers(developer),
+    )
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "resolved", "resolution": "duplicate", "duplicate_of": given[ref]},
+        headers=auth_headers(developer),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["duplicate_of"] == original["key"]
+
+
 async def test_closing_from_open_accepts_only_no_work_resolutions(client, db, project, tester):
     bug = await make_bug(client, tester, project)
     url = f"/api/v1/bugs/{bug['id']}/transitions"
