@@ -16,6 +16,7 @@ from api.db import get_session
 from api.errors import Forbidden, Unauthorized
 from api.models import User
 from api.permissions import PERMISSIONS, has_permission
+from api.security import PAT_PREFIX
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
@@ -44,6 +45,20 @@ async def current_user(
 
 
 CurrentUser = Annotated[User, Depends(current_user)]
+
+
+async def signed_in_user(user: CurrentUser, token: Annotated[str | None, Depends(_bearer)]) -> User:
+    """The current user, provided they signed in (a JWT) rather than sent a personal access
+    token: a leaked PAT must not mint new tokens, which would outlive its revocation."""
+    if token is not None and token.startswith(PAT_PREFIX):
+        raise Forbidden(
+            "A personal access token cannot create tokens: sign in (POST /auth/token) and use "
+            "the access token"
+        )
+    return user
+
+
+SignedInUser = Annotated[User, Depends(signed_in_user)]
 
 
 def require(permission: str) -> Callable[[User], Awaitable[User]]:

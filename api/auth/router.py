@@ -16,7 +16,7 @@ from api.auth.schemas import (
     RegisterRequest,
     TokenPair,
 )
-from api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep
+from api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, SignedInUser
 from api.errors import error_responses
 from api.users.schemas import UserRead
 
@@ -84,10 +84,11 @@ async def list_tokens(user: CurrentUser, session: SessionDep) -> list[PersonalAc
     "",
     status_code=status.HTTP_201_CREATED,
     summary="Create a personal access token (shown once)",
-    responses=error_responses(401, 422),
+    description="Needs a signed-in session: a personal access token cannot create tokens.",
+    responses=error_responses(401, 403, 422),
 )
 async def create_token(
-    data: PersonalAccessTokenCreate, user: CurrentUser, session: SessionDep
+    data: PersonalAccessTokenCreate, user: SignedInUser, session: SessionDep
 ) -> PersonalAccessTokenCreated:
     return await service.create_pat(session, user, data)
 

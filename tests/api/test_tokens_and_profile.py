@@ -47,6 +47,16 @@ async def test_revoked_pat_stops_working(client, developer):
     assert r.status_code == 401
 
 
+async def test_a_pat_cannot_mint_tokens_that_would_outlive_it(client, developer, db):
+    token = (
+        await client.post(TOKENS, json={"name": "ci"}, headers=auth_headers(developer))
+    ).json()["token"]
+    pat = {"Authorization": f"Bearer {token}"}
+    r = await client.post(TOKENS, json={"name": "from the pat"}, headers=pat)
+    assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
+    assert [t["name"] for t in (await client.get(TOKENS, headers=pat)).json()] == ["ci"]
+
+
 async def test_cannot_revoke_someone_elses_pat(client, developer, tester):
     created = (
         await client.post(TOKENS, json={"name": "x"}, headers=auth_headers(developer))
