@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic import model_validator as model_check
 
 from api.models import JobStatus
-from executor.backends.base import InvalidJob, validate_relative_path
+from executor.backends.base import InvalidJob, file_and_directory, validate_relative_path
 
 RelativePath = Annotated[
     str,
@@ -108,6 +108,8 @@ class JobCreate(BaseModel):
             paths = [f.path for f in self.files]
             if len(set(paths)) != len(paths):
                 raise ValueError("file paths must be unique")
+            if clash := file_and_directory(paths):
+                raise ValueError(f"{clash!r} cannot be both a file and a directory")
             if self.entrypoint not in paths:
                 raise ValueError(f"entrypoint {self.entrypoint!r} is not among the files")
         return self

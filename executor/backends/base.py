@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import posixpath
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -119,6 +119,8 @@ class JobSpec:
         entrypoint = validate_relative_path(self.entrypoint)
         if entrypoint not in files:
             raise InvalidJob(f"entrypoint {entrypoint!r} is not among the files")
+        if clash := file_and_directory(files):
+            raise InvalidJob(f"{clash!r} cannot be both a file and a directory")
         if len(files) > self.limits.max_files:
             raise InvalidJob(f"too many files: {len(files)} > {self.limits.max_files}")
         for path, content in files.items():
@@ -129,6 +131,18 @@ class JobSpec:
         if any("\x00" in arg for arg in self.args):
             raise InvalidJob("arguments may not contain NUL bytes")
         return replace(self, files=files, entrypoint=entrypoint)
+
+
+def file_and_directory(paths: Iterable[str]) -> str | None:
+    """A path given as a file that another path needs as its directory (``d`` and ``d/x.py``)."""
+    files = set(paths)
+    for path in files:
+        parent = posixpath.dirname(path)
+        while parent:
+            if parent in files:
+                return parent
+            parent = posixpath.dirname(parent)
+    return None
 
 
 @dataclass(frozen=True, slots=True)

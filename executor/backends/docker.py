@@ -387,7 +387,8 @@ class Sandbox:
                 ) as response,
             ):
                 header = response.headers.get("X-Docker-Container-Path-Stat")
-        except aiodocker.DockerError:
+        except (aiodocker.DockerError, json.JSONDecodeError):
+            # a path the program removed: 404, whose empty body aiodocker fails to read as JSON
             return None
         if header is None:
             return None

@@ -71,6 +71,20 @@ async def test_extra_files_are_importable(backend: SandboxBackend) -> None:
     assert result.files == []  # inputs left unchanged are not reported back
 
 
+@pytest.mark.parametrize("removed", ["main.py", "data.txt", "lib/helper.py"])
+async def test_a_program_that_removes_its_inputs_ends_normally(
+    backend: SandboxBackend, removed: str
+) -> None:
+    """The host probes the inputs to skip reading back an untouched work dir; a removed one
+    made that probe fail the whole job as `error`, its output lost."""
+    files = {"data.txt": b"x", "lib/helper.py": b""}
+    source = f"import os; os.remove({removed!r}); print('cleaned up')"
+    result = await run_job(backend, source, files=files)
+    assert result.outcome is Outcome.SUCCEEDED, result.error
+    assert result.stdout == "cleaned up\n"
+    assert result.files == []
+
+
 async def test_infinite_loop_times_out(backend: SandboxBackend) -> None:
     started = time.monotonic()
     result = await run_job(backend, "while True: pass", wall_time_s=1.0)

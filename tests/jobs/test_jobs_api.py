@@ -103,6 +103,13 @@ async def test_files_with_base64_content_and_a_chosen_entrypoint(client, develop
         {"files": [{"path": "a.py", "content": ""}]},  # entrypoint main.py is missing
         {"files": [{"path": "main.py", "content": ""}, {"path": "main.py", "content": ""}]},
         {"files": [{"path": "main.py", "content": "@@", "encoding": "base64"}]},
+        {  # `d` both a file and the directory of d/x.py
+            "files": [
+                {"path": "main.py", "content": ""},
+                {"path": "d", "content": ""},
+                {"path": "d/x.py", "content": ""},
+            ]
+        },
         {"files": []},
         {"source": "x", "limits": {"wall_time_s": 0}},
         {"source": "x", "limits": {"memory_mb": 1}},
