@@ -38,6 +38,7 @@ from api.models import (
     Comment,
     Project,
     ProjectMember,
+    Role,
     User,
 )
 
@@ -243,11 +244,40 @@ async def unwatch(session: AsyncSession, bug_id: int, user_id: int) -> None:
     )
 
 
-async def watcher_ids(session: AsyncSession, bug_id: int) -> list[int]:
+async def watcher_ids(session: AsyncSession, bug: Bug) -> list[int]:
+    """Who watches ``bug`` and may still see it: a member of its project, or an admin."""
+    member = exists().where(
+        col(ProjectMember.project_id) == bug.project_id,
+        col(ProjectMember.user_id) == BugWatcher.user_id,
+    )
     rows = await session.scalars(
-        select(col(BugWatcher.user_id)).where(col(BugWatcher.bug_id) == bug_id)
+        select(col(BugWatcher.user_id))
+        .join(User, col(User.id) == BugWatcher.user_id)
+        .where(col(BugWatcher.bug_id) == bug.id, or_(col(User.role) == Role.admin, member))
     )
     return list(rows)
+
+
+async def release_person(session: AsyncSession, user_id: int, project_id: int | None) -> None:
+    """Take ``user_id`` off the bugs they may no longer work on: unassigned from those of
+    ``project_id`` (None: every project) and, for one project, no longer watching its bugs.
+
+    For a member removed from a project, and for someone who is no longer an active developer
+    (only those are assignees). Bugs are changed through the ORM, so each unassignment is a
+    history row like any other edit (`api.bugs.activity`).
+    """
+    assigned = select(Bug).where(col(Bug.assignee_id) == user_id)
+    if project_id is not None:
+        assigned = assigned.where(col(Bug.project_id) == project_id)
+        in_project = select(col(Bug.id)).where(col(Bug.project_id) == project_id)
+        await session.execute(
+            delete(BugWatcher).where(
+                col(BugWatcher.user_id) == user_id, col(BugWatcher.bug_id).in_(in_project)
+            )
+        )
+    for bug in await session.scalars(assigned):
+        bug.assignee_id = None
+    await session.flush()
 
 
 def activity_query(bug_id: int) -> Select[Any]:

@@ -252,7 +252,7 @@ async def notify_reproduction(session: AsyncSession, bug: Bug, verdict: str) -> 
     key = bug_key(project, bug)
     await notify(
         session,
-        await repository.watcher_ids(session, bug.id),
+        await repository.watcher_ids(session, bug),
         kind="job.finished",
         title=f"Reproduction of {key} finished: {verdict}",
         link=f"/bugs/{key}",
@@ -266,7 +266,7 @@ async def _notify_watchers(
     key = bug_key(project, bug)
     await notify(
         session,
-        await repository.watcher_ids(session, bug.id),
+        await repository.watcher_ids(session, bug),
         kind=kind,
         exclude=actor.id,
         title=f"{actor.full_name} {what} {key}: {bug.title}",

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
+from api.bugs import repository as bugs_repository
 from api.concurrency import check_if_match
 from api.models import Bug, Project, ProjectMember, User
 from api.pagination import PageParams, paginate, resolve_sort
@@ -101,3 +102,5 @@ async def remove_member(session: AsyncSession, admin: User, ref: str, user_id: i
     assert project.id is not None
     if not await repository.remove_member(session, project.id, user_id):
         raise MemberNotFound()
+    # no longer told about, nor responsible for, bugs they cannot see any more
+    await bugs_repository.release_person(session, user_id, project.id)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.exceptions import EmailTaken
+from api.bugs import repository as bugs_repository
 from api.concurrency import check_if_match
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
@@ -89,10 +90,14 @@ async def update_user(
     )
     if loses_admin and await repository.count_active_admins(session) <= 1:
         raise LastAdmin()
+    was_assignable = user.role == Role.developer and user.is_active
     for field, value in changes.items():
         setattr(user, field, value)
     if changes.get("is_active") is False:
         await auth_service.deactivate_sessions(session, user)
+    if was_assignable and not (user.role == Role.developer and user.is_active):
+        assert user.id is not None
+        await bugs_repository.release_person(session, user.id, None)  # assignees: developers
     return await _bump(session, user)
 
 

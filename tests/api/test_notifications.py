@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from api.models import Role
+import pytest
+from sqlalchemy import delete, select
+
+from api.models import BugWatcher, ProjectMember, Role
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
 
@@ -93,3 +96,69 @@ async def test_mentions_notify_people_who_can_see_the_bug(
     dev = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
     assert [n["kind"] for n in dev] == ["bug.mentioned"]
     assert (await client.get(NOTES, headers=auth_headers(outsider))).json()["items"] == []
+
+
+async def notes_of(client, user) -> list[dict]:
+    return (await client.get(NOTES, headers=auth_headers(user))).json()["items"]
+
+
+async def test_a_removed_member_is_unassigned_and_hears_no_more(
+    client, admin, developer, tester, db
+):
+    project = await make_project(client, admin, developer, tester)
+    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    await client.put(f"/api/v1/bugs/{bug['id']}/watchers/me", headers=auth_headers(developer))
+    r = await client.delete(
+        f"/api/v1/projects/{project['id']}/members/{developer.id}", headers=auth_headers(admin)
+    )
+    assert r.status_code == 204
+    now = (await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(tester))).json()
+    assert now["assignee"] is None
+    history = await client.get(f"/api/v1/bugs/{bug['id']}/activity", headers=auth_headers(tester))
+    unassigned = [h for h in history.json()["items"] if h["field"] == "assignee_id"]
+    assert unassigned[-1]["new"] is None and unassigned[-1]["actor"]["id"] == admin.id
+    watchers = await db.scalars(select(BugWatcher).where(BugWatcher.user_id == developer.id))
+    assert watchers.all() == []
+    heard = len(await notes_of(client, developer))
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/comments", json={"body": "still?"}, headers=auth_headers(tester)
+    )
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/transitions",
+        json={"to": "closed", "resolution": "wont_fix"},
+        headers=auth_headers(admin),
+    )
+    assert len(await notes_of(client, developer)) == heard
+
+
+async def test_a_watcher_who_lost_sight_of_a_bug_is_not_told_about_it(
+    client, admin, developer, tester, db
+):
+    """Even a watch row left behind (say, by an older version) tells nothing to a non-member."""
+    project = await make_project(client, admin, developer, tester)
+    bug = await make_bug(client, tester, title="Crash")
+    await db.execute(
+        delete(ProjectMember).where(
+            ProjectMember.project_id == project["id"], ProjectMember.user_id == developer.id
+        )
+    )
+    db.add(BugWatcher(bug_id=bug["id"], user_id=developer.id))
+    await db.commit()
+    await client.post(
+        f"/api/v1/bugs/{bug['id']}/comments", json={"body": "hi"}, headers=auth_headers(tester)
+    )
+    assert await notes_of(client, developer) == []
+
+
+@pytest.mark.parametrize("change", [{"role": "tester"}, {"is_active": False}])
+async def test_someone_no_longer_an_active_developer_is_unassigned(
+    client, admin, developer, tester, change
+):
+    await make_project(client, admin, developer, tester)
+    bug = await make_bug(client, tester, assignee_id=developer.id)
+    r = await client.patch(
+        f"/api/v1/users/{developer.id}", json=change, headers=auth_headers(admin)
+    )
+    assert r.status_code == 200, r.text
+    now = (await client.get(f"/api/v1/bugs/{bug['id']}", headers=auth_headers(tester))).json()
+    assert now["assignee"] is None
