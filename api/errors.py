@@ -81,6 +81,12 @@ class Conflict(AppError):
     title = "Conflict"
 
 
+class PayloadTooLarge(AppError):
+    status = 413
+    code = "payload_too_large"
+    title = "The request body is too large"
+
+
 class PreconditionFailed(AppError):
     status = 412
     code = "version_conflict"
@@ -221,6 +227,10 @@ async def app_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def http_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if isinstance(exc.__cause__, AppError):
+        # FastAPI turns any error while reading the body into a 400 "error parsing the body",
+        # ours included (a body over the size limit, counted as it arrives)
+        return await app_error_handler(request, exc.__cause__)
     if exc.status_code == 400:
         # Only the framework raises HTTPException (we raise AppError), and its 400s all mean the
         # body could not be read: not UTF-8, a broken or oversized multipart form. Malformed JSON

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import logging
 
+import httpx
 import pytest
 from fastapi import APIRouter
+
+from api.main import create_app, request_body_limit
+from tests.conftest import auth_headers
 
 
 async def test_unknown_route_is_problem_json(client):
@@ -216,3 +220,38 @@ async def test_an_unreadable_multipart_form_is_a_422_problem(client, admin):
     )
     assert r.status_code == 422, r.text
     assert r.json()["errors"][0]["type"] == "body_invalid"
+
+
+async def test_a_body_over_the_limit_is_413_before_it_is_read(
+    settings, engine, sessionmaker, admin
+):
+    """Without a proxy in front, an anonymous 100 MB JSON body was read and parsed (~500 MB)."""
+    small = settings.model_copy(
+        update={
+            "attachment_max_bytes": 1000,
+            "expense_import_max_bytes": 1000,
+            "job_max_request_bytes": 1000,
+        }
+    )
+    app = create_app(small)
+    app.state.engine, app.state.sessionmaker = engine, sessionmaker
+    limit = request_body_limit(small)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        big = {"key": "BIG", "name": "x", "description": "d" * limit}
+        r = await client.post("/api/v1/projects", json=big, headers=auth_headers(admin))
+        assert r.status_code == 413, r.text
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.json()["code"] == "payload_too_large"
+        r = await client.post("/api/v1/auth/register", content=b"x" * (limit + 1))  # anonymous
+        assert r.status_code == 413
+
+        async def chunks():  # no Content-Length: counted as it arrives
+            yield b"x" * limit
+            yield b"x"
+
+        r = await client.post("/api/v1/auth/register", content=chunks())
+        assert (r.status_code, r.json()["code"]) == (413, "payload_too_large")
+        big["description"] = "fits"
+        r = await client.post("/api/v1/projects", json=big, headers=auth_headers(admin))
+        assert r.status_code == 201, r.text

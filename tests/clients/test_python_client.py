@@ -104,6 +104,7 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
         UserCreate,
         UserRead,
         ValidationProblem,
+        VersionConflictProblem,
     )
 
     # Sync: register (the first account is the admin) and sign in with the OAuth2 form.
@@ -170,8 +171,9 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
         body=TransitionRequest(to=BugStatus.RESOLVED, resolution=Resolution.FIXED),
         if_match=f'"{bug.version}"',
     )
-    assert stale.status_code == 412 and isinstance(stale.parsed, Problem)
+    assert stale.status_code == 412 and isinstance(stale.parsed, VersionConflictProblem)
     assert stale.parsed.code == "version_conflict"
+    assert stale.parsed.current_version == started.parsed.version  # what to reload
     resolved = bugs_transition.sync(
         bug.key,
         client=admin,
