@@ -36,3 +36,8 @@ class NotCommentAuthor(Forbidden):
 class NoReproScript(Conflict):
     code = "no_repro_script"
     title = "This bug has no reproduction script to run"
+
+
+class TooManyLabels(UnprocessableEntity):
+    code = "too_many_labels"
+    title = "A bug cannot have that many labels"

@@ -27,7 +27,8 @@ Label = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, min_length=1, max_length=50),
 ]
-Labels = Annotated[list[Label], Field(max_length=20)]
+MAX_LABELS = 20
+Labels = Annotated[list[Label], Field(max_length=MAX_LABELS)]
 ReproScript = Annotated[
     str, Field(max_length=200_000, description="Python 3 source; non-zero exit = reproduces")
 ]

@@ -18,9 +18,11 @@ from api.bugs.exceptions import (
     InvalidTransition,
     NotBugEditor,
     NotCommentAuthor,
+    TooManyLabels,
 )
 from api.bugs.repository import BugFilters
 from api.bugs.schemas import (
+    MAX_LABELS,
     ActivityRead,
     BugCreate,
     BugRead,
@@ -312,7 +314,9 @@ async def update_bug(
     if data.priority is not None:
         bug.priority = Priority[data.priority]
     assert bug.id is not None
-    await _change_labels(session, bug, data)
+    labels_changed = await _change_labels(session, bug, data)
+    if not (labels_changed or session.is_modified(bug)):
+        return bug  # nothing changed: same version, so nobody else's If-Match goes stale
     if reassigning and bug.assignee_id is not None:
         await repository.watch(session, bug.id, bug.assignee_id)
         await _notify_assigned(session, user, project, bug)
@@ -322,13 +326,18 @@ async def update_bug(
     return bug
 
 
-async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> None:
+async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> bool:
+    """Apply the edit's labels; True when the set changed."""
     assert bug.id is not None
     current = set((await repository.labels_by_bug(session, [bug.id])).get(bug.id, []))
     wanted = set(data.labels) if data.labels is not None else set(current)
     wanted = (wanted | set(data.add_labels)) - set(data.remove_labels)
     if wanted == current:
-        return
+        return False
+    if len(wanted) > MAX_LABELS:
+        raise TooManyLabels(
+            f"A bug has at most {MAX_LABELS} labels; this edit would give it {len(wanted)}"
+        )
     await repository.set_labels(session, bug.id, wanted - current, current - wanted)
     activity.record(
         session,
@@ -337,6 +346,7 @@ async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> No
         ", ".join(sorted(current)) or None,
         ", ".join(sorted(wanted)) or None,
     )
+    return True
 
 
 async def delete_bug(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:

@@ -175,6 +175,41 @@ async def test_labels_can_be_added_and_removed_without_read_modify_write(client,
     assert r.json()["labels"] == ["z"]
 
 
+async def test_adding_labels_cannot_pass_the_limit(client, project, tester, db):
+    labels = [f"l{i}" for i in range(20)]
+    bug = await make_bug(client, tester, project, labels=labels)
+    url = f"/api/v1/bugs/{bug['id']}"
+    r = await client.patch(url, json={"add_labels": ["one-more"]}, headers=auth_headers(tester))
+    assert (r.status_code, r.json()["code"]) == (422, "too_many_labels"), r.text
+    now = (await client.get(url, headers=auth_headers(tester))).json()
+    assert sorted(now["labels"]) == sorted(labels) and now["version"] == bug["version"]
+    r = await client.patch(  # swapping one keeps it at the limit: fine
+        url, json={"add_labels": ["new"], "remove_labels": ["l0"]}, headers=auth_headers(tester)
+    )
+    assert r.status_code == 200 and len(r.json()["labels"]) == 20
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {},
+        {"title": "Same"},
+        {"labels": ["b", "a"]},
+        {"add_labels": ["A"]},
+        {"remove_labels": ["x"]},
+    ],
+)
+async def test_an_edit_that_changes_nothing_keeps_the_version(client, project, tester, edit):
+    """Else every other client's If-Match would go stale for nothing (spurious 412s)."""
+    bug = await make_bug(client, tester, project, title="Same", labels=["a", "b"])
+    url = f"/api/v1/bugs/{bug['id']}"
+    r = await client.patch(url, json=edit, headers=auth_headers(tester))
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == bug["version"]
+    assert r.json()["updated_at"] == bug["updated_at"]
+    assert r.headers["etag"] == f'"{bug["version"]}"'
+
+
 async def test_strangers_cannot_edit_but_developers_may_assign(
     client, project, tester, developer, make_user, admin
 ):
