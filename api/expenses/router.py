@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.concurrency import IfMatch, set_etag
 from api.deps import CurrentUser, SessionDep, SettingsDep, require
-from api.errors import error_responses
+from api.errors import UnprocessableEntity, error_responses
 from api.expenses import budgets, csv_io, service
 from api.expenses.repository import ExpenseFilters
 from api.expenses.schemas import (
@@ -73,6 +73,11 @@ async def expense_filters(
     ] = None,
     deleted: Annotated[bool, Query(description="List deleted expenses (restorable)")] = False,
 ) -> ExpenseFilters:
+    if date_from is not None and date_to is not None and date_from > date_to:
+        msg = f"from ({date_from}) is after to ({date_to}): swapped?"  # else silently empty
+        raise UnprocessableEntity(
+            msg, extra={"errors": [{"loc": ["query", "to"], "msg": msg, "type": "date_range"}]}
+        )
     return ExpenseFilters(
         user_id=service.owner_filter(user, user_id),
         date_from=date_from,

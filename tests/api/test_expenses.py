@@ -181,6 +181,9 @@ async def test_list_filters(client, tester, admin):
     assert await ids(sort="spent_on") == [a["id"], b["id"], c["id"]]
     r = await client.get(URL, params={"from": "2026-02-30"}, headers=h)
     assert r.status_code == 422
+    r = await client.get(URL, params={"from": "2026-03-01", "to": "2026-02-01"}, headers=h)
+    assert r.status_code == 422  # swapped: an error, not a silently empty list
+    assert r.json()["errors"][0]["loc"] == ["query", "to"]
 
 
 @pytest.mark.parametrize("sort", ["spent_on", "-spent_on", "amount", "-amount", "created_at"])
