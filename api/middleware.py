@@ -48,7 +48,8 @@ class BodyLimitMiddleware:
 
     Without a proxy in front (`nimbus serve` alone), an anonymous 100 MB JSON body was read and
     parsed (~500 MB of memory for one request). A declared Content-Length over the limit is
-    refused at once; a body without one (chunked) is counted as it arrives.
+    refused at once; a body without one (chunked) is counted as it arrives. (FastAPI's own
+    ``max_body_size`` answers a plain-text 413 that our problem+json handlers never see.)
     """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:

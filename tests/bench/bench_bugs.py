@@ -29,8 +29,9 @@ from api.config import Settings
 from api.db import create_engine, create_sessionmaker
 from api.main import create_app
 from api.security import create_access_token
-from tests.bench.loopback import Client, served
+from tests.bench.loopback import Client
 from tests.support.postgres import Cluster, start_cluster
+from tests.support.served import served
 
 SECRET = "bench-secret-key-bench-secret-key-bench"
 QUERIES = {
@@ -116,8 +117,8 @@ async def measure(
         captured.append((statement, params))
 
     try:
-        async with served(app) as address:
-            client = await Client.connect(address)
+        async with served(app) as url:
+            client = await Client.connect(url)
             headers = {"Authorization": f"Bearer {token}"}
             for label, (path, params) in QUERIES.items():
                 request = Client.request(path, params, headers)

@@ -1,4 +1,4 @@
-"""The app served by uvicorn on 127.0.0.1, and a minimal keep-alive HTTP/1.1 client for it.
+"""A minimal keep-alive HTTP/1.1 client for an app served on loopback (`tests.support.served`).
 
 Benchmarks time requests the way a client sees them: over a real socket, through the server the
 API runs under (`nimbus serve` is uvicorn). httpx's in-process ASGI transport would add its own
@@ -10,48 +10,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode
-
-import uvicorn
-
-
-@contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[tuple[str, int]]:
-    """Serve ``app`` on a free loopback port (no lifespan: the caller sets up the app's state)."""
-    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets whose proto says TCP,
-    # and without it every response waits ~40 ms for a delayed ACK
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, lifespan="off", log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()  # raises what stopped it
-            await asyncio.sleep(0.01)
-        yield sock.getsockname()[:2]
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
+from urllib.parse import urlencode, urlsplit
 
 
 class Client:
-    """One keep-alive connection; `get` returns (status, body). Not for concurrent use."""
+    """One keep-alive connection; `send` returns (status, body). Not for concurrent use."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
 
     @classmethod
-    async def connect(cls, address: tuple[str, int]) -> Client:
-        reader, writer = await asyncio.open_connection(*address)
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    async def connect(cls, url: str) -> Client:
+        address = urlsplit(url)
+        reader, writer = await asyncio.open_connection(address.hostname, address.port)  # NODELAY
         return cls(reader, writer)
 
     @staticmethod

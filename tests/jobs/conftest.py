@@ -15,7 +15,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -29,7 +28,8 @@ from api.security import hash_password
 from executor.backends import DockerBackend
 from tests.conftest import PASSWORD, TEST_SECRET, auth_headers
 from tests.executor.docker_engine import Engine
-from tests.support.postgres import Cluster, free_port
+from tests.support.postgres import Cluster
+from tests.support.served import served
 
 POOL_SIZE = 2
 JOBS = "/api/v1/jobs"
@@ -157,27 +157,9 @@ ServeFn = Callable[[FastAPI], Awaitable[str]]
 @pytest.fixture
 async def serve() -> AsyncIterator[ServeFn]:
     """Serve an app with uvicorn on 127.0.0.1 (real sockets: streaming, disconnects)."""
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    async with contextlib.AsyncExitStack() as stack:
 
-    async def start(app: FastAPI) -> str:
-        port = free_port()
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_level="warning",
-            timeout_graceful_shutdown=1,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        servers.append((server, task))
-        async with asyncio.timeout(10):
-            while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
-                await asyncio.sleep(0.01)
-        return f"http://127.0.0.1:{port}"
+        async def start(app: FastAPI) -> str:
+            return await stack.enter_async_context(served(app))
 
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+        yield start

@@ -250,35 +250,34 @@ export function broadcastPeers(name = "nimbus.session"): SessionPeers {
   if (typeof BroadcastChannel === "undefined") {
     return { heldElsewhere: () => Promise.resolve(false), answerWith: () => undefined };
   }
+  // A channel never hears its own messages: questions and answers only come from other tabs.
   const channel = new BroadcastChannel(name);
-  const me = Math.random().toString(36).slice(2); // this tab's own question reaches its channel
   // Node (the unit tests) keeps a process alive while a channel is open; browsers have no unref.
   (channel as unknown as { unref?: () => void }).unref?.();
+  const about = (event: MessageEvent, type: string, token: string | null): boolean => {
+    const data: unknown = event.data;
+    return isRecord(data) && data.type === type && token !== null && data.token === token;
+  };
   return {
     heldElsewhere: (token) =>
       new Promise((resolve) => {
-        const asker = new BroadcastChannel(name);
+        const listen = (event: MessageEvent) => {
+          if (about(event, "held", token)) done(true);
+        };
         const done = (held: boolean) => {
           clearTimeout(timer);
-          asker.close();
+          channel.removeEventListener("message", listen);
           resolve(held);
         };
         const timer = setTimeout(() => done(false), PEER_ANSWER_MS);
-        asker.onmessage = (event: MessageEvent) => {
-          const data: unknown = event.data;
-          if (isRecord(data) && data.type === "held" && data.token === token) done(true);
-        };
-        asker.postMessage({ type: "who-holds", token, from: me });
+        channel.addEventListener("message", listen);
+        channel.postMessage({ type: "who-holds", token });
       }),
     answerWith: (current) => {
-      channel.onmessage = (event: MessageEvent) => {
-        const data: unknown = event.data;
+      channel.addEventListener("message", (event: MessageEvent) => {
         const token = current();
-        const asked = isRecord(data) && data.type === "who-holds" && data.from !== me;
-        if (asked && token && data.token === token) {
-          channel.postMessage({ type: "held", token });
-        }
-      };
+        if (about(event, "who-holds", token)) channel.postMessage({ type: "held", token });
+      });
     },
   };
 }
