@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 from sqlalchemy import inspect
@@ -39,3 +40,74 @@ def test_round_trip_and_models_match(fresh_database_url):
     assert asyncio.run(_tables(fresh_database_url)) <= {"alembic_version"}
     migrations.upgrade(fresh_database_url)
     assert asyncio.run(_tables(fresh_database_url)) == created
+
+
+def test_sqlite_rebuild_keeps_every_row_and_ids_are_never_reused(tmp_path):
+    """The AUTOINCREMENT rebuild drops and recreates parent tables: children must survive it (with
+    foreign keys on, the drop would cascade), and afterwards a deleted bug's id stays retired."""
+    path = tmp_path / "old.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrations.upgrade(url, "5d2f0c8a7b41")
+    now = "2026-12-05 08:00:00"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute(
+            "INSERT INTO user_account VALUES"
+            " (1, 1, 'a@example.com', 'Ann', 'x', 'admin', 1, 1, ?, ?)",
+            (now, now),
+        )
+        db.execute("INSERT INTO project VALUES (1, 1, 'WEB', 'Web', '', ?, ?, 2)", (now, now))
+        for number in (1, 2):
+            db.execute(
+                "INSERT INTO bug (version, id, project_id, number, title, description, status,"
+                " priority, severity, reporter_id, created_at, updated_at)"
+                " VALUES (1, ?, 1, ?, 't', '', 'open', 3, 'minor', 1, ?, ?)",
+                (number, number, now, now),
+            )
+            db.execute(
+                "INSERT INTO comment VALUES (1, ?, ?, 1, 'c', NULL, ?, ?)",
+                (number, number, now, now),
+            )
+            db.execute(
+                "INSERT INTO bug_activity (bug_id, actor_id, field, at) VALUES (?, 1, 'status', ?)",
+                (number, now),
+            )
+
+    migrations.upgrade(url)
+
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA foreign_keys=ON")
+        counts = {t: _count(db, t) for t in ("user_account", "project", "bug", "comment")}
+        assert counts == {"user_account": 1, "project": 1, "bug": 2, "comment": 2}
+        assert _count(db, "bug_activity") == 2
+        assert "AUTOINCREMENT" in _create_sql(db, "bug")
+        assert "ix_bug_project_id_priority" in _index_names(db, "bug")  # indexes came along
+        db.execute("DELETE FROM bug WHERE id = 2")
+        db.execute(
+            "INSERT INTO bug (version, project_id, number, title, description, status, priority,"
+            " severity, reporter_id, created_at, updated_at)"
+            " VALUES (1, 1, 3, 't', '', 'open', 3, 'minor', 1, ?, ?)",
+            (now, now),
+        )
+        new_id = db.execute("SELECT max(id) FROM bug").fetchone()[0]
+    assert new_id == 3  # not 2: the deleted bug's links must not name the new one
+
+    migrations.downgrade(url, "5d2f0c8a7b41")
+    with sqlite3.connect(path) as db:
+        assert "AUTOINCREMENT" not in _create_sql(db, "bug")
+        assert _count(db, "comment") == 1
+
+
+def _count(db: sqlite3.Connection, table: str) -> int:
+    return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 (constants)
+
+
+def _create_sql(db: sqlite3.Connection, table: str) -> str:
+    return db.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+
+
+def _index_names(db: sqlite3.Connection, table: str) -> set[str]:
+    rows = db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (table,)
+    )
+    return {name for (name,) in rows}

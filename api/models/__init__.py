@@ -1,5 +1,6 @@
 """Every table class, re-exported so Alembic and the app see one metadata."""
 
+from api.db import metadata
 from api.models.attachment import Attachment
 from api.models.budget import Budget, BudgetPeriod
 from api.models.budget_alert import BudgetAlert
@@ -24,6 +25,19 @@ from api.models.project_member import ProjectMember
 from api.models.refresh_token import RefreshToken
 from api.models.user import Role, User
 from api.models.webhook import Webhook
+
+
+def _ids_never_reused() -> None:
+    """Every table keyed by an integer id gets AUTOINCREMENT on SQLite, which would otherwise hand
+    a deleted row's id (and old links naming it) to the next row. PostgreSQL sequences never go
+    back; migration a7e3c9d41f20 did the same to existing tables."""
+    for table in metadata.tables.values():
+        key = list(table.primary_key.columns)
+        if len(key) == 1 and key[0].name == "id" and key[0].type.python_type is int:
+            table.dialect_kwargs["sqlite_autoincrement"] = True
+
+
+_ids_never_reused()
 
 __all__ = [
     "Attachment",
