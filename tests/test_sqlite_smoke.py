@@ -75,7 +75,7 @@ async def _flows(settings: Settings) -> None:
 
 
 async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
-    """Filters, search (LIKE with its wildcards escaped) and pages on SQLite."""
+    """Filters, search (LIKE per word, its wildcards escaped) and pages on SQLite."""
     titles = ["50% off_sale crashes", "500 off sale", "Login fails", "Crash in login"]
     for i, title in enumerate(titles):
         bug = {"title": title, "priority": "high" if i % 2 else "low", "labels": ["ui"] * (i % 2)}
@@ -89,6 +89,12 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     assert await titles_of(q="50%") == ["50% off_sale crashes"]
     assert await titles_of(q="off_s") == ["50% off_sale crashes"]
     assert await titles_of(q="CRASH") == ["50% off_sale crashes", "Crash in login"]
+    # Words, "phrases" and -exclusions, as PostgreSQL's websearch_to_tsquery reads them.
+    assert await titles_of(q="login crash") == ["Crash in login"]  # every word, any order
+    assert await titles_of(q='"in login"') == ["Crash in login"]
+    assert await titles_of(q='"login crash"') == []
+    assert await titles_of(q="crash -login") == ["50% off_sale crashes"]
+    assert await titles_of(q="sale or") == ["50% off_sale crashes", "500 off sale"]
     assert await titles_of(priority="high", label="ui") == ["500 off sale", "Crash in login"]
     page = {"limit": 3, "sort": "-created_at"}
     first = await c.get("/projects/WEB/bugs", params=page, headers=h)

@@ -113,9 +113,9 @@ def list_query(
         "f_priority": f.priority or None,
         "f_severity": f.severity or None,
         "f_label": f.label or None,
-        "f_q": _text_query(dialect, f.q) if f.q else None,
         "f_created_after": f.created_after,
         "f_updated_after": f.updated_after,
+        **(_text_query(dialect, f.q) if f.q else {}),
     }
     bound = {name: value for name, value in values.items() if value is not None}
     return _list_query(dialect, frozenset(bound), f.unassigned), bound
@@ -153,8 +153,10 @@ def _list_query(dialect: str, filters: frozenset[str], unassigned: bool) -> Sele
         stmt = stmt.where(col(Bug.created_at) > value("f_created_after"))
     if "f_updated_after" in filters:
         stmt = stmt.where(col(Bug.updated_at) > value("f_updated_after"))
-    if "f_q" in filters:
-        stmt = stmt.where(_text_match(dialect, bindparam("f_q", type_=String)))
+    for name in sorted(filters):  # f_q, or on SQLite one f_q<i> / f_not<i> per search term
+        if name.startswith(("f_q", "f_not")):
+            match = _text_match(dialect, bindparam(name, type_=String))
+            stmt = stmt.where(~match if name.startswith("f_not") else match)
     return stmt
 
 
@@ -162,11 +164,30 @@ _LIST_FILTERS = {"f_status", "f_priority", "f_severity", "f_label"}
 """The filters whose value is a list (``IN``)."""
 
 
-def _text_query(dialect: str, q: str) -> str:
-    """What `_text_match` binds for the words ``q``: the words (PostgreSQL) or a LIKE pattern."""
+_SEARCH_TERM = re.compile(r'(-?)(?:"([^"]*)"?|(\S+))')
+"""A term of a web-style search: a word or a "quoted phrase", either excluded by a leading '-'."""
+
+
+def _text_query(dialect: str, q: str) -> dict[str, str]:
+    """What `_text_match` binds for the search ``q``.
+
+    PostgreSQL reads ``q`` itself (`websearch_to_tsquery`). SQLite gets the same syntax, simpler:
+    every word or "quoted phrase" must occur (``f_q<i>``, a LIKE pattern) and every -word must not
+    (``f_not<i>``); ``or`` is not an operator here, and words match as substrings, not stems.
+    """
     if dialect == "postgresql":
-        return q
-    return "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        return {"f_q": q}
+    binds: dict[str, str] = {}
+    for i, (minus, phrase, word) in enumerate(_SEARCH_TERM.findall(q)):
+        term = phrase.strip() or word
+        if term and term.lower() != "or":
+            binds[f"f_not{i}" if minus else f"f_q{i}"] = _like_pattern(term)
+    return binds
+
+
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
