@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Header, Response
+from sqlalchemy import inspect, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import PreconditionFailed
 
@@ -32,4 +34,31 @@ def check_if_match(if_match: str | None, version: int) -> None:
     raise PreconditionFailed(
         f"If-Match {if_match} does not match the current version {etag(version)}",
         extra={"current_version": version},
+    )
+
+
+async def lock_for_write(session: AsyncSession, row: Any, if_match: str | None = None) -> None:
+    """Wait for any other writer of ``row``, reload it as they left it, then check If-Match.
+
+    Every UPDATE of a versioned row also checks the version it read (`Versioned`). Without this
+    lock, two writers that both read version 3 race, and the slower one failed with a 412 it
+    never asked for: "no If-Match, last write wins" must hold under concurrency too, and an
+    `add_labels` must never be lost to a parallel one.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        # No row locks: a write that changes nothing takes SQLite's write lock (writers queue on
+        # busy_timeout) and starts the transaction's snapshot, so the reload below is current.
+        await session.execute(_unchanged(row))
+    await session.refresh(row, with_for_update=True)  # PostgreSQL: SELECT ... FOR UPDATE
+    check_if_match(if_match, row.version)
+
+
+def _unchanged(row: Any) -> Any:
+    table = row.__table__
+    key = inspect(row).identity
+    same = {c.name: c for c in table.c if c.name == "version" or c.onupdate is not None}
+    return (
+        update(table)
+        .where(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
+        .values(same)
     )

@@ -52,6 +52,7 @@ async def _flows(settings: Settings) -> None:
             )
             assert r.status_code == 412
             await _bug_lists(c, h)
+            await _concurrent_edits(c, h)
             await _out_of_range_input(c, h)
             pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
                 "token"
@@ -101,6 +102,18 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     cursor = first.json()["next_cursor"]
     rest = await c.get("/projects/WEB/bugs", params={**page, "cursor": cursor}, headers=h)
     assert [b["title"] for b in first.json()["items"] + rest.json()["items"]] == titles[::-1]
+
+
+async def _concurrent_edits(c: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """SQLite has no row locks; writers still queue instead of failing each other with 412."""
+    bug = (await c.post("/projects/WEB/bugs", json={"title": "race"}, headers=h)).json()
+    edits = [{"add_labels": [f"l{i}"]} for i in range(4)]
+    results = await asyncio.gather(
+        *(c.patch(f"/bugs/{bug['id']}", json=edit, headers=h) for edit in edits)
+    )
+    assert [r.status_code for r in results] == [200] * 4, [r.text for r in results]
+    final = (await c.get(f"/bugs/{bug['id']}", headers=h)).json()
+    assert (final["labels"], final["version"]) == (["l0", "l1", "l2", "l3"], bug["version"] + 4)
 
 
 async def _out_of_range_input(c: httpx.AsyncClient, h: dict[str, str]) -> None:

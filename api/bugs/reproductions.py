@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.bugs import activity, service
 from api.bugs.exceptions import NoReproScript
 from api.bugs.schemas import TransitionRequest
+from api.concurrency import lock_for_write
 from api.config import Settings
 from api.errors import AppError
 from api.jobs.schemas import JobCreate
@@ -52,6 +53,7 @@ async def reproduce(
     session: AsyncSession, settings: Settings, executor: ExecutorState, user: User, ref: str
 ) -> tuple[Bug, Job]:
     bug, _ = await service.get_visible_bug(session, user, ref)
+    await lock_for_write(session, bug)
     return bug, await _start(session, settings, executor, user, bug)
 
 
@@ -79,8 +81,11 @@ async def transition(
 
 async def _on_finished(session: AsyncSession, job: Job) -> None:
     bug = await session.get(Bug, int((job.on_finish_data or {})["bug_id"]))
-    if bug is None or bug.repro_job_id != str(job.id):
-        return  # deleted, or a newer run superseded this one
+    if bug is None:
+        return  # deleted
+    await lock_for_write(session, bug)  # an edit of the bug meanwhile must not lose the verdict
+    if bug.repro_job_id != str(job.id):
+        return  # a newer run superseded this one
     session.info[activity.ACTOR_KEY] = job.owner_id
     bug.reproduces = VERDICTS.get(JobStatus(job.status))
     bug.repro_checked_at = job.finished_at

@@ -35,7 +35,7 @@ from api.bugs.schemas import (
     UserRef,
     priority_name,
 )
-from api.concurrency import check_if_match
+from api.concurrency import lock_for_write
 from api.db import utcnow
 from api.errors import Forbidden
 from api.models import (
@@ -297,7 +297,7 @@ async def update_bug(
     session: AsyncSession, user: User, ref: str, data: BugUpdate, if_match: str | None
 ) -> Bug:
     bug, project = await get_visible_bug(session, user, ref)
-    check_if_match(if_match, bug.version)
+    await lock_for_write(session, bug, if_match)
     changes = data.model_dump(exclude_unset=True)
     reassigning = "assignee_id" in changes and changes["assignee_id"] != bug.assignee_id
     only_assignment = set(changes) <= {"assignee_id"}
@@ -351,7 +351,7 @@ async def _change_labels(session: AsyncSession, bug: Bug, data: BugUpdate) -> bo
 
 async def delete_bug(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
     bug, _ = await get_visible_bug(session, user, ref)
-    check_if_match(if_match, bug.version)
+    await lock_for_write(session, bug, if_match)
     assert bug.id is not None
     forget_blobs(session, await blob_keys_for_bugs(session, [bug.id]))
     await session.delete(bug)
@@ -384,7 +384,7 @@ async def transition(
     session: AsyncSession, user: User, ref: str, req: TransitionRequest, if_match: str | None
 ) -> Bug:
     bug, project = await get_visible_bug(session, user, ref)
-    check_if_match(if_match, bug.version)
+    await lock_for_write(session, bug, if_match)
     rule = workflow.find(bug.status, req.to)
     allowed = ", ".join(o.to for o in _options(user, bug)) or "none"
     if rule is None:
@@ -521,7 +521,7 @@ async def update_comment(
     session: AsyncSession, user: User, comment_id: int, data: CommentUpdate, if_match: str | None
 ) -> CommentRead:
     comment = await _editable_comment(session, user, comment_id)
-    check_if_match(if_match, comment.version)
+    await lock_for_write(session, comment, if_match)
     if data.body != comment.body:
         activity.record(session, comment.bug_id, f"comment:{comment.id}", comment.body, data.body)
         comment.body = data.body
@@ -534,7 +534,7 @@ async def delete_comment(
     session: AsyncSession, user: User, comment_id: int, if_match: str | None
 ) -> None:
     comment = await _editable_comment(session, user, comment_id)
-    check_if_match(if_match, comment.version)
+    await lock_for_write(session, comment, if_match)
     activity.record(session, comment.bug_id, f"comment:{comment.id}", comment.body, None)
     await session.delete(comment)
     await session.flush()

@@ -17,7 +17,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.concurrency import check_if_match
+from api.concurrency import lock_for_write
 from api.db import utcnow
 from api.errors import BadRequest
 from api.expenses import repository
@@ -133,7 +133,7 @@ async def set_budget(
         session.add(budget)
         await session.flush()
     else:
-        check_if_match(if_match, budget.version)
+        await lock_for_write(session, budget, if_match)
         wanted = data.model_dump()
         if any(getattr(budget, k) != v for k, v in wanted.items()):
             for field, value in wanted.items():
@@ -155,7 +155,7 @@ async def delete_budget(
     budget = await repository.budget_for(session, project.id)
     if budget is None:
         raise BudgetNotFound()
-    check_if_match(if_match, budget.version)
+    await lock_for_write(session, budget, if_match)
     await session.delete(budget)
     await session.flush()
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_expense, forget_blobs
 from api.bugs.activity import ACTOR_KEY
-from api.concurrency import check_if_match
+from api.concurrency import lock_for_write
 from api.db import utcnow
 from api.errors import Forbidden
 from api.expenses import budgets, repository
@@ -227,7 +227,7 @@ async def update_expense(
     expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is not None:
         raise ExpenseDeleted()
-    check_if_match(if_match, expense.version)
+    await lock_for_write(session, expense, if_match)
     changes = data.model_dump(exclude_unset=True)
     for field in ("amount", "currency", "category_id", "spent_on"):
         if field in changes and changes[field] is None:
@@ -273,7 +273,7 @@ async def delete_expense(
     expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is not None:
         raise ExpenseDeleted("This expense is already deleted")
-    check_if_match(if_match, expense.version)
+    await lock_for_write(session, expense, if_match)
     expense.deleted_at = utcnow()
     assert expense.id is not None
     record(session, expense.id, "deleted", None, expense.deleted_at.isoformat())
@@ -285,7 +285,7 @@ async def purge_expense(
 ) -> None:
     """Delete for good: the expense, its audit trail, its receipts and their blobs."""
     expense = await editable_expense(session, user, expense_id)
-    check_if_match(if_match, expense.version)
+    await lock_for_write(session, expense, if_match)
     forget_blobs(session, await blob_keys_for_expense(session, expense_id))
     await session.delete(expense)
     await session.flush()
@@ -297,7 +297,7 @@ async def restore_expense(
     expense = await editable_expense(session, user, expense_id)
     if expense.deleted_at is None:
         raise ExpenseNotDeleted()
-    check_if_match(if_match, expense.version)
+    await lock_for_write(session, expense, if_match)
     assert expense.id is not None
     record(session, expense.id, "restored", expense.deleted_at.isoformat(), None)
     expense.deleted_at = None
@@ -403,7 +403,7 @@ async def update_category(
     session: AsyncSession, category_id: int, data: CategoryUpdate, if_match: str | None
 ) -> ExpenseCategory:
     category = await get_category(session, category_id)
-    check_if_match(if_match, category.version)
+    await lock_for_write(session, category, if_match)
     changes = data.model_dump(exclude_unset=True)
     name = changes.get("name") or category.name
     parent_id = changes.get("parent_id", category.parent_id)
@@ -417,7 +417,7 @@ async def update_category(
 
 async def delete_category(session: AsyncSession, category_id: int, if_match: str | None) -> None:
     category = await get_category(session, category_id)
-    check_if_match(if_match, category.version)
+    await lock_for_write(session, category, if_match)
     if await repository.category_has_children(session, category_id):
         raise CategoryInUse("This category has subcategories; delete or move them first")
     if await repository.category_in_use(session, category_id):

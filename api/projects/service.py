@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.bugs import repository as bugs_repository
-from api.concurrency import check_if_match
+from api.concurrency import lock_for_write
 from api.models import Bug, Project, ProjectMember, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
@@ -54,7 +54,7 @@ async def update_project(
     session: AsyncSession, user: User, ref: str, data: ProjectUpdate, if_match: str | None
 ) -> Project:
     project = await get_visible_project(session, user, ref)
-    check_if_match(if_match, project.version)
+    await lock_for_write(session, project, if_match)
     for field, value in data.model_dump(exclude_unset=True, exclude_none=True).items():
         setattr(project, field, value)
     await session.flush()
@@ -63,7 +63,7 @@ async def update_project(
 
 async def delete_project(session: AsyncSession, user: User, ref: str, if_match: str | None) -> None:
     project = await get_visible_project(session, user, ref)
-    check_if_match(if_match, project.version)
+    await lock_for_write(session, project, if_match)
     bugs_of_project = select(col(Bug.id)).where(col(Bug.project_id) == project.id)
     forget_blobs(session, await blob_keys_for_bugs(session, bugs_of_project))
     await session.delete(project)

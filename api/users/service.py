@@ -8,7 +8,7 @@ from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.exceptions import EmailTaken
 from api.bugs import repository as bugs_repository
-from api.concurrency import check_if_match
+from api.concurrency import lock_for_write
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.users import repository
@@ -52,7 +52,7 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
 async def update_me(
     session: AsyncSession, user: User, data: MeUpdate, if_match: str | None
 ) -> User:
-    check_if_match(if_match, user.version)
+    await lock_for_write(session, user, if_match)
     changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     wants_secret_change = data.password is not None or (
         data.email is not None and data.email.lower() != user.email
@@ -76,7 +76,7 @@ async def update_user(
     session: AsyncSession, admin: User, user_id: int, data: UserUpdate, if_match: str | None
 ) -> User:
     user = await get_user(session, user_id)
-    check_if_match(if_match, user.version)
+    await lock_for_write(session, user, if_match)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
     if "email" in changes:
         await _ensure_email_free(session, user, str(changes["email"]))

@@ -1,4 +1,5 @@
-"""Two concurrent edits carrying the same ETag: exactly one wins (real connections, no rollback)."""
+"""Concurrent edits over real connections (no rollback): with the same ETag exactly one wins;
+without If-Match every edit lands, one after the other."""
 
 from __future__ import annotations
 
@@ -42,6 +43,35 @@ async def test_concurrent_edits_with_the_same_etag_exactly_one_wins(settings, en
             async with app.state.sessionmaker() as s:
                 await s.execute(delete(Project).where(Project.key == "RACE"))
                 await s.execute(delete(User).where(User.email == "race-admin@example.com"))
+                await s.commit()
+
+
+async def test_concurrent_edits_without_if_match_all_land(settings, engine):
+    """Writers of one bug queue on its row lock: none gets a 412 it never asked for, and
+    parallel add_labels all stick (each edit reads the labels as the previous one left them)."""
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+        admin = await _register(c, "race2-admin@example.com")
+        try:
+            h = {"Authorization": f"Bearer {admin['token']}"}
+            await c.post("/projects", json={"key": "RACE2", "name": "Race"}, headers=h)
+            bug = (await c.post("/projects/RACE2/bugs", json={"title": "t"}, headers=h)).json()
+            edits = [{"add_labels": [f"l{i}"]} for i in range(6)] + [{"title": "renamed"}]
+            results = await asyncio.gather(
+                *(c.patch(f"/bugs/{bug['id']}", json=edit, headers=h) for edit in edits)
+            )
+            assert [r.status_code for r in results] == [200] * len(edits), [r.text for r in results]
+            final = (await c.get(f"/bugs/{bug['id']}", headers=h)).json()
+            assert final["labels"] == [f"l{i}" for i in range(6)]
+            assert final["title"] == "renamed"
+            assert final["version"] == bug["version"] + len(edits)
+        finally:
+            async with app.state.sessionmaker() as s:
+                await s.execute(delete(Project).where(Project.key == "RACE2"))
+                await s.execute(delete(User).where(User.email == "race2-admin@example.com"))
                 await s.commit()
 
 
