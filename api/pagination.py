@@ -178,8 +178,9 @@ async def paginate_rows(
     """Like `paginate`, for statements selecting the key columns by name, or an entity first.
 
     ``bind`` are values for the statement's named parameters. ``reused``: ``stmt`` is a
-    long-lived object (built once per shape), so its paged form is built once too, and
-    SQLAlchemy derives that form's cache key once instead of on every request.
+    long-lived object (built once per shape) selecting plain columns, so its paged form is built
+    once too (SQLAlchemy derives its cache key once, not on every request) and it runs through
+    Core, skipping the ORM's result processing (~3% of a bug list page).
     """
     page = (_cached_page_query if reused else _page_query)(stmt, key, bool(params.cursor))
     values = {**(bind or {}), PAGE_LIMIT: params.limit + 1}
@@ -187,7 +188,8 @@ async def paginate_rows(
         after = decode_cursor(params.cursor, 2)
         columns = (key.column, key.tiebreak)
         values.update(zip(_AFTER, map(_cursor_value, after, columns), strict=True))
-    rows = list((await session.execute(page, values)).all())
+    runner = await session.connection() if reused else session
+    rows = list((await runner.execute(page, values)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]

@@ -5,7 +5,8 @@ request path: auth, visibility, list, batched reads) and (b) the same SQL run di
 asyncpg: the list query alone, and every statement the request issued (captured from the API,
 replayed in one transaction), and the ratios DESIGN.md budgets: p50 at 1M within 2x of p50 at
 10k; API p50 within 3x of the direct SQL. (Until session 6 the API was timed through httpx's
-in-process ASGI transport, whose client-side work added ~0.4 ms to every sample.)
+in-process ASGI transport, whose client-side work added ~0.4 ms to every sample; until session 7
+it ran on asyncio's own loop, not the uvloop that `nimbus serve` uses.)
 
     uv run python -m tests.bench.bench_bugs                 # 10k and 1M (about 5 minutes)
     uv run python -m tests.bench.bench_bugs --sizes 10000 100000 --runs 50
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import uvicorn
 from sqlalchemy import event
 
 from api import migrations
@@ -206,4 +208,7 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
-    asyncio.run(main(args.sizes, args.runs))
+    # The event loop `nimbus serve` runs on (uvicorn's "auto" picks uvloop when installed); the
+    # direct-SQL baseline shares it.
+    with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
+        runner.run(main(args.sizes, args.runs))
