@@ -7,7 +7,8 @@ insert them, in batches, in the request's transaction. So a file is imported who
 all, whatever its size. Each row gets a content fingerprint (date, amount, currency, category,
 project, description, and how many identical rows came before it in the file), unique per user, so
 importing the same file twice, or a later file that repeats it, adds nothing twice, while two
-genuinely identical rows in one file (two coffees on the same day) are both kept.
+genuinely identical rows in one file (two coffees on the same day) are both kept. Rows of our own
+export name their expense by `id`; those still yours, unchanged, are not added again either.
 """
 
 from __future__ import annotations
@@ -61,7 +62,8 @@ EXPORT_COLUMNS = [
 ]
 REQUIRED_COLUMNS = ("spent_on", "amount", "currency", "category")
 OPTIONAL_COLUMNS = ("description", "project")
-# Written by the export, accepted and ignored by the import so that an export reads back in.
+# Written by the export, accepted by the import so that an export reads back in: `id` only
+# recognises your own expenses (see `_your_exported_rows`), the others are ignored.
 IGNORED_COLUMNS = ("id", "user", "created_at")
 # A spreadsheet evaluates a cell starting with these (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -72,8 +74,15 @@ CHUNK = 64 * 1024
 
 
 def safe_cell(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading formula character gets a quote before it."""
-    return "'" + text if text.startswith(FORMULA_START) else text
+    """Text a spreadsheet shows as text: a leading formula character gets a quote before it.
+
+    Text that already starts with quotes before one (``'=x``) gets one more, so that the import,
+    which takes one quote off, gives back exactly what was exported."""
+    return "'" + text if _looks_like_formula(text) else text
+
+
+def _looks_like_formula(text: str) -> bool:
+    return text.lstrip("'").startswith(FORMULA_START)
 
 
 # ----- export ------------------------------------------------------------------------------
@@ -181,6 +190,7 @@ class Row:
     description: str
     project_id: int | None
     project: str | None
+    exported_id: int | None = None  # the `id` column of our export
     fingerprint: str = ""
 
 
@@ -268,8 +278,8 @@ def _header(record: list[str]) -> dict[str, int]:
 
 def _text(value: str, run: Run, line: int, column: str) -> str | None:
     """A text cell; one starting like a formula is refused, unless escaped with a quote."""
-    if value.startswith("'") and value[1:].startswith(FORMULA_START):
-        return value[1:]  # escaped, as our export writes it
+    if value.startswith("'") and _looks_like_formula(value):
+        return value[1:]  # escaped, as our export writes it (`safe_cell`)
     if value.startswith(FORMULA_START):
         run.error(
             line,
@@ -372,7 +382,13 @@ async def _parse_row(run: Run, line: int, record: list[str], columns: dict[str, 
         description=description,
         project_id=project_id,
         project=project_text.strip().upper() if project_text else None,
+        exported_id=_exported_id(cell.get("id", "")),
     )
+
+
+def _exported_id(text: str) -> int | None:
+    """The id our export wrote; anything else in an `id` column is nobody's business here."""
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 18 else None
 
 
 def _fingerprint(run: Run, row: Row) -> str:
@@ -428,6 +444,7 @@ async def _check(run: Run, batch: list[Row]) -> None:
     known = await repository.existing_fingerprints(
         run.session, uid(run.user), (r.fingerprint for r in batch)
     )
+    known |= await _your_exported_rows(run, batch)
     run.duplicate_prints |= known
     run.duplicates += len(known)
     run.imported += len(batch) - len(known)
@@ -444,6 +461,23 @@ async def _check(run: Run, batch: list[Row]) -> None:
                 duplicate=row.fingerprint in known,
             )
         )
+
+
+async def _your_exported_rows(run: Run, batch: list[Row]) -> set[str]:
+    """Fingerprints of rows that are the importer's own expenses, exported earlier: the row's
+    `id` names one of them with the same date, amount and currency. Re-importing your own
+    export (a backup, an edited copy) must not double everything; an `id` column from some
+    other tool will hardly ever match all three."""
+    ids = {r.exported_id for r in batch if r.exported_id is not None}
+    if not ids:
+        return set()
+    yours = await repository.live_expense_keys(run.session, uid(run.user), ids)
+    return {
+        r.fingerprint
+        for r in batch
+        if r.exported_id is not None
+        and yours.get(r.exported_id) == (r.spent_on, r.amount, r.currency)
+    }
 
 
 async def _insert(run: Run, batch: list[Row], now: datetime) -> None:

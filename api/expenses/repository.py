@@ -269,6 +269,18 @@ async def forget_alerts(session: AsyncSession, budget_id: int) -> None:
 # ----- imports and replays -----------------------------------------------------------------
 
 
+async def live_expense_keys(
+    session: AsyncSession, user_id: int, ids: Iterable[int]
+) -> dict[int, tuple[date, Decimal, str]]:
+    """(spent_on, amount, currency) of those of ``ids`` that are the user's, not deleted."""
+    rows = await session.execute(
+        select(col(Expense.id), col(Expense.spent_on), col(Expense.amount), col(Expense.currency))
+        .where(col(Expense.user_id) == user_id, col(Expense.id).in_(set(ids)))
+        .where(col(Expense.deleted_at).is_(None))
+    )
+    return {row.id: (row.spent_on, row.amount, row.currency) for row in rows}
+
+
 async def existing_fingerprints(
     session: AsyncSession, user_id: int, fingerprints: Iterable[str]
 ) -> set[str]:

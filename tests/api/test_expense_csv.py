@@ -165,6 +165,41 @@ async def test_an_export_imports_back_unchanged(client, admin, tester, db):
     ]
 
 
+async def test_texts_that_start_with_quotes_survive_export_and_import(client, admin, tester):
+    """The import takes one quote off an escaped formula; the export adds one to text that
+    already starts with quotes before a formula character, so nothing changes on the way."""
+    texts = ["'=x", "''-5", "'90s party", "=sum", "plain"]
+    for text in texts:
+        await make_expense(client, tester, description=text)
+    exported = (await client.get(f"{URL}/export.csv", headers=auth_headers(tester))).text
+    assert (await csv_import(client, admin, exported)).status_code == 200
+    theirs = (
+        await client.get(URL, params={"user_id": admin.id}, headers=auth_headers(admin))
+    ).json()["items"]
+    assert sorted(e["description"] for e in theirs) == sorted(texts)
+
+
+async def test_re_importing_your_own_export_adds_nothing(client, tester, db):
+    """Expenses typed in the app carry no import fingerprint; their export's `id` column still
+    says they are there. A row whose id is yours but whose amount changed is a new expense;
+    another user importing the same file gets every row (`test_an_export_imports_back...`)."""
+    await make_expense(client, tester, amount="12.30")
+    await make_expense(client, tester, amount="7", currency="JPY", description="=1+2")
+    exported = (await client.get(f"{URL}/export.csv", headers=auth_headers(tester))).text
+    again = (await csv_import(client, tester, exported)).json()
+    assert (again["imported"], again["duplicates"]) == (0, 2)
+    assert await count(db) == 2
+    edited = exported.replace(",12.30,", ",12.40,")
+    assert edited != exported
+    r = (await csv_import(client, tester, edited)).json()
+    assert (r["imported"], r["duplicates"]) == (1, 1)
+    deleted = rows_of(exported)[1]["id"]
+    gone = await client.delete(f"{URL}/{deleted}", headers=auth_headers(tester))
+    assert gone.status_code == 204
+    r = (await csv_import(client, tester, exported)).json()  # a deleted one comes back
+    assert (r["imported"], r["duplicates"]) == (1, 1)
+
+
 async def test_every_bad_row_is_reported_and_nothing_is_imported(client, tester, db):
     text = (
         HEADER
