@@ -98,7 +98,7 @@ async def create_job(
             return await service.read_job(session, job)
         if replayed:  # it may end before we listen: look first
             await session.commit()
-        finished = await service.wait_for_job(
+        now = await service.wait_for_job(
             maker,
             job.id,
             wait,
@@ -107,9 +107,10 @@ async def create_job(
             # new: nobody can run it before this commit, so listening first misses nothing
             submit=None if replayed else session.commit,
         )
-        if finished is not None:
-            response.status_code = status.HTTP_200_OK
-            return finished
+        if now is not None:  # as it is now: 202 with `running`, not the snapshot from before
+            if JobStatus(now.status).is_final:
+                response.status_code = status.HTTP_200_OK
+            return now
     return await service.read_job(session, job) if replayed else service.to_read(job, [])
 
 

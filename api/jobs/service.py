@@ -317,8 +317,8 @@ async def wait_for_job(
     closing: asyncio.Event | None = None,
     submit: Callable[[], Awaitable[object]] | None = None,
 ) -> JobRead | None:
-    """The job once it has ended, or None if it is still going after ``timeout_s`` (or when
-    ``closing`` is set: the server is shutting down and answers now rather than later).
+    """The job once it has ended, else as it is after ``timeout_s`` (or as soon as ``closing``
+    is set: the server is shutting down and answers now rather than later); None if it is gone.
 
     ``submit`` (the commit that queues a new job) runs once we listen for the job's end: no end
     can be missed then, so the first look waits for that signal instead of reading the job."""
@@ -328,18 +328,17 @@ async def wait_for_job(
             await submit()
         look = submit is None
         while True:
-            if look:
+            remaining = deadline - time.monotonic()
+            out_of_time = remaining <= 0 or (closing is not None and closing.is_set())
+            if look or out_of_time:
                 wake.clear()
                 async with sessionmaker() as session:
                     job = await repository.get_job(session, job_id)
                     if job is None:
                         return None
-                    if JobStatus(job.status).is_final:
+                    if out_of_time or JobStatus(job.status).is_final:
                         return await read_job(session, job)
             look = True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or (closing is not None and closing.is_set()):
-                return None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), min(remaining, poll_s))
 
