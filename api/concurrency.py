@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Header, Response
 from sqlalchemy import inspect, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import PreconditionFailed
+from api.errors import NotFound, PreconditionFailed
 
 IfMatch = Annotated[
     str | None,
@@ -49,7 +50,12 @@ async def lock_for_write(session: AsyncSession, row: Any, if_match: str | None =
         # No row locks: a write that changes nothing takes SQLite's write lock (writers queue on
         # busy_timeout) and starts the transaction's snapshot, so the reload below is current.
         await session.execute(_unchanged(row))
-    await session.refresh(row, with_for_update=True)  # PostgreSQL: SELECT ... FOR UPDATE
+    try:
+        # PostgreSQL: FOR NO KEY UPDATE, the lock an UPDATE takes anyway. Plain FOR UPDATE
+        # would also block inserts whose foreign keys name the row, and deadlock with them.
+        await session.refresh(row, with_for_update={"key_share": True})
+    except InvalidRequestError as exc:  # the row is gone: deleted while we waited
+        raise NotFound("This item was deleted meanwhile") from exc
     check_if_match(if_match, row.version)
 
 

@@ -287,7 +287,14 @@ async def release_person(session: AsyncSession, user_id: int, project_id: int | 
     (only those are assignees). Bugs are changed through the ORM, so each unassignment is a
     history row like any other edit (`api.bugs.activity`).
     """
-    assigned = select(Bug).where(col(Bug.assignee_id) == user_id).with_for_update()
+    # Locked in id order, so two of these never wait on each other. (SQLite has no row locks;
+    # both callers have written already, so they hold its write lock.)
+    assigned = (
+        select(Bug)
+        .where(col(Bug.assignee_id) == user_id)
+        .order_by(col(Bug.id))
+        .with_for_update(key_share=True)
+    )
     if project_id is not None:
         assigned = assigned.where(col(Bug.project_id) == project_id)
         in_project = select(col(Bug.id)).where(col(Bug.project_id) == project_id)

@@ -64,7 +64,7 @@ REQUIRED_COLUMNS = ("spent_on", "amount", "currency", "category")
 OPTIONAL_COLUMNS = ("description", "project")
 # Written by the export, accepted by the import so that an export reads back in: `id` only
 # recognises your own expenses (see `_your_exported_rows`), the others are ignored.
-IGNORED_COLUMNS = ("id", "user", "created_at")
+EXPORT_ONLY_COLUMNS = ("id", "user", "created_at")
 # A spreadsheet evaluates a cell starting with these (OWASP "CSV injection").
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 BATCH = 1000
@@ -249,7 +249,7 @@ def _lines(file: IO[bytes]) -> Iterator[str]:
 
 def _header(record: list[str]) -> dict[str, int]:
     names = [name.strip().lower() for name in record]
-    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(IGNORED_COLUMNS)
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(EXPORT_ONLY_COLUMNS)
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     unknown = [n for n in names if n not in known]
     repeated = sorted({n for n in names if names.count(n) > 1})
@@ -387,8 +387,12 @@ async def _parse_row(run: Run, line: int, record: list[str], columns: dict[str, 
 
 
 def _exported_id(text: str) -> int | None:
-    """The id our export wrote; anything else in an `id` column is nobody's business here."""
-    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 18 else None
+    """The id our export wrote (a positive int4, written plainly); anything else in an `id`
+    column, say a bank's transaction number, is not ours and is ignored."""
+    if not (text.isascii() and text.isdecimal() and len(text) <= 10):
+        return None
+    value = int(text)
+    return value if 0 < value < 2**31 and str(value) == text else None
 
 
 def _fingerprint(run: Run, row: Row) -> str:
@@ -464,10 +468,10 @@ async def _check(run: Run, batch: list[Row]) -> None:
 
 
 async def _your_exported_rows(run: Run, batch: list[Row]) -> set[str]:
-    """Fingerprints of rows that are the importer's own expenses, exported earlier: the row's
-    `id` names one of them with the same date, amount and currency. Re-importing your own
-    export (a backup, an edited copy) must not double everything; an `id` column from some
-    other tool will hardly ever match all three."""
+    """Fingerprints of rows that are the importer's own expenses, exported earlier and not
+    changed since: the row's `id` names one of them, equal in every field the export writes.
+    Re-importing your own export (a backup) must not double everything; a row edited in the
+    spreadsheet is a new expense, and the preview shows it as one."""
     ids = {r.exported_id for r in batch if r.exported_id is not None}
     if not ids:
         return set()
@@ -476,7 +480,8 @@ async def _your_exported_rows(run: Run, batch: list[Row]) -> set[str]:
         r.fingerprint
         for r in batch
         if r.exported_id is not None
-        and yours.get(r.exported_id) == (r.spent_on, r.amount, r.currency)
+        and yours.get(r.exported_id)
+        == (r.spent_on, r.amount, r.currency, r.category_id, r.description, r.project_id)
     }
 
 

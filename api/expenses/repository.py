@@ -271,14 +271,28 @@ async def forget_alerts(session: AsyncSession, budget_id: int) -> None:
 
 async def live_expense_keys(
     session: AsyncSession, user_id: int, ids: Iterable[int]
-) -> dict[int, tuple[date, Decimal, str]]:
-    """(spent_on, amount, currency) of those of ``ids`` that are the user's, not deleted."""
+) -> dict[int, tuple[date, Decimal, str, int, str, int | None]]:
+    """What the CSV export writes of those of ``ids`` that are the user's and not deleted:
+    (spent_on, amount, currency, category_id, description, project_id)."""
+    e = Expense
     rows = await session.execute(
-        select(col(Expense.id), col(Expense.spent_on), col(Expense.amount), col(Expense.currency))
-        .where(col(Expense.user_id) == user_id, col(Expense.id).in_(set(ids)))
-        .where(col(Expense.deleted_at).is_(None))
-    )
-    return {row.id: (row.spent_on, row.amount, row.currency) for row in rows}
+        select(
+            col(e.id), col(e.spent_on), col(e.amount), col(e.currency),
+            col(e.category_id), col(e.description), col(e.project_id),
+        )
+        .where(col(e.user_id) == user_id, col(e.id).in_(set(ids)), col(e.deleted_at).is_(None))
+    )  # fmt: skip
+    return {
+        row.id: (
+            row.spent_on,
+            row.amount,
+            row.currency,
+            row.category_id,
+            row.description,
+            row.project_id,
+        )
+        for row in rows
+    }
 
 
 async def existing_fingerprints(

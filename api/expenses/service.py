@@ -225,9 +225,9 @@ async def update_expense(
     session: AsyncSession, user: User, expense_id: int, data: ExpenseUpdate, if_match: str | None
 ) -> Expense:
     expense = await editable_expense(session, user, expense_id)
+    await lock_for_write(session, expense, if_match)
     if expense.deleted_at is not None:
         raise ExpenseDeleted()
-    await lock_for_write(session, expense, if_match)
     changes = data.model_dump(exclude_unset=True)
     for field in ("amount", "currency", "category_id", "spent_on"):
         if field in changes and changes[field] is None:
@@ -271,9 +271,9 @@ async def delete_expense(
 ) -> None:
     """Soft delete: the expense leaves lists and totals, and can be restored."""
     expense = await editable_expense(session, user, expense_id)
+    await lock_for_write(session, expense, if_match)
     if expense.deleted_at is not None:
         raise ExpenseDeleted("This expense is already deleted")
-    await lock_for_write(session, expense, if_match)
     expense.deleted_at = utcnow()
     assert expense.id is not None
     record(session, expense.id, "deleted", None, expense.deleted_at.isoformat())
@@ -295,9 +295,9 @@ async def restore_expense(
     session: AsyncSession, user: User, expense_id: int, if_match: str | None
 ) -> Expense:
     expense = await editable_expense(session, user, expense_id)
+    await lock_for_write(session, expense, if_match)
     if expense.deleted_at is None:
         raise ExpenseNotDeleted()
-    await lock_for_write(session, expense, if_match)
     assert expense.id is not None
     record(session, expense.id, "restored", expense.deleted_at.isoformat(), None)
     expense.deleted_at = None

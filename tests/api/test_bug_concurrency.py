@@ -75,6 +75,33 @@ async def test_concurrent_edits_without_if_match_all_land(settings, engine):
                 await s.commit()
 
 
+async def test_edits_racing_a_delete_are_404_not_500(settings, engine):
+    """Writers queued behind a delete find the row gone when the lock is theirs."""
+    app = create_app(settings)
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+        admin = await _register(c, "race3-admin@example.com")
+        try:
+            h = {"Authorization": f"Bearer {admin['token']}"}
+            await c.post("/projects", json={"key": "RACE3", "name": "Race"}, headers=h)
+            bug = (await c.post("/projects/RACE3/bugs", json={"title": "t"}, headers=h)).json()
+            url = f"/bugs/{bug['id']}"
+            results = await asyncio.gather(
+                c.delete(url, headers=h),
+                *(c.patch(url, json={"title": f"edit {i}"}, headers=h) for i in range(4)),
+            )
+            assert results[0].status_code == 204
+            assert {r.status_code for r in results[1:]} <= {200, 404}, [r.text for r in results]
+            assert (await c.get(url, headers=h)).status_code == 404
+        finally:
+            async with app.state.sessionmaker() as s:
+                await s.execute(delete(Project).where(Project.key == "RACE3"))
+                await s.execute(delete(User).where(User.email == "race3-admin@example.com"))
+                await s.commit()
+
+
 async def _register(c: httpx.AsyncClient, email: str) -> dict:
     user = (
         await c.post(

@@ -193,6 +193,11 @@ async def test_re_importing_your_own_export_adds_nothing(client, tester, db):
     assert edited != exported
     r = (await csv_import(client, tester, edited)).json()
     assert (r["imported"], r["duplicates"]) == (1, 1)
+    for foreign_id in ("99999999999", "2147483648", "0007"):  # not ours: ignored, not an error
+        header, *_ = exported.splitlines()
+        line = f"{foreign_id},2026-03-29,1.00,EUR,Meals,bank,,x,\n"
+        r = await csv_import(client, tester, header + "\n" + line, dry_run="true")
+        assert r.status_code == 200 and r.json()["imported"] == 1, r.text
     deleted = rows_of(exported)[1]["id"]
     gone = await client.delete(f"{URL}/{deleted}", headers=auth_headers(tester))
     assert gone.status_code == 204

@@ -69,7 +69,7 @@ async def test_wall_time_limit_ends_timed_out(live):
 async def test_without_finishing_in_time_wait_answers_202_with_the_job_as_it_is_now(live):
     """Not the snapshot from before the wait: by then a worker has it running."""
     dev = await live.user()
-    r = await live.submit(dev, {"source": "import time; time.sleep(3)"}, wait=1.5)
+    r = await live.submit(dev, {"source": "import time; time.sleep(6)"}, wait=4)
     assert r.status_code == 202 and r.json()["status"] == "running", r.text
     assert r.json()["started_at"] is not None
     job = await live.wait_status(r.json()["id"], JobStatus.succeeded)
