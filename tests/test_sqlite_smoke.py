@@ -96,6 +96,7 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     assert await titles_of(q='"login crash"') == []
     assert await titles_of(q="crash -login") == ["50% off_sale crashes"]
     assert await titles_of(q="sale or") == ["50% off_sale crashes", "500 off sale"]
+    assert await titles_of(q="or") == await titles_of(q="-") == []  # not every bug
     assert await titles_of(priority="high", label="ui") == ["500 off sale", "Crash in login"]
     page = {"limit": 3, "sort": "-created_at"}
     first = await c.get("/projects/WEB/bugs", params=page, headers=h)

@@ -178,11 +178,19 @@ def _text_query(dialect: str, q: str) -> dict[str, str]:
     if dialect == "postgresql":
         return {"f_q": q}
     binds: dict[str, str] = {}
-    for i, (minus, phrase, word) in enumerate(_SEARCH_TERM.findall(q)):
+    seen: set[tuple[str, str]] = set()
+    for i, (minus, phrase, word) in enumerate(_SEARCH_TERM.findall(q)[:MAX_SEARCH_TERMS]):
         term = phrase.strip() or word
-        if term and term.lower() != "or":
-            binds[f"f_not{i}" if minus else f"f_q{i}"] = _like_pattern(term)
-    return binds
+        if term.lower() in ("", "or", "-") or (minus, term.lower()) in seen:
+            continue
+        seen.add((minus, term.lower()))
+        binds[f"f_not{i}" if minus else f"f_q{i}"] = _like_pattern(term)
+    # Nothing left to look for ("or", '""'): the query as one substring, not every bug.
+    return binds or {"f_q": _like_pattern(q)}
+
+
+MAX_SEARCH_TERMS = 16
+"""Terms beyond these are ignored on SQLite (each is three LIKEs and a cached statement shape)."""
 
 
 def _like_pattern(term: str) -> str:
