@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import uvicorn
 from sqlalchemy import event
 
 from api import migrations
@@ -33,7 +32,7 @@ from api.main import create_app
 from api.security import create_access_token
 from tests.bench.loopback import Client
 from tests.support.postgres import Cluster, start_cluster
-from tests.support.served import served
+from tests.support.served import run_like_nimbus_serve, served
 
 SECRET = "bench-secret-key-bench-secret-key-bench"
 QUERIES = {
@@ -208,7 +207,4 @@ if __name__ == "__main__":
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=40)
     args = parser.parse_args()
-    # The event loop `nimbus serve` runs on (uvicorn's "auto" picks uvloop when installed); the
-    # direct-SQL baseline shares it.
-    with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
-        runner.run(main(args.sizes, args.runs))
+    run_like_nimbus_serve(main(args.sizes, args.runs))  # the direct-SQL baseline shares the loop

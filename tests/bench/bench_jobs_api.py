@@ -37,6 +37,7 @@ from executor.backends.docker import container_config
 from tests.bench.bench_jobs import HARDENED_RUN_FLAGS
 from tests.executor.docker_engine import acquire_engine
 from tests.support.postgres import start_cluster
+from tests.support.served import run_like_nimbus_serve
 
 CONCURRENCY = 8
 SECRET = "bench-secret-key-that-is-long-enough-for-hs256"
@@ -229,4 +230,4 @@ if __name__ == "__main__":
     parser.add_argument("-n", "--samples", type=int, default=15)
     parser.add_argument("--jobs", type=int, default=48)
     args = parser.parse_args()
-    asyncio.run(main(args.samples, args.jobs))
+    run_like_nimbus_serve(main(args.samples, args.jobs))

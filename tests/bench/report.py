@@ -25,6 +25,7 @@ import httpx
 from tests.bench import bench_bugs, bench_jobs, bench_jobs_api, bench_load
 from tests.support.load import PASSWORD
 from tests.support.postgres import start_cluster
+from tests.support.served import run_like_nimbus_serve
 from tests.support.server import nimbus_env, start_server
 
 MB = 1024 * 1024
@@ -384,7 +385,7 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=12, help="virtual users of the load")
     a = parser.parse_args()
     raise SystemExit(
-        asyncio.run(
+        run_like_nimbus_serve(
             main(a.out, a.bug_sizes, a.bug_runs, a.samples, a.jobs, a.load_seconds, a.users)
         )
     )

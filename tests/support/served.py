@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
 
@@ -37,3 +37,13 @@ async def served(app: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+T = TypeVar("T")
+
+
+def run_like_nimbus_serve(main: Coroutine[Any, Any, T]) -> T:
+    """Run ``main`` on the event loop `nimbus serve` uses: uvicorn's "auto" loop, uvloop when it
+    is installed. Benchmarks that serve the app in-process measure what production runs."""
+    with asyncio.Runner(loop_factory=uvicorn.Config(app=None).get_loop_factory()) as runner:
+        return runner.run(main)
