@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Annotated, Any
 
 from fastapi import Header, Response
-from sqlalchemy import inspect, update
+from sqlalchemy import func, inspect, select, update
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,3 +69,21 @@ def _unchanged(row: Any) -> Any:
         .where(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
         .values(same)
     )
+
+
+class AdvisoryLock(IntEnum):
+    """Transaction-scoped PostgreSQL advisory locks: for what no single row stands for."""
+
+    job_submissions = 1  # per user (key: their id): the caps on queued and running jobs
+    admin_changes = 2  # role and activation changes: "the last active admin" must stay true
+
+
+_ADVISORY_NAMESPACE = 4_207_000
+"""Added to `AdvisoryLock` values: the first key of Nimbus's advisory locks."""
+
+
+async def advisory_lock(session: AsyncSession, lock: AdvisoryLock, key: int = 0) -> None:
+    """Hold ``lock`` for ``key`` until the transaction ends. SQLite runs one writer at a time
+    (and `lock_for_write` takes its write lock), so it needs none."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE + lock, key)))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 from sqlmodel import col
 
+from api.concurrency import AdvisoryLock, advisory_lock
 from api.models import Job, JobEvent, JobFile, JobStatus
 
 ACTIVE = (JobStatus.queued, JobStatus.running)
@@ -104,19 +105,13 @@ async def job_by_idempotency_key(session: AsyncSession, owner_id: int, key: str)
     )
 
 
-_OWNER_LOCKS = 4_207_001
-"""First key of the advisory locks that serialise one user's submissions (second: their id)."""
-
-
 async def lock_owner(session: AsyncSession, owner_id: int) -> None:
     """Serialise one user's submissions so the per-user caps hold under concurrency.
 
     An advisory lock rather than the user's row: a row lock also holds up every insert whose
     foreign key names the user (their history rows, notifications), and a bug edit that locks
-    the bug and then submits a reproduction could deadlock with one. SQLite runs one writer at
-    a time anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(select(func.pg_advisory_xact_lock(_OWNER_LOCKS, owner_id)))
+    the bug and then submits a reproduction could deadlock with one."""
+    await advisory_lock(session, AdvisoryLock.job_submissions, owner_id)
 
 
 async def submission_load(

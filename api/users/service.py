@@ -8,7 +8,7 @@ from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.exceptions import EmailTaken
 from api.bugs import repository as bugs_repository
-from api.concurrency import lock_for_write
+from api.concurrency import AdvisoryLock, advisory_lock, lock_for_write
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.users import repository
@@ -76,8 +76,12 @@ async def update_user(
     session: AsyncSession, admin: User, user_id: int, data: UserUpdate, if_match: str | None
 ) -> User:
     user = await get_user(session, user_id)
-    await lock_for_write(session, user, if_match)
     changes = data.model_dump(exclude_unset=True, exclude_none=True)
+    if {"role", "is_active"} & changes.keys():
+        # Before the row lock, so two such changes never hold each other's rows: two admins
+        # demoting each other at once both counted two admins and left none.
+        await advisory_lock(session, AdvisoryLock.admin_changes)
+    await lock_for_write(session, user, if_match)
     if "email" in changes:
         await _ensure_email_free(session, user, str(changes["email"]))
         changes["email"] = str(changes["email"]).lower()

@@ -1,5 +1,6 @@
 """Concurrent edits over real connections (no rollback): with the same ETag exactly one wins;
-without If-Match every edit lands, one after the other; edits queued behind a delete are 404."""
+without If-Match every edit lands, one after the other; edits queued behind a delete are 404;
+two admins demoting each other leave one admin."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ from sqlalchemy import delete
 
 from api.db import create_sessionmaker
 from api.main import create_app
-from api.models import Project, User
+from api.models import Project, Role, User
+from api.users import repository as users_repository
+from api.users import service as users_service
+from api.users.exceptions import LastAdmin
+from api.users.schemas import UserUpdate
 
 
 @dataclass
@@ -91,6 +96,57 @@ async def test_edits_racing_a_delete_are_404_not_500(settings, engine):
         assert results[0].status_code == 204
         assert {x.status_code for x in results[1:]} <= {200, 404}, [x.text for x in results]
         assert (await r.client.get(r.url, headers=r.headers)).status_code == 404
+
+
+async def test_two_admins_demoting_each_other_leave_one_admin(settings, engine, monkeypatch):
+    """Each locked only the other's row and counted two admins: both won and none was left.
+    Called below the HTTP layer, so that both are signed in as admins when they start; the
+    count waits (up to 0.5 s) for the other demotion to count too, as unlucky timing would."""
+    count = users_repository.count_active_admins
+    both_counting = asyncio.Barrier(2)
+
+    async def count_when_both_do(session):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await both_counting.wait()
+        return await count(session)
+
+    monkeypatch.setattr(users_repository, "count_active_admins", count_when_both_do)
+    async with race(settings, engine, "RACE4") as r:
+        second = "race4-second@example.com"
+        token = await _register(r.client, second)
+        me1 = (await r.client.get("/users/me", headers=r.headers)).json()
+        me2 = await r.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+        me2 = me2.json()
+        promote = await r.client.patch(
+            f"/users/{me2['id']}", json={"role": "admin"}, headers=r.headers
+        )
+        assert promote.status_code == 200, promote.text
+        sessions = create_sessionmaker(engine)
+
+        async def demote(actor_id: int, target_id: int) -> str:
+            async with sessions() as s:
+                actor = await s.get(User, actor_id)
+                try:
+                    await users_service.update_user(
+                        s, actor, target_id, UserUpdate(role=Role.tester), None
+                    )
+                    await s.commit()
+                    return "demoted"
+                except LastAdmin:
+                    return "refused"
+
+        try:
+            outcome = await asyncio.gather(
+                demote(me1["id"], me2["id"]), demote(me2["id"], me1["id"])
+            )
+            assert sorted(outcome) == ["demoted", "refused"]
+            async with sessions() as s:
+                assert await users_repository.count_active_admins(s) >= 1
+        finally:
+            async with sessions() as s:
+                await s.execute(delete(User).where(User.email == second))
+                await s.commit()
 
 
 async def _register(c: httpx.AsyncClient, email: str) -> str:
