@@ -179,12 +179,13 @@ def _text_query(dialect: str, q: str) -> dict[str, str]:
         return {"f_q": q}
     binds: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
-    for i, (minus, phrase, word) in enumerate(_SEARCH_TERM.findall(q)[:MAX_SEARCH_TERMS]):
+    for minus, phrase, word in _SEARCH_TERM.findall(q)[:MAX_SEARCH_TERMS]:
         term = phrase.strip() or word
         if term.lower() in ("", "or", "-") or (minus, term.lower()) in seen:
             continue
         seen.add((minus, term.lower()))
-        binds[f"f_not{i}" if minus else f"f_q{i}"] = _like_pattern(term)
+        # numbered by the terms kept, so "a a b" and "a b" share one cached statement shape
+        binds[f"f_not{len(binds)}" if minus else f"f_q{len(binds)}"] = _like_pattern(term)
     # Nothing left to look for ("or", '""'): the query as one substring, not every bug.
     return binds or {"f_q": _like_pattern(q)}
 
