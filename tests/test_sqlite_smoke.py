@@ -77,7 +77,13 @@ async def _flows(settings: Settings) -> None:
 
 async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     """Filters, search (LIKE per word, its wildcards escaped) and pages on SQLite."""
-    titles = ["50% off_sale crashes", "500 off sale", "Login fails", "Crash in login"]
+    titles = [
+        "50% off_sale crashes",
+        "500 off sale",
+        "Login fails",
+        "Crash in login",
+        "Error - retry",
+    ]
     for i, title in enumerate(titles):
         bug = {"title": title, "priority": "high" if i % 2 else "low", "labels": ["ui"] * (i % 2)}
         assert (await c.post("/projects/WEB/bugs", json=bug, headers=h)).status_code == 201
@@ -96,7 +102,11 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     assert await titles_of(q='"login crash"') == []
     assert await titles_of(q="crash -login") == ["50% off_sale crashes"]
     assert await titles_of(q="sale or") == ["50% off_sale crashes", "500 off sale"]
-    assert await titles_of(q="or") == await titles_of(q="-") == []  # not every bug
+    # Nothing to look for matches nothing (not "Error - retry" as a substring, not every bug).
+    for nothing in ("or", "-", "- ... or", '""'):
+        assert await titles_of(q=nothing) == [], nothing
+    assert await titles_of(q="retry -") == ["Error - retry"]
+    assert await titles_of(q="crash " * 20 + "login") == ["Crash in login"]  # 16 terms, once each
     assert await titles_of(priority="high", label="ui") == ["500 off sale", "Crash in login"]
     page = {"limit": 3, "sort": "-created_at"}
     first = await c.get("/projects/WEB/bugs", params=page, headers=h)

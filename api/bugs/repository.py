@@ -17,6 +17,7 @@ from sqlalchemy import (
     cast,
     delete,
     exists,
+    false,
     func,
     literal_column,
     or_,
@@ -153,6 +154,8 @@ def _list_query(dialect: str, filters: frozenset[str], unassigned: bool) -> Sele
         stmt = stmt.where(col(Bug.created_at) > value("f_created_after"))
     if "f_updated_after" in filters:
         stmt = stmt.where(col(Bug.updated_at) > value("f_updated_after"))
+    if "f_nothing" in filters:
+        stmt = stmt.where(false())  # the key only picks this shape; its value is not used
     for name in sorted(filters):  # f_q, or on SQLite one f_q<i> / f_not<i> per search term
         if name.startswith(("f_q", "f_not")):
             match = _text_match(dialect, bindparam(name, type_=String))
@@ -179,15 +182,21 @@ def _text_query(dialect: str, q: str) -> dict[str, str]:
         return {"f_q": q}
     binds: dict[str, str] = {}
     seen: set[tuple[str, str]] = set()
-    for minus, phrase, word in _SEARCH_TERM.findall(q)[:MAX_SEARCH_TERMS]:
+    for minus, phrase, word in _SEARCH_TERM.findall(q):
         term = phrase.strip() or word
-        if term.lower() in ("", "or", "-") or (minus, term.lower()) in seen:
-            continue
-        seen.add((minus, term.lower()))
+        key = (minus, term.lower())
+        if key[1] == "or" or not _WORD_CHARACTER.search(term) or key in seen:
+            continue  # like PostgreSQL, which reads only words: '-' or '...' looks for nothing
+        seen.add(key)
         # numbered by the terms kept, so "a a b" and "a b" share one cached statement shape
         binds[f"f_not{len(binds)}" if minus else f"f_q{len(binds)}"] = _like_pattern(term)
-    # Nothing left to look for ("or", '""'): the query as one substring, not every bug.
-    return binds or {"f_q": _like_pattern(q)}
+        if len(binds) == MAX_SEARCH_TERMS:
+            break
+    # Nothing left to look for ("or", '""', "-"): no bug matches, as on PostgreSQL.
+    return binds or {"f_nothing": ""}
+
+
+_WORD_CHARACTER = re.compile(r"\w")
 
 
 MAX_SEARCH_TERMS = 16
