@@ -6,11 +6,12 @@ from enum import IntEnum
 from typing import Annotated, Any
 
 from fastapi import Header, Response
-from sqlalchemy import func, inspect, select, update
+from sqlalchemy import false, func, inspect, select, update
 from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import NotFound, PreconditionFailed
+from api.models import User
 
 IfMatch = Annotated[
     str | None,
@@ -83,7 +84,17 @@ _ADVISORY_NAMESPACE = 4_207_000
 
 
 async def advisory_lock(session: AsyncSession, lock: AdvisoryLock, key: int = 0) -> None:
-    """Hold ``lock`` for ``key`` until the transaction ends. SQLite runs one writer at a time
-    (and `lock_for_write` takes its write lock), so it needs none."""
-    if session.get_bind().dialect.name == "postgresql":
+    """Hold ``lock`` for ``key`` until the transaction ends.
+
+    SQLite has no such locks but runs one writer at a time: there this takes the write lock,
+    which every ``lock`` and ``key`` then shares. It must be taken before the reads it guards:
+    the driver begins a transaction only at the first write, so a count read before it may be
+    stale by the time the row is inserted (eight parallel submissions all passed a cap of 3)."""
+    if session.get_bind().dialect.name == "sqlite":
+        await session.execute(_SQLITE_WRITE_LOCK)
+    else:
         await session.execute(select(func.pg_advisory_xact_lock(_ADVISORY_NAMESPACE + lock, key)))
+
+
+_SQLITE_WRITE_LOCK = update(User).where(false()).values(id=User.id)
+"""A write that changes nothing: SQLite begins a write transaction for it all the same."""

@@ -13,7 +13,13 @@ from api.main import create_app
 
 
 def test_main_flows_on_sqlite(tmp_path):
-    settings = Settings(data_dir=tmp_path, spa_dir=tmp_path / "no-spa", executor_backend="off")
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        executor_backend="off",
+        executor_in_process=False,  # jobs queue for a worker elsewhere
+        job_max_active_per_user=3,
+    )
     migrations.upgrade(settings.effective_database_url)
     asyncio.run(_flows(settings))
 
@@ -53,6 +59,7 @@ async def _flows(settings: Settings) -> None:
             assert r.status_code == 412
             await _bug_lists(c, h)
             await _concurrent_edits(c, h)
+            await _concurrent_submissions(c, h)
             await _out_of_range_input(c, h)
             pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
                 "token"
@@ -113,6 +120,14 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     cursor = first.json()["next_cursor"]
     rest = await c.get("/projects/WEB/bugs", params={**page, "cursor": cursor}, headers=h)
     assert [b["title"] for b in first.json()["items"] + rest.json()["items"]] == titles[::-1]
+
+
+async def _concurrent_submissions(c: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """The per-user cap holds when submissions race (each counted the others' before they saved)."""
+    job = {"source": "print(1)"}
+    results = await asyncio.gather(*(c.post("/jobs", json=job, headers=h) for _ in range(6)))
+    assert sorted(r.status_code for r in results) == [202] * 3 + [429] * 3
+    assert len((await c.get("/jobs", headers=h)).json()["items"]) == 3
 
 
 async def _concurrent_edits(c: httpx.AsyncClient, h: dict[str, str]) -> None:
