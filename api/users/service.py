@@ -9,6 +9,7 @@ from api.auth import service as auth_service
 from api.auth.exceptions import EmailTaken
 from api.bugs import repository as bugs_repository
 from api.concurrency import AdvisoryLock, advisory_lock, lock_for_write
+from api.errors import Forbidden
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.users import repository
@@ -81,6 +82,9 @@ async def update_user(
         # Before the row lock, so two such changes never hold each other's rows: two admins
         # demoting each other at once both counted two admins and left none.
         await advisory_lock(session, AdvisoryLock.admin_changes)
+        await session.refresh(admin)  # an admin demoted while waiting for the lock may not
+        if not (admin.role == Role.admin and admin.is_active):
+            raise Forbidden("You are no longer an active administrator")
     await lock_for_write(session, user, if_match)
     if "email" in changes:
         await _ensure_email_free(session, user, str(changes["email"]))

@@ -1,6 +1,7 @@
 """Concurrent edits over real connections (no rollback): with the same ETag exactly one wins;
 without If-Match every edit lands, one after the other; edits queued behind a delete are 404;
-two admins demoting each other leave one admin."""
+two admins demoting each other leave one admin; an admin demoted while waiting
+is refused."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from typing import Any
 
 import httpx
 from sqlalchemy import delete
+from sqlmodel import col
 
 from api.db import create_sessionmaker
+from api.errors import Forbidden
 from api.main import create_app
 from api.models import Project, Role, User
 from api.users import repository as users_repository
@@ -112,41 +115,61 @@ async def test_two_admins_demoting_each_other_leave_one_admin(settings, engine, 
         return await count(session)
 
     monkeypatch.setattr(users_repository, "count_active_admins", count_when_both_do)
-    async with race(settings, engine, "RACE4") as r:
-        second = "race4-second@example.com"
-        token = await _register(r.client, second)
-        me1 = (await r.client.get("/users/me", headers=r.headers)).json()
-        me2 = await r.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
-        me2 = me2.json()
-        promote = await r.client.patch(
-            f"/users/{me2['id']}", json={"role": "admin"}, headers=r.headers
+    async with race(settings, engine, "RACE4") as r, _admins(r, engine, 2) as (me1, me2):
+        outcome = await asyncio.gather(
+            _demote(engine, me1["id"], me2["id"]), _demote(engine, me2["id"], me1["id"])
         )
-        assert promote.status_code == 200, promote.text
-        sessions = create_sessionmaker(engine)
+        assert sorted(outcome) == ["demoted", "forbidden"]  # the loser is no admin by then
+        async with create_sessionmaker(engine)() as s:
+            assert await count(s) == 1
 
-        async def demote(actor_id: int, target_id: int) -> str:
-            async with sessions() as s:
-                actor = await s.get(User, actor_id)
-                try:
-                    await users_service.update_user(
-                        s, actor, target_id, UserUpdate(role=Role.tester), None
-                    )
-                    await s.commit()
-                    return "demoted"
-                except LastAdmin:
-                    return "refused"
 
-        try:
-            outcome = await asyncio.gather(
-                demote(me1["id"], me2["id"]), demote(me2["id"], me1["id"])
+async def test_an_admin_demoted_while_waiting_cannot_demote_another(settings, engine):
+    """B demotes A while A's demotion of C waits for the lock: A is no admin when it runs."""
+    async with race(settings, engine, "RACE5") as r, _admins(r, engine, 3) as (a, b, c):
+        async with create_sessionmaker(engine)() as s:
+            actor = await s.get(User, b["id"])
+            await users_service.update_user(s, actor, a["id"], UserUpdate(role=Role.tester), None)
+            waiting = asyncio.create_task(_demote(engine, a["id"], c["id"]))
+            await asyncio.sleep(0.3)  # A loads itself as an admin and queues on the lock
+            await s.commit()
+        assert await waiting == "forbidden"
+        async with create_sessionmaker(engine)() as s:
+            assert (await s.get(User, c["id"])).role == Role.admin
+
+
+@contextlib.asynccontextmanager
+async def _admins(r: Race, engine, n: int) -> AsyncIterator[list[dict[str, Any]]]:
+    """The race's admin and ``n - 1`` more (removed after), as `/users/me` shows them."""
+    emails = [f"{r.bug['project_key'].lower()}-admin{i}@example.com" for i in range(1, n)]
+    try:
+        admins = [(await r.client.get("/users/me", headers=r.headers)).json()]
+        for email in emails:
+            token = await _register(r.client, email)
+            me = await r.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
+            promote = await r.client.patch(
+                f"/users/{me.json()['id']}", json={"role": "admin"}, headers=r.headers
             )
-            assert sorted(outcome) == ["demoted", "refused"]
-            async with sessions() as s:
-                assert await users_repository.count_active_admins(s) >= 1
-        finally:
-            async with sessions() as s:
-                await s.execute(delete(User).where(User.email == second))
-                await s.commit()
+            assert promote.status_code == 200, promote.text
+            admins.append(promote.json())
+        yield admins
+    finally:
+        async with create_sessionmaker(engine)() as s:
+            await s.execute(delete(User).where(col(User.email).in_(emails)))
+            await s.commit()
+
+
+async def _demote(engine, actor_id: int, target_id: int) -> str:
+    async with create_sessionmaker(engine)() as s:
+        actor = await s.get(User, actor_id)
+        try:
+            await users_service.update_user(s, actor, target_id, UserUpdate(role=Role.tester), None)
+            await s.commit()
+            return "demoted"
+        except LastAdmin:
+            return "refused"
+        except Forbidden:
+            return "forbidden"
 
 
 async def _register(c: httpx.AsyncClient, email: str) -> str:
