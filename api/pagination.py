@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
+import pydantic_core
 from fastapi import Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import (
@@ -243,7 +244,9 @@ def page_response(
     declares ``response_model=Page[...]`` for the documentation; the contract tests hold the
     two together.
     """
-    body = orjson.dumps({"items": items, "next_cursor": next_cursor}, option=orjson.OPT_UTC_Z)
+    page = {"items": items, "next_cursor": next_cursor}
+    # What orjson does not know (Decimal, ...) is written as pydantic would: never a 500.
+    body = orjson.dumps(page, default=pydantic_core.to_jsonable_python, option=orjson.OPT_UTC_Z)
     response = Response(body, media_type="application/json")
     set_link_header(request, response, next_cursor)
     return response
