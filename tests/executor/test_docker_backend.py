@@ -219,7 +219,8 @@ async def test_reaper_removes_labelled_leftovers(
     fresh = await docker.volumes.create({"Name": "nimbus-sbx-fresh", "Labels": sandbox_labels()})
     try:
         # live sandboxes (the session's pools included) are younger than this by design
-        assert await reap_sandboxes(docker, older_than_s=MAX_IDLE_S + 600) == 2
+        # ours two, and any old leftover of an earlier run on a shared engine (checked below)
+        assert await reap_sandboxes(docker, older_than_s=MAX_IDLE_S + 600) >= 2
         containers, volumes = await labelled(docker_engine.docker_host)
         assert container.id not in containers
         assert "nimbus-sbx-leftover" not in volumes
