@@ -19,6 +19,7 @@ import aiodocker
 from executor.backends import DockerBackend, JobSpec
 from executor.backends.bwrap import BwrapBackend
 from tests.executor.docker_engine import acquire_engine
+from tests.support.served import run_like_nimbus_serve
 
 HARDENED_RUN_FLAGS = [
     "--rm",
@@ -144,4 +145,4 @@ async def main(samples: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", "--samples", type=int, default=15)
-    asyncio.run(main(parser.parse_args().samples))
+    run_like_nimbus_serve(main(parser.parse_args().samples))

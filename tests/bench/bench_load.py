@@ -15,6 +15,7 @@ from pathlib import Path
 from tests.executor.docker_engine import acquire_engine
 from tests.support.load import LiveLoad, live_load
 from tests.support.postgres import start_cluster
+from tests.support.served import run_like_nimbus_serve
 
 
 async def measure(duration_s: float, users: int) -> LiveLoad:
@@ -56,4 +57,4 @@ if __name__ == "__main__":
     parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--users", type=int, default=12)
     args = parser.parse_args()
-    print_run(asyncio.run(measure(args.duration, args.users)))
+    print_run(run_like_nimbus_serve(measure(args.duration, args.users)))
