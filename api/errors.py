@@ -304,14 +304,33 @@ async def stale_data_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _error_codes(exc: DBAPIError) -> set[str]:
+    """The driver's codes for ``exc``: PostgreSQL's SQLSTATE (asyncpg's own error may be the
+    cause), SQLite's extended result code name."""
+    codes = set()
+    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        for attribute in ("sqlstate", "pgcode", "sqlite_errorname"):
+            code = getattr(error, attribute, None)
+            if isinstance(code, str):
+                codes.add(code)
+    return codes
+
+
 def _is_data_exception(exc: DBAPIError) -> bool:
     """SQLSTATE class 22: the database cannot take a value, e.g. an id beyond the int4 range
     (asyncpg reports that before sending the query, as its own DataError)."""
-    for error in (exc.orig, getattr(exc.orig, "__cause__", None)):
-        sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if isinstance(sqlstate, str) and sqlstate.startswith("22"):
-            return True
-    return False
+    return any(code.startswith("22") for code in _error_codes(exc))
+
+
+_CONFLICTS = {
+    "23505",  # unique_violation
+    "23503",  # foreign_key_violation
+    "SQLITE_CONSTRAINT_UNIQUE",
+    "SQLITE_CONSTRAINT_PRIMARYKEY",
+    "SQLITE_CONSTRAINT_FOREIGNKEY",
+}
+"""What a concurrent request causes between our check and our write: both saw a name free and
+both took it, or what we point at was deleted meanwhile."""
 
 
 _OUT_OF_RANGE = {
@@ -325,6 +344,15 @@ async def database_error_handler(request: Request, exc: Exception) -> JSONRespon
     assert isinstance(exc, DBAPIError)
     if _is_data_exception(exc):
         return _validation_problem(request, [_OUT_OF_RANGE])
+    if _error_codes(exc) & _CONFLICTS:
+        log.warning("write conflict answered with 409: %s", exc.orig)
+        return await app_error_handler(
+            request,
+            Conflict(
+                "This conflicts with a change made at the same moment (the same name taken, "
+                "or something it refers to deleted); reload and try again"
+            ),
+        )
     if isinstance(exc, OperationalError) or exc.connection_invalidated:
         log.warning("database unavailable: %s", exc.__class__.__name__)
         return await app_error_handler(

@@ -60,6 +60,7 @@ async def _flows(settings: Settings) -> None:
             await _bug_lists(c, h)
             await _concurrent_edits(c, h)
             await _concurrent_submissions(c, h)
+            await _concurrent_creations(c, h)
             await _out_of_range_input(c, h)
             pat = (await c.post("/users/me/tokens", json={"name": "cli"}, headers=h)).json()[
                 "token"
@@ -120,6 +121,13 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     cursor = first.json()["next_cursor"]
     rest = await c.get("/projects/WEB/bugs", params={**page, "cursor": cursor}, headers=h)
     assert [b["title"] for b in first.json()["items"] + rest.json()["items"]] == titles[::-1]
+
+
+async def _concurrent_creations(c: httpx.AsyncClient, h: dict[str, str]) -> None:
+    """Two requests taking one key at once: 201 and 409, never a 500."""
+    body = {"key": "TWICE", "name": "Twice"}
+    results = await asyncio.gather(*(c.post("/projects", json=body, headers=h) for _ in range(2)))
+    assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
 
 
 async def _concurrent_submissions(c: httpx.AsyncClient, h: dict[str, str]) -> None:

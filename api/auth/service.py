@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import repository
@@ -22,6 +23,7 @@ from api.auth.schemas import (
     RegisterRequest,
     TokenPair,
 )
+from api.concurrency import AdvisoryLock, advisory_lock
 from api.config import Settings
 from api.db import utcnow
 from api.errors import InvalidCredentials, InvalidToken, TooManyRequests, UnprocessableEntity
@@ -45,14 +47,23 @@ PAT_TOUCH_INTERVAL = timedelta(minutes=1)
 async def register(session: AsyncSession, settings: Settings, data: RegisterRequest) -> User:
     if settings.registration == "closed":
         raise RegistrationClosed()
-    first_user = await repository.count_users(session) == 0
     return await create_user(
         session,
         email=str(data.email),
         password=data.password,
         full_name=data.full_name,
-        role=Role.admin if first_user else Role.tester,
+        role=Role.admin if await _is_first_user(session) else Role.tester,
     )
+
+
+async def _is_first_user(session: AsyncSession) -> bool:
+    """Whether nobody has registered yet: the first account is the admin. Accounts are never
+    deleted, so once one exists no lock is needed; until then registrations queue, or the
+    first few registering at the same moment all became admins."""
+    if await repository.any_user(session):
+        return False
+    await advisory_lock(session, AdvisoryLock.admin_changes)
+    return not await repository.any_user(session)
 
 
 async def create_user(
@@ -63,7 +74,10 @@ async def create_user(
         raise EmailTaken()
     user = User(email=email, full_name=full_name, password_hash=hash_password(password), role=role)
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the same email registered at the same moment
+        raise EmailTaken() from exc
     return user
 
 

@@ -19,6 +19,7 @@ from api.db import create_sessionmaker
 from api.errors import Forbidden
 from api.main import create_app
 from api.models import Project, Role, User
+from api.projects import repository as projects_repository
 from api.users import repository as users_repository
 from api.users import service as users_service
 from api.users.exceptions import LastAdmin
@@ -36,23 +37,70 @@ class Race:
         return f"/bugs/{self.bug['id']}"
 
 
+def in_step(monkeypatch, module: object, name: str) -> None:
+    """Make ``module.name`` (a coroutine function) wait up to 0.5 s for a second caller before
+    it runs: two racing requests both pass it before either goes on, as unlucky timing would."""
+    original = getattr(module, name)
+    both_here = asyncio.Barrier(2)
+
+    async def when_both_are_here(*args: Any, **kwargs: Any) -> Any:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await both_here.wait()
+        return await original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, when_both_are_here)
+
+
 @contextlib.asynccontextmanager
-async def race(settings, engine, key: str) -> AsyncIterator[Race]:
-    """An app on its own connections, an admin and one bug in project ``key``; removed after."""
+async def real_client(settings, engine) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of an app on its own connections: what it commits stays (clean up after)."""
     app = create_app(settings)
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    email = f"{key.lower()}-admin@example.com"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t/api/v1") as c:
+        yield c
+
+
+@contextlib.asynccontextmanager
+async def race(settings, engine, key: str) -> AsyncIterator[Race]:
+    """An app on its own connections, an admin and one bug in project ``key``; removed after."""
+    email = f"{key.lower()}-admin@example.com"
+    async with real_client(settings, engine) as c:
         try:
             h = {"Authorization": f"Bearer {await _register(c, email)}"}
             await c.post("/projects", json={"key": key, "name": "Race"}, headers=h)
             bug = (await c.post(f"/projects/{key}/bugs", json={"title": "t"}, headers=h)).json()
             yield Race(c, h, bug)
         finally:
-            async with app.state.sessionmaker() as s:
+            async with create_sessionmaker(engine)() as s:
                 await s.execute(delete(Project).where(Project.key == key))
+                await s.execute(delete(User).where(User.email == email))
+                await s.commit()
+
+
+async def test_the_first_users_registering_at_once_make_one_admin(settings, engine):
+    emails = [f"first{i}@example.com" for i in range(3)]
+    async with real_client(settings, engine) as c:
+        try:
+            results = await asyncio.gather(*(_register_only(c, email) for email in emails))
+            assert [r.status_code for r in results] == [201] * 3, [r.text for r in results]
+            assert sorted(r.json()["role"] for r in results) == ["admin", "tester", "tester"]
+        finally:
+            async with create_sessionmaker(engine)() as s:
+                await s.execute(delete(User).where(col(User.email).in_(emails)))
+                await s.commit()
+
+
+async def test_one_email_registering_twice_at_once_is_201_and_409(settings, engine):
+    async with race(settings, engine, "RACE6") as r:  # an admin exists: nobody else becomes one
+        email = "twice@example.com"
+        try:
+            results = await asyncio.gather(*(_register_only(r.client, email) for _ in range(2)))
+            assert sorted(x.status_code for x in results) == [201, 409], [x.text for x in results]
+        finally:
+            async with create_sessionmaker(engine)() as s:
                 await s.execute(delete(User).where(User.email == email))
                 await s.commit()
 
@@ -106,15 +154,7 @@ async def test_two_admins_demoting_each_other_leave_one_admin(settings, engine, 
     Called below the HTTP layer, so that both are signed in as admins when they start; the
     count waits (up to 0.5 s) for the other demotion to count too, as unlucky timing would."""
     count = users_repository.count_active_admins
-    both_counting = asyncio.Barrier(2)
-
-    async def count_when_both_do(session):
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(0.5):
-                await both_counting.wait()
-        return await count(session)
-
-    monkeypatch.setattr(users_repository, "count_active_admins", count_when_both_do)
+    in_step(monkeypatch, users_repository, "count_active_admins")
     async with race(settings, engine, "RACE4") as r, _admins(r, engine, 2) as (me1, me2):
         outcome = await asyncio.gather(
             _demote(engine, me1["id"], me2["id"]), _demote(engine, me2["id"], me1["id"])
@@ -172,11 +212,35 @@ async def _demote(engine, actor_id: int, target_id: int) -> str:
             return "forbidden"
 
 
+async def test_creating_one_project_key_twice_at_once_is_201_and_409(settings, engine, monkeypatch):
+    """Both see the key free, then both insert it: the loser gets a 409, never a 500."""
+    in_step(monkeypatch, projects_repository, "key_exists")
+    async with race(settings, engine, "RACE7") as r:
+        body = {"key": "TWICE", "name": "Twice"}
+        try:
+            results = await asyncio.gather(
+                *(r.client.post("/projects", json=body, headers=r.headers) for _ in range(2))
+            )
+            assert sorted(x.status_code for x in results) == [201, 409], [x.text for x in results]
+            assert all(
+                x.headers["content-type"] == "application/problem+json"
+                for x in results
+                if x.status_code == 409
+            )
+        finally:
+            async with create_sessionmaker(engine)() as s:
+                await s.execute(delete(Project).where(Project.key == "TWICE"))
+                await s.commit()
+
+
+async def _register_only(c: httpx.AsyncClient, email: str) -> httpx.Response:
+    body = {"email": email, "password": "long-enough", "full_name": "R"}
+    return await c.post("/auth/register", json=body)
+
+
 async def _register(c: httpx.AsyncClient, email: str) -> str:
     """Register ``email`` and sign in: the access token."""
-    await c.post(
-        "/auth/register", json={"email": email, "password": "long-enough", "full_name": "R"}
-    )
+    await _register_only(c, email)
     token = (
         await c.post("/auth/token", data={"username": email, "password": "long-enough"})
     ).json()
