@@ -98,4 +98,10 @@ async def _on_finished(session: AsyncSession, job: Job) -> None:
     await service.notify_reproduction(session, bug, verdict)
 
 
-register_finish_hook(HOOK, _on_finished)
+async def _readable_by_who_sees_the_bug(session: AsyncSession, user: User, job: Job) -> bool:
+    """A reproduction's output explains the bug's verdict: whoever sees the bug may read it."""
+    bug = await session.get(Bug, int((job.on_finish_data or {})["bug_id"]))
+    return bug is not None and await service.sees_project(session, user, bug.project_id)
+
+
+register_finish_hook(HOOK, _on_finished, also_readable_by=_readable_by_who_sees_the_bug)

@@ -76,11 +76,16 @@ async def get_visible_bug(session: AsyncSession, user: User, ref: str) -> tuple[
     if found is None:
         raise BugNotFound()
     bug, project = found
-    if not has_permission(user.role, "projects:see_all") and not await repository.is_member(
-        session, bug.project_id, _uid(user)
-    ):
+    if not await sees_project(session, user, bug.project_id):
         raise BugNotFound()
     return bug, project
+
+
+async def sees_project(session: AsyncSession, user: User, project_id: int) -> bool:
+    """Members see a project's bugs; admins see every project's."""
+    return has_permission(user.role, "projects:see_all") or await repository.is_member(
+        session, project_id, _uid(user)
+    )
 
 
 async def list_bugs(

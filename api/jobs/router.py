@@ -135,7 +135,12 @@ async def list_jobs(
     return Page(items=items, next_cursor=next_cursor)
 
 
-@router.get("/{job_id}", summary="Read a job and its result", responses=error_responses(401, 404))
+@router.get(
+    "/{job_id}",
+    summary="Read a job and its result",
+    description="Your own jobs (admins: all), and the reproductions of bugs you can see.",
+    responses=error_responses(401, 404),
+)
 async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
     job = await service.get_visible_job(session, user, job_id)
     return await service.read_job(session, job)
@@ -191,11 +196,12 @@ async def stream_events(
     summary="Cancel a job",
     description=(
         "A queued job is cancelled at once (200). A running one is killed by its worker and "
-        "ends `cancelled` shortly (202; follow the events or read the job)."
+        "ends `cancelled` shortly (202; follow the events or read the job). Others who may "
+        "read a job (members of the project of a bug it reproduces) cannot cancel it (403)."
     ),
     responses={
         202: {"model": JobRead, "description": "The worker was told to kill the job"},
-        **error_responses(401, 404, 409),
+        **error_responses(401, 403, 404, 409),
     },
 )
 async def cancel_job(

@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from api.config import Settings
 from api.db import utcnow
+from api.errors import Forbidden
 from api.jobs import metrics, repository
 from api.jobs.exceptions import (
     ExecutorUnavailable,
@@ -65,13 +66,22 @@ QUEUE_FULL_RETRY_AFTER_S = 5
 JOB_SORTS = {"created_at": Job.created_at, "status": Job.status}
 
 FinishHook = Callable[[AsyncSession, Job], Awaitable[None]]
+ReaderCheck = Callable[[AsyncSession, User, Job], Awaitable[bool]]
 _finish_hooks: dict[str, FinishHook] = {}
+_also_readable_by: dict[str, ReaderCheck] = {}
 
 
-def register_finish_hook(name: str, hook: FinishHook) -> None:
+def register_finish_hook(
+    name: str, hook: FinishHook, *, also_readable_by: ReaderCheck | None = None
+) -> None:
     """Run ``hook(session, job)`` when a job submitted with ``on_finish=name`` ends, in the
-    transaction that records the end (a failing hook is logged and does not undo the end)."""
+    transaction that records the end (a failing hook is logged and does not undo the end).
+
+    ``also_readable_by(session, user, job)`` says who besides the owner (and admins) may read
+    such a job: its result, events and files. Only they can cancel it."""
     _finish_hooks[name] = hook
+    if also_readable_by is not None:
+        _also_readable_by[name] = also_readable_by
 
 
 @dataclass(frozen=True)
@@ -265,9 +275,15 @@ def sees_all(user: User) -> bool:
 
 
 async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Job:
-    """The job, if it is the user's own (admins: any); 404 otherwise, never 403."""
+    """The job, if it is the user's own (admins: any) or its finish hook lets the user read it
+    (a bug's reproduction: whoever sees the bug); 404 otherwise, never 403."""
     job = await repository.get_job(session, job_id)
-    if job is None or (job.owner_id != user.id and not sees_all(user)):
+    if job is None:
+        raise JobNotFound()
+    if job.owner_id == user.id or sees_all(user):
+        return job
+    check = _also_readable_by.get(job.on_finish or "")
+    if check is None or not await check(session, user, job):
         raise JobNotFound()
     return job
 
@@ -349,6 +365,8 @@ async def wait_for_job(
 async def cancel_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Job:
     """Queued: cancelled now. Running: the worker is told to kill it (it ends `cancelled`)."""
     job = await get_visible_job(session, user, job_id)
+    if job.owner_id != user.id and not sees_all(user):
+        raise Forbidden("Only whoever started the job, or an admin, can cancel it")
     ended = await repository.transition(
         session,
         [col(Job.id) == job.id, col(Job.status) == JobStatus.queued],

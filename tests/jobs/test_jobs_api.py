@@ -247,6 +247,44 @@ async def test_other_users_jobs_are_404_everywhere(client, developer, tester):
         assert r.json()["code"] == "job_not_found"
 
 
+async def test_a_bugs_reproduction_is_readable_by_whoever_sees_the_bug(
+    client, admin, developer, make_user
+):
+    """The verdict's evidence: members read the run (result, events, files), cannot cancel it."""
+    member, outsider = await make_user(Role.developer), await make_user(Role.tester)
+    h = auth_headers(admin)
+    await client.post("/api/v1/projects", json={"key": "REP", "name": "Repro"}, headers=h)
+    for user in (developer, member):
+        await client.put(f"/api/v1/projects/REP/members/{user.id}", headers=h)
+    bug = {"title": "Totals are wrong", "repro_script": "raise SystemExit(1)"}
+    bug = (await client.post("/api/v1/projects/REP/bugs", json=bug, headers=h)).json()
+    r = await client.post(
+        f"/api/v1/bugs/{bug['id']}/reproductions", headers=auth_headers(developer)
+    )
+    assert r.status_code == 202, r.text
+    job_id = r.json()["id"]
+    r = await client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(member))
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+    assert (
+        await client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(developer))
+    ).is_success
+    for method, path in [
+        ("GET", f"{JOBS}/{job_id}"),
+        ("GET", f"{JOBS}/{job_id}/events"),
+        ("GET", f"{JOBS}/{job_id}/files"),
+    ]:
+        shown = await client.request(method, path, headers=auth_headers(member))
+        assert shown.status_code == 200, (method, path, shown.text)
+        hidden = await client.request(method, path, headers=auth_headers(outsider))
+        assert hidden.status_code == 404, (method, path, hidden.text)
+    assert (
+        "cancelled"
+        in (await client.get(f"{JOBS}/{job_id}/events", headers=auth_headers(member))).text
+    )
+    own = (await submit(client, developer)).json()["id"]  # not a reproduction: the owner's only
+    assert (await client.get(f"{JOBS}/{own}", headers=auth_headers(member))).status_code == 404
+
+
 async def test_unknown_job_is_404_and_a_malformed_id_422(client, developer):
     r = await client.get(f"{JOBS}/{uuid.uuid4()}", headers=auth_headers(developer))
     assert r.status_code == 404

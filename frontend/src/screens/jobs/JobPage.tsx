@@ -3,6 +3,7 @@ import { Link, useParams } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { isFinal, useCancelJob, useJob } from "../../api/jobs";
+import { useCurrentUser } from "../../app/currentUser";
 import { PageHeader, Time } from "../../ui/bits";
 import { describeError } from "../../ui/errors";
 import { formatBytes } from "../../ui/format";
@@ -19,6 +20,7 @@ export function JobPage() {
   const valid = UUID.test(jobId);
   const job = useJob(jobId, { enabled: valid });
   const cancel = useCancelJob();
+  const user = useCurrentUser();
 
   if (!valid || (job.error instanceof ApiError && job.error.status === 404)) {
     return (
@@ -39,6 +41,8 @@ export function JobPage() {
   if (job.isPending) return <Loading label="Loading the run…" />;
   if (job.isError) return <ErrorState error={job.error} onRetry={() => void job.refetch()} />;
   const data = job.data;
+  // Others may read a bug's reproduction; only its owner or an admin can cancel it.
+  const canCancel = data.owner_id === user.id || user.role === "admin";
 
   return (
     <>
@@ -64,7 +68,8 @@ export function JobPage() {
           </>
         }
         actions={
-          !isFinal(data.status) && (
+          !isFinal(data.status) &&
+          canCancel && (
             <button
               type="button"
               className="btn btn-outline-danger"
