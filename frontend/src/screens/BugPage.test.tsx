@@ -89,3 +89,28 @@ describe("BugPage transitions", () => {
     expect(await screen.findByRole("alert")).toHaveTextContent("Only developers may stop progress");
   });
 });
+
+describe("BugPage reproduction", () => {
+  it("shows the output of the latest run, whoever started it", async () => {
+    const job = "6f1c2a4e-0000-4000-8000-000000000002";
+    const ran = { ...bug, repro_script: "raise SystemExit(1)", reproduces: true, repro_job_id: job };
+    const events =
+      'id: 1\nevent: status\ndata: {"status": "running"}\n\n' +
+      'id: 2\nevent: stdout\ndata: {"data": "total is 3"}\n\n' +
+      `id: 3\nevent: exit\ndata: ${JSON.stringify({ status: "failed", exit_code: 1, duration_ms: 44, files: [] })}\n\n`;
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: {
+        ...routes(() => json(500, {})),
+        "GET /api/v1/bugs/WEB-1": () => json(200, ran),
+        [`GET /api/v1/jobs/${job}/events`]: () =>
+          new Response(events, { headers: { "Content-Type": "text/event-stream" } }),
+      },
+    });
+    expect(await screen.findByText("total is 3")).toBeInTheDocument();
+    expect(screen.getByRole("log", { name: "Reproduction output" })).toHaveTextContent("total is 3");
+    expect(screen.getByText("Reproduces")).toBeInTheDocument();
+  });
+});

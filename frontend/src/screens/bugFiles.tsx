@@ -44,7 +44,14 @@ function Verdict({ bug }: { bug: Bug }) {
 export function Reproduction({ bug }: { bug: Bug }) {
   const queryClient = useQueryClient();
   const reproduce = useReproduce(bug.key);
-  const [jobId, setJobId] = useState<string | null>(null);
+  // The latest run, whoever started it: its output is the evidence behind the verdict.
+  const [jobId, setJobId] = useState<string | null>(bug.repro_job_id);
+  const [latest, setLatest] = useState(bug.repro_job_id);
+  if (bug.repro_job_id !== latest) {
+    // Someone ran it again (state adjusted while rendering, as React recommends over an effect).
+    setLatest(bug.repro_job_id);
+    setJobId(bug.repro_job_id);
+  }
   const [editing, setEditing] = useState(false);
   const stream = useJobStream(jobId);
   const finished = stream.result !== null;
