@@ -1,4 +1,5 @@
-"""Optimistic concurrency: `version` columns exposed as ETags and checked against If-Match."""
+"""Concurrent writers: `version` columns exposed as ETags and checked against If-Match, row and
+advisory locks, and inserts that may lose a race for a unique key."""
 
 from __future__ import annotations
 
@@ -7,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import Header, Response
 from sqlalchemy import false, func, inspect, select, update
-from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.errors import NotFound, PreconditionFailed
+from api.errors import NotFound, PreconditionFailed, is_unique_violation
 from api.models import User
 
 IfMatch = Annotated[
@@ -70,6 +71,24 @@ def _unchanged(row: Any) -> Any:
         .where(*(c == v for c, v in zip(table.primary_key.columns, key, strict=True)))
         .values(same)
     )
+
+
+async def flush_new(session: AsyncSession, *rows: Any) -> bool:
+    """Insert ``rows``; False when a concurrent request inserted the same unique key first.
+
+    Check-then-insert (is the email, the key, the membership free?) races: both requests see it
+    free and the second insert fails. In a savepoint that failure leaves the transaction usable
+    and none of ``rows`` in the session, so the caller can answer as if it had seen the other
+    row (409 with its own code, or "already there" for an idempotent PUT) instead of a 500."""
+    try:
+        async with session.begin_nested():
+            session.add_all(rows)
+            await session.flush()
+    except IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
+        return False
+    return True
 
 
 class AdvisoryLock(IntEnum):

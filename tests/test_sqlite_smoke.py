@@ -111,7 +111,7 @@ async def _bug_lists(c: httpx.AsyncClient, h: dict[str, str]) -> None:
     assert await titles_of(q="crash -login") == ["50% off_sale crashes"]
     assert await titles_of(q="sale or") == ["50% off_sale crashes", "500 off sale"]
     # Nothing to look for matches nothing (not "Error - retry" as a substring, not every bug).
-    for nothing in ("or", "-", "- ... or", '""'):
+    for nothing in ("or", "-", "- ... or", '""', "_"):
         assert await titles_of(q=nothing) == [], nothing
     assert await titles_of(q="retry -") == ["Error - retry"]
     assert await titles_of(q="crash " * 20 + "login") == ["Crash in login"]  # 16 terms, once each
@@ -128,6 +128,7 @@ async def _concurrent_creations(c: httpx.AsyncClient, h: dict[str, str]) -> None
     body = {"key": "TWICE", "name": "Twice"}
     results = await asyncio.gather(*(c.post("/projects", json=body, headers=h) for _ in range(2)))
     assert sorted(r.status_code for r in results) == [201, 409], [r.text for r in results]
+    assert [r.json()["code"] for r in results if r.status_code == 409] == ["project_key_taken"]
 
 
 async def _concurrent_submissions(c: httpx.AsyncClient, h: dict[str, str]) -> None:

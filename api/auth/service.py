@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import repository
@@ -23,7 +22,7 @@ from api.auth.schemas import (
     RegisterRequest,
     TokenPair,
 )
-from api.concurrency import AdvisoryLock, advisory_lock
+from api.concurrency import AdvisoryLock, advisory_lock, flush_new
 from api.config import Settings
 from api.db import utcnow
 from api.errors import InvalidCredentials, InvalidToken, TooManyRequests, UnprocessableEntity
@@ -73,11 +72,8 @@ async def create_user(
     if await repository.user_by_email(session, email):
         raise EmailTaken()
     user = User(email=email, full_name=full_name, password_hash=hash_password(password), role=role)
-    session.add(user)
-    try:
-        await session.flush()
-    except IntegrityError as exc:  # the same email registered at the same moment
-        raise EmailTaken() from exc
+    if not await flush_new(session, user):  # the same email registered at the same moment
+        raise EmailTaken()
     return user
 
 

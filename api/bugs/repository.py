@@ -30,6 +30,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.types import String
 from sqlmodel import col
 
+from api.concurrency import flush_new
 from api.models import (
     Bug,
     BugActivity,
@@ -196,7 +197,7 @@ def _text_query(dialect: str, q: str) -> dict[str, str]:
     return binds or {"f_nothing": ""}
 
 
-_WORD_CHARACTER = re.compile(r"\w")
+_WORD_CHARACTER = re.compile(r"[^\W_]")  # a letter or digit: PostgreSQL skips "_" alone too
 
 
 MAX_SEARCH_TERMS = 16
@@ -271,8 +272,9 @@ async def set_labels(session: AsyncSession, bug_id: int, add: set[str], remove: 
 
 async def watch(session: AsyncSession, bug_id: int, user_id: int) -> None:
     if await session.get(BugWatcher, (bug_id, user_id)) is None:
-        session.add(BugWatcher(bug_id=bug_id, user_id=user_id))
-        await session.flush()  # so that a second watch() in this request sees it
+        # flushed, so that a second watch() in this request sees it; False: a concurrent
+        # request made them a watcher first, which is all we wanted
+        await flush_new(session, BugWatcher(bug_id=bug_id, user_id=user_id))
 
 
 async def unwatch(session: AsyncSession, bug_id: int, user_id: int) -> None:

@@ -8,7 +8,7 @@ from sqlmodel import col
 
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.bugs import repository as bugs_repository
-from api.concurrency import lock_for_write
+from api.concurrency import flush_new, lock_for_write
 from api.models import Bug, Project, ProjectMember, User
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
@@ -45,8 +45,8 @@ async def create_project(session: AsyncSession, data: ProjectCreate) -> Project:
     if await repository.key_exists(session, data.key):
         raise ProjectKeyTaken()
     project = Project.model_validate(data)
-    session.add(project)
-    await session.flush()
+    if not await flush_new(session, project):  # the same key created at the same moment
+        raise ProjectKeyTaken()
     return project
 
 
@@ -86,12 +86,14 @@ async def add_member(
     project = await get_visible_project(session, admin, ref)
     member = await get_user(session, user_id)
     assert project.id is not None and member.id is not None
-    existing = await session.get(ProjectMember, (project.id, member.id))
-    created = existing is None
+    key = (project.id, member.id)
+    existing = await session.get(ProjectMember, key)
+    created = False
     if existing is None:
-        existing = ProjectMember(project_id=project.id, user_id=member.id)
-        session.add(existing)
-        await session.flush()
+        added = ProjectMember(project_id=project.id, user_id=member.id)
+        created = await flush_new(session, added)  # False: added by a PUT at the same moment
+        existing = added if created else await session.get(ProjectMember, key)
+        assert existing is not None
     return ProjectMemberRead(
         user=UserRead.model_validate(member), joined_at=existing.created_at
     ), created
