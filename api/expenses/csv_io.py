@@ -42,7 +42,7 @@ from api.expenses.schemas import (
     check_amount_fits,
     parse_amount,
     parse_currency,
-    parse_date,
+    parse_spent_on,
 )
 from api.expenses.service import category_paths, uid
 from api.models import Expense, ExpenseCategory, User
@@ -350,7 +350,7 @@ async def _parse_row(run: Run, line: int, record: list[str], columns: dict[str, 
     before = run.error_count
     values: dict[str, Any] = {}
     for name, parse in (
-        ("spent_on", parse_date),
+        ("spent_on", parse_spent_on),
         ("amount", parse_amount),
         ("currency", parse_currency),
     ):

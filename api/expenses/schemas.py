@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
@@ -60,6 +60,22 @@ def parse_date(value: Any) -> date:
         raise ValueError(f"{value} is not a date that exists") from exc
 
 
+EARLIEST_SPENT_ON = date(1900, 1, 1)
+PLANNED_AHEAD_DAYS = 366
+
+
+def parse_spent_on(value: Any) -> date:
+    """A calendar date from 1900 to a year from today: a planned expense may be dated ahead,
+    but "3026-12-01" is a typo that would sit in every report and budget."""
+    day = parse_date(value)
+    latest = date.today() + timedelta(days=PLANNED_AHEAD_DAYS)
+    if day < EARLIEST_SPENT_ON:
+        raise ValueError(f"{day} is before {EARLIEST_SPENT_ON}; check the year")
+    if day > latest:
+        raise ValueError(f"{day} is more than a year ahead (after {latest}); check the year")
+    return day
+
+
 def check_amount_fits(amount: Decimal | None, currency: str | None) -> None:
     if amount is not None and currency is not None and not fits_currency(amount, currency):
         digits = minor_units(currency)
@@ -80,6 +96,11 @@ Currency = Annotated[
 CalendarDate = Annotated[
     date,
     BeforeValidator(parse_date),
+    WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-03-29"]}),
+]
+SpentOn = Annotated[
+    date,
+    BeforeValidator(parse_spent_on),
     WithJsonSchema({"type": "string", "format": "date", "examples": ["2026-03-29"]}),
 ]
 Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
@@ -114,7 +135,7 @@ class ExpenseCreate(BaseModel):
     currency: Currency
     category_id: int
     description: Description = ""
-    spent_on: CalendarDate
+    spent_on: SpentOn
     project_id: int | None = None
 
     @model_validator(mode="after")
@@ -132,7 +153,7 @@ class ExpenseUpdate(BaseModel):
     currency: Currency | None = None
     category_id: int | None = None
     description: Description | None = None
-    spent_on: CalendarDate | None = None
+    spent_on: SpentOn | None = None
     project_id: int | None = None
 
     @model_validator(mode="after")

@@ -219,6 +219,7 @@ async def test_every_bad_row_is_reported_and_nothing_is_imported(client, tester,
         + "2026-03-29,1.00,EUR\n"  # 10 too few fields
         + "29/03/2026,1,00,EUR,Meals,,\n"  # 11 too many fields
         + "2026-03-29,1.00,EUR,Meals,fine too,\n"  # 12
+        + "3026-03-29,1.00,EUR,Meals,,\n"  # 13 a typo for 2026
     )
     r = await csv_import(client, tester, text)
     assert r.status_code == 422, r.text
@@ -235,12 +236,13 @@ async def test_every_bad_row_is_reported_and_nothing_is_imported(client, tester,
         (9, "project"),
         (10, None),
         (11, None),
+        (13, "spent_on"),
     ]
     assert problem["report"]["imported"] == 0
     assert await count(db) == 0
     preview = await csv_import(client, tester, text, dry_run="true")
     assert preview.status_code == 200 and preview.json()["valid"] is False
-    assert len(preview.json()["errors"]) == 9
+    assert len(preview.json()["errors"]) == len(errors)
 
 
 @pytest.mark.parametrize(

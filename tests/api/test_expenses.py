@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -25,6 +26,12 @@ async def test_an_expense_reads_back_exactly(client, tester):
     assert r.status_code == 200
     assert r.json() == created
     assert r.headers["ETag"] == '"1"'
+
+
+async def test_a_planned_expense_may_be_dated_up_to_a_year_ahead(client, tester):
+    ahead = date.today() + timedelta(days=365)
+    created = await make_expense(client, tester, spent_on=ahead.isoformat())
+    assert created["spent_on"] == ahead.isoformat()
 
 
 @pytest.mark.parametrize(
@@ -62,6 +69,8 @@ async def test_amounts_show_the_currency_minor_digits(client, tester, amount, cu
         ({"spent_on": "2026-03-29T10:00:00+02:00"}, "spent_on"),
         ({"spent_on": "29/03/2026"}, "spent_on"),
         ({"spent_on": 1774742400}, "spent_on"),
+        ({"spent_on": "3026-03-29"}, "spent_on"),  # a typo for 2026: more than a year ahead
+        ({"spent_on": "1026-03-29"}, "spent_on"),
         ({"category_id": 999_999}, "category_id"),
         ({"project_id": 999_999}, "project_id"),
         ({"user_id": 1}, "user_id"),
