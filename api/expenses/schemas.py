@@ -220,9 +220,12 @@ class SummaryRow(BaseModel):
     """One total: the groups asked for (absent when not asked for), one currency."""
 
     category_id: int | None = None
+    category: str | None = Field(default=None, description='Its path, e.g. "Travel/Flights"')
     month: str | None = Field(default=None, description="YYYY-MM")
     project_id: int | None = Field(default=None, description="null: expenses with no project")
+    project_key: str | None = None
     user_id: int | None = None
+    user_name: str | None = Field(default=None, description="The spender's full name")
     currency: str
     total: MoneyText
     count: int

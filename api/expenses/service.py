@@ -151,18 +151,37 @@ async def summarize(
     session: AsyncSession, filters: ExpenseFilters, group_by: Sequence[GroupBy]
 ) -> ExpenseSummary:
     rows = await repository.summary(session, filters, group_by)
-    out = []
-    for row in rows:
-        groups = {name: row[f"{name}_id" if name != "month" else "month"] for name in group_by}
-        out.append(
-            SummaryRow(
-                **{(f"{g}_id" if g != "month" else g): v for g, v in groups.items()},
-                currency=row["currency"],
-                total=format_amount(row["total"], row["currency"]),
-                count=row["count"],
-            )
+    labels = await _summary_labels(session, rows, group_by)
+    out = [
+        SummaryRow(
+            **{k: v for k, v in row.items() if k != "total"},
+            **{label: names.get(row[key]) for key, (label, names) in labels.items()},
+            total=format_amount(row["total"], row["currency"]),
         )
+        for row in rows
+    ]
     return ExpenseSummary(group_by=list(group_by), rows=out)
+
+
+async def _summary_labels(
+    session: AsyncSession, rows: Sequence[dict[str, Any]], group_by: Sequence[GroupBy]
+) -> dict[str, tuple[str, dict[Any, str]]]:
+    """For each id column grouped by, the readable column next to it and the names by id (one
+    query per kind), so a report needs no second lookup."""
+
+    def ids(key: str) -> set[int]:
+        return {row[key] for row in rows if row[key] is not None}
+
+    labels: dict[str, tuple[str, dict[Any, str]]] = {}
+    if "category" in group_by:
+        labels["category_id"] = ("category", dict(await category_paths(session)))
+    if "project" in group_by:
+        keys = await repository.project_keys(session, ids("project_id"))
+        labels["project_id"] = ("project_key", dict(keys))
+    if "user" in group_by:
+        people = await repository.users_by_id(session, ids("user_id"))
+        labels["user_id"] = ("user_name", {uid: u.full_name for uid, u in people.items()})
+    return labels
 
 
 # ----- writing -----------------------------------------------------------------------------

@@ -68,6 +68,7 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
         [
             {
                 "category_id": meals,
+                "category": "Meals",
                 "month": "2026-02",
                 "currency": "EUR",
                 "total": "2.00",
@@ -75,6 +76,7 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
             },
             {
                 "category_id": flights,
+                "category": "Travel/Flights",
                 "month": "2026-02",
                 "currency": "EUR",
                 "total": "4.00",
@@ -84,17 +86,29 @@ async def test_groupings_combine_and_months_follow_the_calendar_date(client, tes
         key=lambda r: r["category_id"],
     )
     assert await summary(client, tester, group_by="project") == [
-        {"project_id": project["id"], "currency": "EUR", "total": "4.00", "count": 1},
-        {"project_id": None, "currency": "EUR", "total": "3.00", "count": 2},
+        {
+            "project_id": project["id"],
+            "project_key": project["key"],
+            "currency": "EUR",
+            "total": "4.00",
+            "count": 1,
+        },
+        {"project_id": None, "project_key": None, "currency": "EUR", "total": "3.00", "count": 2},
     ]
     everyone = await summary(client, admin, group_by="user,month")
-    assert {(r["user_id"], r["month"], r["total"]) for r in everyone} == {
-        (tester.id, "2026-01", "1.00"),
-        (tester.id, "2026-02", "6.00"),
-        (admin.id, "2026-02", "8.00"),
+    assert {(r["user_id"], r["user_name"], r["month"], r["total"]) for r in everyone} == {
+        (tester.id, tester.full_name, "2026-01", "1.00"),
+        (tester.id, tester.full_name, "2026-02", "6.00"),
+        (admin.id, admin.full_name, "2026-02", "8.00"),
     }
     assert await summary(client, admin, group_by="user", user_id=tester.id) == [
-        {"user_id": tester.id, "currency": "EUR", "total": "7.00", "count": 3}
+        {
+            "user_id": tester.id,
+            "user_name": tester.full_name,
+            "currency": "EUR",
+            "total": "7.00",
+            "count": 3,
+        }
     ]
 
 
