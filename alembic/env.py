@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import api.models  # noqa: F401  (registers every table on the metadata)
 from alembic import context
@@ -26,29 +29,47 @@ def _include_object(
 
 def _configure(connection: Connection) -> None:
     sqlite = connection.dialect.name == "sqlite"
-    if sqlite:
-        # Batch migrations rebuild a table (copy, drop, rename); with foreign keys on, dropping a
-        # parent would cascade-delete its children. SQLite ignores this inside a transaction.
-        # So on SQLite no migration sees ON DELETE actions or foreign-key errors: a data
-        # migration that deletes parents must delete their children itself.
-        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=metadata,
         render_as_batch=sqlite,
+        transactional_ddl=True,  # on SQLite too: see `_sqlite_migration_engine`
         compare_type=True,
         include_object=_include_object,
     )
     with context.begin_transaction():
         context.run_migrations()
-    if sqlite:
-        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
+def _sqlite_migration_engine(url: str) -> AsyncEngine:
+    """An engine whose SQLite connections run every migration of a run in one transaction.
+
+    The driver begins transactions itself, only before INSERT/UPDATE/DELETE, so a batch rebuild's
+    CREATE TABLE committed on its own: a migration failing halfway left ``_alembic_tmp_*``
+    tables that failed every retry. With the driver's handling off and our own BEGIN, a failure
+    rolls everything back. Foreign keys are switched off first, outside any transaction (SQLite
+    ignores the pragma inside one): a rebuild drops and recreates parent tables, which would
+    cascade into their children. So on SQLite no migration sees ON DELETE actions or
+    foreign-key errors: a data migration that deletes parents must delete their children."""
+    engine = create_engine(url)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _own_transactions(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        cursor.close()
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine
 
 
 async def _run_online() -> None:
     url = config.attributes.get("database_url") or get_settings().effective_database_url
-    engine = create_engine(url)
+    engine = _sqlite_migration_engine(url) if url.startswith("sqlite") else create_engine(url)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_configure)

@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
 
 from alembic import command
 from api import migrations
@@ -96,6 +97,48 @@ def test_sqlite_rebuild_keeps_every_row_and_ids_are_never_reused(tmp_path):
     with sqlite3.connect(path) as db:
         assert "AUTOINCREMENT" not in _create_sql(db, "bug")
         assert _count(db, "comment") == 1
+
+
+def test_a_sqlite_migration_that_fails_halfway_leaves_the_database_as_it_was(tmp_path):
+    """SQLite migrations run in one transaction: a rebuild failing at the 15th of 16 tables (a
+    row that breaks a CHECK when copied) rolls back the 14 rebuilt before it, and once the row
+    is fixed the same upgrade succeeds. The driver used to commit each DDL statement: the
+    failure left half the tables rebuilt and an ``_alembic_tmp_expense`` that failed every retry."""
+    path = tmp_path / "halfway.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    migrations.upgrade(url, "5d2f0c8a7b41")
+    now = "2026-12-05 08:00:00"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO user_account VALUES"
+            " (1, 1, 'a@example.com', 'Ann', 'x', 'admin', 1, 1, ?, ?)",
+            (now, now),
+        )
+        db.execute("PRAGMA ignore_check_constraints=ON")  # as an old bug might have left it
+        db.execute(
+            "INSERT INTO expense VALUES (1, 1, 1, NULL, 1, -5, 'EUR', '', '2026-12-01', NULL,"
+            " NULL, ?, ?)",
+            (now, now),
+        )
+    before = _schema(path)
+
+    with pytest.raises(IntegrityError, match="ck_expense_amount_positive"):
+        migrations.upgrade(url)
+
+    assert _schema(path) == before  # no table rebuilt, no _alembic_tmp_ table left
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchone() == ("5d2f0c8a7b41",)
+        assert _count(db, "user_account") == _count(db, "expense") == 1
+        db.execute("UPDATE expense SET amount = 5")
+    migrations.upgrade(url)
+    with sqlite3.connect(path) as db:
+        assert "AUTOINCREMENT" in _create_sql(db, "user_account")
+        assert _count(db, "expense") == 1
+
+
+def _schema(path) -> list[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall()
 
 
 def _count(db: sqlite3.Connection, table: str) -> int:
