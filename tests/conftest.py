@@ -171,7 +171,7 @@ def make_user(db: AsyncSession) -> MakeUser:
         user = User(
             email=fields.pop("email", f"user{n}@example.com"),
             full_name=fields.pop("full_name", f"User {n}"),
-            password_hash=hash_password(fields.pop("password", PASSWORD)),
+            password_hash=await hash_password(fields.pop("password", PASSWORD)),
             role=role,
             **fields,
         )

@@ -71,7 +71,9 @@ async def create_user(
     email = email.lower()
     if await repository.user_by_email(session, email):
         raise EmailTaken()
-    user = User(email=email, full_name=full_name, password_hash=hash_password(password), role=role)
+    user = User(
+        email=email, full_name=full_name, password_hash=await hash_password(password), role=role
+    )
     if not await flush_new(session, user):  # the same email registered at the same moment
         raise EmailTaken()
     return user
@@ -84,7 +86,7 @@ async def login(
     subjects = (f"account:{email}", f"client:{client}")
     await _check_rate_limit(session, settings, subjects)
     user = await repository.user_by_email(session, email)
-    if not verify_password(password, user.password_hash if user else None) or user is None:
+    if not await verify_password(password, user.password_hash if user else None) or user is None:
         await _record_failure(session, settings, subjects)
         raise InvalidCredentials()
     if not user.is_active:
@@ -233,10 +235,11 @@ async def delete_pat(session: AsyncSession, user: User, token_id: int) -> None:
         raise TokenNotFound()
 
 
-async def change_password(session: AsyncSession, user: User, new_password: str) -> None:
-    """Set a new password and end every refresh-token session of the account."""
+async def set_password_hash(session: AsyncSession, user: User, password_hash: str) -> None:
+    """Set a new password (hashed with `hash_password`) and end every refresh-token session of
+    the account."""
     assert user.id is not None
-    user.password_hash = hash_password(new_password)
+    user.password_hash = password_hash
     await repository.revoke_user_refresh_tokens(session, user.id, utcnow())
 
 
@@ -245,5 +248,5 @@ async def deactivate_sessions(session: AsyncSession, user: User) -> None:
     await repository.revoke_user_refresh_tokens(session, user.id, utcnow())
 
 
-def password_matches(user: User, password: str) -> bool:
-    return verify_password(password, user.password_hash)
+async def password_matches(user: User, password: str) -> bool:
+    return await verify_password(password, user.password_hash)

@@ -12,6 +12,7 @@ from api.concurrency import AdvisoryLock, advisory_lock, lock_for_write
 from api.errors import Forbidden
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
+from api.security import hash_password
 from api.users import repository
 from api.users.exceptions import CurrentPasswordRequired, LastAdmin, UserNotFound
 from api.users.schemas import MeUpdate, UserCreate, UserUpdate
@@ -53,23 +54,28 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
 async def update_me(
     session: AsyncSession, user: User, data: MeUpdate, if_match: str | None
 ) -> User:
-    await lock_for_write(session, user, if_match)
     changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     wants_secret_change = data.password is not None or (
         data.email is not None and data.email.lower() != user.email
     )
+    # argon2 (~20 ms each) before the row lock: on SQLite that lock is the database's write lock
     if wants_secret_change and not (
-        data.current_password and auth_service.password_matches(user, data.current_password)
+        data.current_password and await auth_service.password_matches(user, data.current_password)
     ):
         raise CurrentPasswordRequired()
+    checked = user.password_hash
+    new_hash = await hash_password(data.password) if data.password is not None else None
+    await lock_for_write(session, user, if_match)
+    if wants_secret_change and user.password_hash != checked:
+        raise CurrentPasswordRequired("The password changed meanwhile; check it again")
     if data.email is not None:
         await _ensure_email_free(session, user, str(data.email))
         changes["email"] = str(data.email).lower()
     for field, value in changes.items():
         if value is not None:
             setattr(user, field, value)
-    if data.password is not None:
-        await auth_service.change_password(session, user, data.password)
+    if new_hash is not None:
+        await auth_service.set_password_hash(session, user, new_hash)
     return await _bump(session, user)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -10,6 +11,7 @@ import pytest
 from jose import jwt
 from sqlalchemy import func, select
 
+from api import security
 from api.models import LoginFailure, RefreshToken, Role, User
 from tests.conftest import PASSWORD, TEST_SECRET, auth_headers
 
@@ -327,3 +329,24 @@ async def test_a_token_accepted_once_is_refused_once_it_expires(client, tester):
     await asyncio.sleep(expires + 1.05 - time.time())  # jose: expired once now > exp
     r = await client.get(ME, headers=headers)
     assert r.status_code == 401 and r.json()["code"] == "invalid_token"
+
+
+async def test_argon2_runs_off_the_event_loop(monkeypatch):
+    """~20 ms of CPU a call, GIL released: in a thread, other requests are served meanwhile."""
+    ran_on = []
+    original = security._passwords
+
+    class Recording:
+        def hash(self, password):
+            ran_on.append(threading.current_thread())
+            return original.hash(password)
+
+        def verify(self, password, password_hash):
+            ran_on.append(threading.current_thread())
+            return original.verify(password, password_hash)
+
+    monkeypatch.setattr(security, "_passwords", Recording())
+    hashed = await security.hash_password("long-enough")
+    assert await security.verify_password("long-enough", hashed)
+    assert not await security.verify_password("wrong-password", None)
+    assert len(ran_on) == 3 and threading.main_thread() not in ran_on

@@ -86,7 +86,7 @@ async def measure(samples: int, total: int) -> dict[str, float]:
             user = User(
                 email="bench@example.com",
                 full_name="Bench",
-                password_hash=hash_password("long-enough"),
+                password_hash=await hash_password("long-enough"),
                 role=Role.developer,
             )
             session.add(user)

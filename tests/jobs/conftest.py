@@ -73,7 +73,7 @@ class Live:
             user = User(
                 email=f"live{n}-{os.urandom(3).hex()}@example.com",
                 full_name=f"Live {n}",
-                password_hash=hash_password(PASSWORD),
+                password_hash=await hash_password(PASSWORD),
                 role=role,
             )
             session.add(user)
