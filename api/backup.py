@@ -134,6 +134,7 @@ async def backup(engine: AsyncEngine, storage: Storage, out: IO[bytes]) -> dict[
                     # for all of them, and in WAL mode writers are not held up meanwhile.
                     await conn.exec_driver_sql("BEGIN")
                 revision = await _revision(conn)
+                next_ids = await _next_ids(conn)
                 for table in _tables():
                     path = Path(tmp) / f"{table.name}.jsonl"
                     counts[table.name] = await _dump_table(conn, table, path, blob_keys)
@@ -155,6 +156,7 @@ async def backup(engine: AsyncEngine, storage: Storage, out: IO[bytes]) -> dict[
         "database": engine.dialect.name,
         "revision": revision,
         "tables": counts,
+        "next_ids": next_ids,
         "blobs": len(blob_keys) - len(missing),
         "missing_blobs": missing,
     }
@@ -228,8 +230,7 @@ async def restore(engine: AsyncEngine, storage: Storage, archive_path: Path) -> 
                 name = f"tables/{table.name}.jsonl"
                 if name in members:
                     await _load_table(conn, table, tar, members[name], manifest["members"][name])
-            if conn.dialect.name == "postgresql":
-                await _reset_sequences(conn)
+            await _continue_ids(conn, manifest.get("next_ids", {}))
         for name, member in members.items():
             if name.startswith("blobs/"):
                 key = name.removeprefix("blobs/")
@@ -272,20 +273,56 @@ async def _load_table(
         await conn.execute(table.insert(), batch)
 
 
-async def _reset_sequences(conn: AsyncConnection) -> None:
-    """Identity columns must continue after the restored ids."""
+def _id_tables() -> list[tuple[Table, str]]:
+    """The tables keyed by an integer id the database hands out, and that column's name."""
+    keyed = []
     for table in _tables():
         pk = list(table.primary_key.columns)
-        if len(pk) != 1 or not isinstance(pk[0].type, Integer):
-            continue
-        column = pk[0].name
-        await conn.execute(
-            text(
-                f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "  # noqa: S608
-                f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false) "
-                f"WHERE pg_get_serial_sequence('{table.name}', '{column}') IS NOT NULL"
-            )
+        if len(pk) == 1 and isinstance(pk[0].type, Integer):
+            keyed.append((table, pk[0].name))
+    return keyed
+
+
+async def _next_ids(conn: AsyncConnection) -> dict[str, int]:
+    """The id each table would hand out next. Ids of rows deleted before the backup may lie
+    above every id restored; a restore that went on from the highest row instead would give a
+    new bug the id (and with it every link and notification) of a deleted one."""
+    if conn.dialect.name == "sqlite":
+        rows = await conn.execute(text("SELECT name, seq FROM sqlite_sequence"))
+        return {name: int(seq) + 1 for name, seq in rows}
+    next_ids = {}
+    for table, column in _id_tables():
+        last = await conn.scalar(
+            text("SELECT pg_sequence_last_value(pg_get_serial_sequence(:t, :c))"),
+            {"t": table.name, "c": column},
         )
+        if last is not None:
+            next_ids[table.name] = int(last) + 1
+    return next_ids
+
+
+async def _continue_ids(conn: AsyncConnection, next_ids: dict[str, int]) -> None:
+    """Ids continue after the restored rows and after what the source had handed out."""
+    for table, column in _id_tables():
+        after = max(
+            next_ids.get(table.name, 1) - 1,
+            await conn.scalar(select(func.coalesce(func.max(table.c[column]), 0))) or 0,
+        )
+        if conn.dialect.name == "postgresql":
+            await conn.execute(
+                text("SELECT setval(pg_get_serial_sequence(:t, :c), :after + 1, false)"),
+                {"t": table.name, "c": column, "after": after},
+            )
+        elif after:  # SQLite: AUTOINCREMENT reads its high-water mark from sqlite_sequence
+            updated = await conn.execute(
+                text("UPDATE sqlite_sequence SET seq = :after WHERE name = :t"),
+                {"t": table.name, "after": after},
+            )
+            if not updated.rowcount:
+                await conn.execute(
+                    text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :after)"),
+                    {"t": table.name, "after": after},
+                )
 
 
 def default_backup_name() -> str:

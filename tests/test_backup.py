@@ -239,6 +239,7 @@ async def test_restore_brings_back_every_row_and_blob_byte_for_byte(
 ):
     source = await _instance(_url(source_db, pg_cluster, tmp_path, "source"), tmp_path, "source")
     await _fill_every_table(source)
+    deleted = await _file_bug(source, delete=True)  # the newest id is no row's any more
     archive = tmp_path / "backup.tar.gz"
     with archive.open("wb") as fh:
         await backup(source.state.engine, source.state.storage, fh)
@@ -254,8 +255,21 @@ async def test_restore_brings_back_every_row_and_blob_byte_for_byte(
     blobs = await _blobs(source, before)
     assert len(blobs) == 2 and PDF in blobs.values() and PNG in blobs.values()
     assert await _blobs(restored, after) == blobs
+    # Ids go on after what the source handed out: a deleted bug's links never name a new one.
+    assert await _file_bug(restored) > deleted
     for application in (source, restored):
         await application.state.engine.dispose()
+
+
+async def _file_bug(application, *, delete: bool = False) -> int:
+    async with _client(application) as c:
+        form = {"username": "a@example.com", "password": "long-enough"}
+        token = (await c.post("/auth/token", data=form)).json()["access_token"]
+        h = {"Authorization": f"Bearer {token}"}
+        bug = (await c.post("/projects/WEB/bugs", json={"title": "t"}, headers=h)).json()
+        if delete:
+            assert (await c.delete(f"/bugs/{bug['id']}", headers=h)).status_code == 204
+        return int(bug["id"])
 
 
 async def test_a_damaged_archive_is_refused(pg_cluster, tmp_path):
