@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import datetime
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from alembic import command
@@ -134,6 +135,58 @@ def test_a_sqlite_migration_that_fails_halfway_leaves_the_database_as_it_was(tmp
     with sqlite3.connect(path) as db:
         assert "AUTOINCREMENT" in _create_sql(db, "user_account")
         assert _count(db, "expense") == 1
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
+def test_colliding_category_names_are_renamed_not_lost(kind, pg_cluster, tmp_path):
+    """Names the old UNIQUE (parent_id, name) let through (another case, or top level where
+    parent_id is NULL) are renamed "(2)", "(3)" before the per-level index is built."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'categories.db'}"
+    else:
+        name = f"categories_{abs(hash(str(tmp_path))) % 10**8}"
+        pg_cluster.psql(f"CREATE DATABASE {name}")
+        url = pg_cluster.url(name)
+    migrations.upgrade(url, "a7e3c9d41f20")
+    now = "2026-12-05 08:00:00"
+    # "travel" collides with the seeded "Travel" (id 1), "taxi" with "Taxi" (both under it)
+    added = [("travel", None), ("TRAVEL (2)", None), ("Taxi", 1), ("taxi", 1)]
+    asyncio.run(_insert_categories(url, added, now))
+    migrations.upgrade(url)
+    names = asyncio.run(_category_names(url))
+    assert names[0] == "Travel"  # the first of a name keeps it
+    assert names[-4:] == ["travel (3)", "TRAVEL (2)", "Taxi", "taxi (2)"]  # "(2)" was taken
+    with pytest.raises(IntegrityError):
+        asyncio.run(_insert_categories(url, [("TAXI", 1)], now))
+    with pytest.raises(IntegrityError):
+        asyncio.run(_insert_categories(url, [("meals", None)], now))
+    migrations.downgrade(url, "a7e3c9d41f20")
+
+
+async def _insert_categories(url: str, rows, now: str) -> None:
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for name, parent in rows:
+                await conn.execute(
+                    text(
+                        "INSERT INTO expense_category (version, name, parent_id, created_at,"
+                        " updated_at) VALUES (1, :name, :parent, :now, :now)"
+                    ),
+                    {"name": name, "parent": parent, "now": datetime.fromisoformat(now)},
+                )
+    finally:
+        await engine.dispose()
+
+
+async def _category_names(url: str) -> list[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(text("SELECT name FROM expense_category ORDER BY id"))
+            return [name for (name,) in rows]
+    finally:
+        await engine.dispose()
 
 
 def _schema(path) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_expense, forget_blobs
 from api.bugs.activity import ACTOR_KEY
-from api.concurrency import lock_for_write
+from api.concurrency import flush_new, lock_for_write
 from api.db import utcnow
 from api.errors import Forbidden
 from api.expenses import budgets, repository
@@ -413,8 +413,8 @@ async def _check_placement(
 async def create_category(session: AsyncSession, data: CategoryCreate) -> ExpenseCategory:
     await _check_placement(session, data.name, data.parent_id, None)
     category = ExpenseCategory(name=data.name, parent_id=data.parent_id)
-    session.add(category)
-    await session.flush()
+    if not await flush_new(session, category):  # the same name added at the same moment
+        raise CategoryNameTaken(f"{data.name!r} already exists at this level")
     return category
 
 
@@ -430,7 +430,8 @@ async def update_category(
     category.name, category.parent_id = name, parent_id
     if session.is_modified(category):
         category.updated_at = utcnow()
-        await session.flush()
+        if not await flush_new(session):  # renamed to a name taken at the same moment
+            raise CategoryNameTaken(f"{name!r} already exists at this level")
     return category
 
 

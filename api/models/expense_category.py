@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, UniqueConstraint
+from sqlalchemy import Index, String, UniqueConstraint, text
 from sqlmodel import Field
 
 from api.models.base import Versioned, created_at_field, updated_at_field
@@ -12,9 +12,15 @@ from api.models.base import Versioned, created_at_field, updated_at_field
 
 class ExpenseCategory(Versioned, table=True):
     __tablename__ = "expense_category"
-    # Unique among siblings; top-level names (parent NULL) are kept unique by the service.
+    # Unique among siblings whatever the case, top level (parent NULL) included.
     __table_args__ = (
         UniqueConstraint("parent_id", "name", name="uq_expense_category_parent_id_name"),
+        Index(
+            "uq_expense_category_level_name",
+            text("coalesce(parent_id, 0)"),
+            text("lower(name)"),
+            unique=True,
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

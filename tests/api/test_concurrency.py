@@ -19,8 +19,9 @@ from api.auth import repository as auth_repository
 from api.bugs import repository as bugs_repository
 from api.db import create_sessionmaker
 from api.errors import Forbidden
+from api.expenses import repository as expenses_repository
 from api.main import create_app
-from api.models import Project, Role, User
+from api.models import ExpenseCategory, Project, Role, User
 from api.projects import repository as projects_repository
 from api.projects import service as projects_service
 from api.users import repository as users_repository
@@ -236,6 +237,27 @@ async def test_creating_one_project_key_twice_at_once_is_201_and_409(settings, e
         finally:
             async with create_sessionmaker(engine)() as s:
                 await s.execute(delete(Project).where(Project.key == "TWICE"))
+                await s.commit()
+
+
+async def test_one_top_level_category_added_twice_at_once_is_201_and_409(
+    settings, engine, monkeypatch
+):
+    """Top-level names had no database constraint at all (parent_id NULL): both were added."""
+    async with race(settings, engine, "RACE9") as r:
+        in_step(monkeypatch, expenses_repository, "category_name_taken")
+        body = {"name": "Conferences"}
+        try:
+            results = await asyncio.gather(
+                *(r.client.post("/expense-categories", json=body, headers=r.headers) for _ in "ab")
+            )
+            assert sorted(x.status_code for x in results) == [201, 409], [x.text for x in results]
+            lost = [x.json()["code"] for x in results if x.status_code == 409]
+            assert lost == ["category_name_taken"]
+        finally:
+            async with create_sessionmaker(engine)() as s:
+                conferences = ExpenseCategory.name == "Conferences"
+                await s.execute(delete(ExpenseCategory).where(conferences))
                 await s.commit()
 
 
