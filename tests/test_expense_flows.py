@@ -31,9 +31,10 @@ def test_sqlite_flows_in_any_server_time_zone(tmp_path, tz):
     assert seen["utc_offset_s"] == expected_offset[tz]  # the zone really was in force
     assert seen["created_spent_on"] == seen["read_spent_on"] == "2026-03-29"
     assert seen["march"] == ["2026-03-31", "2026-03-29"]
+    project = {"project_id": 1, "project_key": "WEB", "currency": "EUR"}
     assert seen["by_month"] == [
-        {"month": "2026-03", "project_id": 1, "currency": "EUR", "total": "0.30", "count": 2},
-        {"month": "2026-04", "project_id": 1, "currency": "EUR", "total": "5.00", "count": 1},
+        {"month": "2026-03", **project, "total": "0.30", "count": 2},
+        {"month": "2026-04", **project, "total": "5.00", "count": 1},
     ]
     assert (seen["page"], seen["page2"]) == (["0.10", "0.20"], ["5.00"])
     assert [line.split(",")[1:4] for line in seen["export"][1:]] == [
