@@ -16,7 +16,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
 import pydantic_core
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import BadRequest
 
 T = TypeVar("T")
+AnySelect = Select[*tuple[Any, ...]]
+"""A SELECT of any number of columns or entities."""
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 
@@ -67,6 +69,10 @@ async def page_params(
     ] = None,
 ) -> PageParams:
     return PageParams(limit=limit, cursor=cursor, sort=sort)
+
+
+Pages = Annotated[PageParams, Depends(page_params)]
+"""A list route's ``limit``, ``cursor`` and ``sort`` query parameters."""
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,7 @@ async def paginate(
 
 async def paginate_rows(
     session: AsyncSession,
-    stmt: Select[Any],
+    stmt: AnySelect,
     key: SortKey,
     params: PageParams,
     bind: Mapping[str, Any] | None = None,
@@ -206,7 +212,7 @@ _AFTER = ("page_after_0", "page_after_1")
 """Bound parameters of a paged statement: its LIMIT and the cursor's two key values."""
 
 
-def _page_query(stmt: Select[Any], key: SortKey, after: bool) -> Select[Any]:
+def _page_query(stmt: AnySelect, key: SortKey, after: bool) -> AnySelect:
     """``stmt`` in key order, after the cursor (if ``after``), at most `PAGE_LIMIT` rows."""
     columns = (key.column, key.tiebreak)
     if after:
@@ -231,6 +237,19 @@ def set_link_header(request: Request, response: Response, next_cursor: str | Non
     if next_cursor:
         url = request.url.include_query_params(cursor=next_cursor)
         response.headers["Link"] = f'<{url}>; rel="next"'
+
+
+def linked_page(
+    request: Request, response: Response, items: list[T], next_cursor: str | None
+) -> Page[T]:
+    """The page of ``items``, its ``Link: rel=next`` header set on ``response``."""
+    set_link_header(request, response, next_cursor)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def whole_list(items: list[T]) -> Page[T]:
+    """A short list computed whole (transitions, runtimes), in the shape of every list."""
+    return Page(items=items, next_cursor=None)
 
 
 def page_response(

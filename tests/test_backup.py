@@ -205,7 +205,7 @@ async def test_backup_restores_into_a_fresh_instance(pg_cluster, tmp_path, targe
         h = {"Authorization": f"Bearer {token['access_token']}"}
         bug = (await c.get("/bugs/WEB-1", headers=h)).json()
         assert bug["title"] == "Crash ✓" and bug["labels"] == ["ui"]
-        attachments = (await c.get("/bugs/WEB-1/attachments", headers=h)).json()
+        attachments = (await c.get("/bugs/WEB-1/attachments", headers=h)).json()["items"]
         download = await c.get(attachments[0]["download_url"].removeprefix("/api/v1"), headers=h)
         assert download.content == PNG
         activity = (await c.get("/bugs/WEB-1/activity", headers=h)).json()["items"]

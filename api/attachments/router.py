@@ -12,6 +12,7 @@ from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import AppError, error_responses
+from api.pagination import Page, Pages, linked_page
 from api.storage import Storage
 from api.storage.backends import BlobNotFound
 from api.storage.names import content_disposition
@@ -67,12 +68,18 @@ async def upload_attachment(
 @router.get(
     "/bugs/{bug_id}/attachments",
     summary="List a bug's attachments",
-    responses=error_responses(401, 404),
+    responses=error_responses(400, 401, 404),
 )
 async def list_attachments(
-    bug_id: BugRef, user: CurrentUser, session: SessionDep
-) -> list[AttachmentRead]:
-    return [_read(a) for a in await service.list_for_bug(session, user, bug_id)]
+    bug_id: BugRef,
+    user: CurrentUser,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[AttachmentRead]:
+    rows, cursor = await service.list_for_bug(session, user, bug_id, params)
+    return linked_page(request, response, [_read(a) for a in rows], cursor)
 
 
 @router.post(
@@ -99,12 +106,18 @@ async def upload_receipt(
 @router.get(
     "/expenses/{expense_id}/attachments",
     summary="List an expense's receipts",
-    responses=error_responses(401, 404),
+    responses=error_responses(400, 401, 404),
 )
 async def list_receipts(
-    expense_id: int, user: CurrentUser, session: SessionDep
-) -> list[AttachmentRead]:
-    return [_read(a) for a in await service.list_receipts(session, user, expense_id)]
+    expense_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[AttachmentRead]:
+    rows, cursor = await service.list_receipts(session, user, expense_id, params)
+    return linked_page(request, response, [_read(a) for a in rows], cursor)
 
 
 @router.get(

@@ -18,6 +18,7 @@ from api.errors import Forbidden, NotFound
 from api.expenses import service as expenses
 from api.expenses.exceptions import ExpenseDeleted
 from api.models import Attachment, User
+from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission
 from api.storage import Storage
 from api.storage.backends import CHUNK, new_key
@@ -140,18 +141,30 @@ async def attach_receipt(
     return attachment
 
 
-async def list_for_bug(session: AsyncSession, user: User, bug_ref: str) -> list[Attachment]:
+async def list_for_bug(
+    session: AsyncSession, user: User, bug_ref: str, params: PageParams
+) -> tuple[list[Attachment], str | None]:
     bug, _ = await get_visible_bug(session, user, bug_ref)
-    return await _list(session, col(Attachment.bug_id) == bug.id)
+    return await _list(session, col(Attachment.bug_id) == bug.id, params)
 
 
-async def list_receipts(session: AsyncSession, user: User, expense_id: int) -> list[Attachment]:
+async def list_receipts(
+    session: AsyncSession, user: User, expense_id: int, params: PageParams
+) -> tuple[list[Attachment], str | None]:
     await expenses.get_expense(session, user, expense_id)
-    return await _list(session, col(Attachment.expense_id) == expense_id)
+    return await _list(session, col(Attachment.expense_id) == expense_id, params)
 
 
-async def _list(session: AsyncSession, owner: ColumnElement[bool]) -> list[Attachment]:
-    return list(await session.scalars(select(Attachment).where(owner).order_by(col(Attachment.id))))
+async def _list(
+    session: AsyncSession, owner: ColumnElement[bool], params: PageParams
+) -> tuple[list[Attachment], str | None]:
+    key = resolve_sort(
+        params.sort,
+        {"created_at": col(Attachment.created_at)},
+        tiebreak=col(Attachment.id),
+        default="created_at",
+    )
+    return await paginate(session, select(Attachment).where(owner), key, params)
 
 
 async def get_visible(session: AsyncSession, user: User, attachment_id: int) -> Attachment:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, User
+from api.pagination import PageParams, paginate, resolve_sort
 
 _USER_BY_ID = select(User).where(col(User.id) == bindparam("user_id"))
 
@@ -77,13 +78,17 @@ async def pat_with_user(
     return (row[0], row[1]) if row else None
 
 
-async def list_pats(session: AsyncSession, user_id: int) -> list[PersonalAccessToken]:
-    rows = await session.scalars(
-        select(PersonalAccessToken)
-        .where(col(PersonalAccessToken.user_id) == user_id)
-        .order_by(col(PersonalAccessToken.id))
+async def list_pats(
+    session: AsyncSession, user_id: int, params: PageParams
+) -> tuple[list[PersonalAccessToken], str | None]:
+    key = resolve_sort(
+        params.sort,
+        {"created_at": col(PersonalAccessToken.created_at)},
+        tiebreak=col(PersonalAccessToken.id),
+        default="created_at",
     )
-    return list(rows.all())
+    stmt = select(PersonalAccessToken).where(col(PersonalAccessToken.user_id) == user_id)
+    return await paginate(session, stmt, key, params)
 
 
 async def delete_pat(session: AsyncSession, user_id: int, token_id: int) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import service
@@ -18,6 +18,7 @@ from api.auth.schemas import (
 )
 from api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, SignedInUser
 from api.errors import error_responses
+from api.pagination import Page, Pages, linked_page
 from api.users.schemas import UserRead
 
 router = APIRouter(tags=["auth"])
@@ -74,10 +75,12 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
     summary="List my personal access tokens",
     responses=error_responses(401),
 )
-async def list_tokens(user: CurrentUser, session: SessionDep) -> list[PersonalAccessTokenRead]:
-    return [
-        PersonalAccessTokenRead.model_validate(t) for t in await service.list_pats(session, user)
-    ]
+async def list_tokens(
+    user: CurrentUser, session: SessionDep, params: Pages, request: Request, response: Response
+) -> Page[PersonalAccessTokenRead]:
+    rows, cursor = await service.list_pats(session, user, params)
+    items = [PersonalAccessTokenRead.model_validate(t) for t in rows]
+    return linked_page(request, response, items, cursor)
 
 
 @tokens_router.post(

@@ -27,6 +27,7 @@ from api.config import Settings
 from api.db import utcnow
 from api.errors import InvalidCredentials, InvalidToken, TooManyRequests, UnprocessableEntity
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, Role, User
+from api.pagination import PageParams
 from api.security import (
     PAT_PREFIX,
     create_access_token,
@@ -224,9 +225,11 @@ async def create_pat(
     )
 
 
-async def list_pats(session: AsyncSession, user: User) -> list[PersonalAccessToken]:
+async def list_pats(
+    session: AsyncSession, user: User, params: PageParams
+) -> tuple[list[PersonalAccessToken], str | None]:
     assert user.id is not None
-    return await repository.list_pats(session, user.id)
+    return await repository.list_pats(session, user.id, params)
 
 
 async def delete_pat(session: AsyncSession, user: User, token_id: int) -> None:

@@ -28,14 +28,13 @@ from api.jobs.router import ExecutorDep
 from api.jobs.schemas import JobRead
 from api.jobs.service import read_job
 from api.models import BugStatus, Priority, Severity, User
-from api.pagination import Page, PageParams, page_params, page_response, set_link_header
+from api.pagination import Page, Pages, page_response, set_link_header, whole_list
 
 router = APIRouter(tags=["bugs"])
 comments_router = APIRouter(tags=["comments"])
 
 BugRef = Annotated[str, Path(max_length=30, description="Bug id or key, e.g. 42 or WEB-7")]
 ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")]
-Pages = Annotated[PageParams, Depends(page_params)]
 
 
 class InvalidFilter(BadRequest):
@@ -196,8 +195,8 @@ async def delete_bug(
 )
 async def list_transitions(
     bug_id: BugRef, user: CurrentUser, session: SessionDep
-) -> list[TransitionOption]:
-    return await service.available_transitions(session, user, bug_id)
+) -> Page[TransitionOption]:
+    return whole_list(await service.available_transitions(session, user, bug_id))
 
 
 @router.post(

@@ -34,13 +34,12 @@ from api.expenses.schemas import (
     ImportReport,
 )
 from api.models import User
-from api.pagination import Page, PageParams, page_params, set_link_header
+from api.pagination import Page, Pages, set_link_header
 
 router = APIRouter(tags=["expenses"])
 categories_router = APIRouter(tags=["categories"])
 budgets_router = APIRouter(tags=["budgets"])
 
-Pages = Annotated[PageParams, Depends(page_params)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from api.concurrency import AdvisoryLock, advisory_lock
 from api.models import Job, JobEvent, JobFile, JobStatus
+from api.pagination import PageParams, paginate, resolve_sort
 
 ACTIVE = (JobStatus.queued, JobStatus.running)
 
@@ -160,6 +161,21 @@ def visible_jobs(owner_id: int | None) -> Select[Any]:
     if owner_id is not None:
         stmt = stmt.where(col(Job.owner_id) == owner_id)
     return stmt
+
+
+async def page_of_files(
+    session: AsyncSession, job_id: uuid.UUID, params: PageParams
+) -> tuple[list[JobFile], str | None]:
+    """One job's files by path (unique within the job: the path is its own tiebreak)."""
+    key = resolve_sort(
+        params.sort, {"path": col(JobFile.path)}, tiebreak=col(JobFile.path), default="path"
+    )
+    stmt = (
+        select(JobFile)
+        .options(defer(JobFile.content))  # type: ignore[arg-type]
+        .where(col(JobFile.job_id) == job_id)
+    )
+    return await paginate(session, stmt, key, params)
 
 
 async def files_of(

@@ -20,7 +20,15 @@ from api.jobs.service import ExecutorState
 from api.jobs.sse import event_stream
 from api.jobs.storage import read_output_file
 from api.models import JobStatus, User
-from api.pagination import Page, PageParams, page_params, set_link_header
+from api.pagination import (
+    Page,
+    PageParams,
+    Pages,
+    linked_page,
+    page_params,
+    set_link_header,
+    whole_list,
+)
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 runtimes_router = APIRouter(tags=["runtimes"])
@@ -218,10 +226,17 @@ async def cancel_job(
     summary="List the files the job wrote",
     responses=error_responses(401, 404),
 )
-async def list_files(job_id: JobId, user: Runner, session: SessionDep) -> list[JobFileRead]:
+async def list_files(
+    job_id: JobId,
+    user: Runner,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[JobFileRead]:
     job = await service.get_visible_job(session, user, job_id)
-    files = await repository.files_of(session, [job.id])
-    return [JobFileRead.model_validate(f) for f in files[job.id]]
+    rows, cursor = await repository.page_of_files(session, job.id, params)
+    return linked_page(request, response, [JobFileRead.model_validate(f) for f in rows], cursor)
 
 
 @router.get(
@@ -266,15 +281,14 @@ async def download_file(job_id: JobId, path: str, user: Runner, session: Session
 )
 async def list_runtimes(
     _: Runner, settings: SettingsDep, executor: ExecutorDep
-) -> list[RuntimeRead]:
-    return [
-        RuntimeRead(
-            name="python",
-            description="Python 3 with the standard library; no network",
-            available=executor.available,
-            backend=executor.backend,
-            detail=executor.detail,
-            default_limits=service.default_limits(settings),
-            max_limits=service.max_limits(settings),
-        )
-    ]
+) -> Page[RuntimeRead]:
+    python = RuntimeRead(
+        name="python",
+        description="Python 3 with the standard library; no network",
+        available=executor.available,
+        backend=executor.backend,
+        detail=executor.detail,
+        default_limits=service.default_limits(settings),
+        max_limits=service.max_limits(settings),
+    )
+    return whole_list([python])

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.models import Project, ProjectMember, User
+from api.pagination import PageParams, paginate_rows, resolve_sort
 
 
 def visible_projects(user_id: int | None) -> Select[Any]:
@@ -62,14 +63,20 @@ async def is_member(session: AsyncSession, project_id: int, user_id: int) -> boo
     return await session.get(ProjectMember, (project_id, user_id)) is not None
 
 
-async def members(session: AsyncSession, project_id: int) -> list[tuple[User, ProjectMember]]:
-    rows = await session.execute(
+async def members(
+    session: AsyncSession, project_id: int, params: PageParams
+) -> tuple[list[tuple[User, ProjectMember]], str | None]:
+    """Members by name (the key is on `User`, the row's first entity)."""
+    key = resolve_sort(
+        params.sort, {"full_name": col(User.full_name)}, tiebreak=col(User.id), default="full_name"
+    )
+    stmt = (
         select(User, ProjectMember)
         .join(ProjectMember, col(ProjectMember.user_id) == User.id)
         .where(col(ProjectMember.project_id) == project_id)
-        .order_by(col(User.full_name), col(User.id))
     )
-    return [(u, m) for u, m in rows]
+    rows, cursor = await paginate_rows(session, stmt, key, params)
+    return [(u, m) for u, m in rows], cursor
 
 
 async def remove_member(session: AsyncSession, project_id: int, user_id: int) -> bool:

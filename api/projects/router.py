@@ -10,7 +10,7 @@ from api.concurrency import IfMatch, set_etag
 from api.deps import SessionDep, require
 from api.errors import error_responses
 from api.models import User
-from api.pagination import Page, PageParams, page_params, set_link_header
+from api.pagination import Page, PageParams, Pages, linked_page, page_params, set_link_header
 from api.projects import service
 from api.projects.schemas import ProjectCreate, ProjectMemberRead, ProjectRead, ProjectUpdate
 
@@ -94,12 +94,20 @@ async def delete_project(
 
 
 @router.get(
-    "/{project_id}/members", summary="List project members", responses=error_responses(401, 404)
+    "/{project_id}/members",
+    summary="List project members by name",
+    responses=error_responses(400, 401, 404),
 )
 async def list_members(
-    project_id: ProjectRef, user: Reader, session: SessionDep
-) -> list[ProjectMemberRead]:
-    return await service.list_members(session, user, project_id)
+    project_id: ProjectRef,
+    user: Reader,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[ProjectMemberRead]:
+    members, cursor = await service.list_members(session, user, project_id, params)
+    return linked_page(request, response, members, cursor)
 
 
 @router.put(

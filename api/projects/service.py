@@ -70,13 +70,16 @@ async def delete_project(session: AsyncSession, user: User, ref: str, if_match: 
     await session.flush()
 
 
-async def list_members(session: AsyncSession, user: User, ref: str) -> list[ProjectMemberRead]:
+async def list_members(
+    session: AsyncSession, user: User, ref: str, params: PageParams
+) -> tuple[list[ProjectMemberRead], str | None]:
     project = await get_visible_project(session, user, ref)
     assert project.id is not None
-    return [
-        ProjectMemberRead(user=UserRead.model_validate(u), joined_at=m.created_at)
-        for u, m in await repository.members(session, project.id)
+    rows, cursor = await repository.members(session, project.id, params)
+    members = [
+        ProjectMemberRead(user=UserRead.model_validate(u), joined_at=m.created_at) for u, m in rows
     ]
+    return members, cursor
 
 
 async def add_member(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from api.deps import SessionDep, SettingsDep, require
 from api.errors import error_responses
 from api.models import User
+from api.pagination import Page, Pages, linked_page
 from api.webhooks import service
 from api.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookRead
 
@@ -24,12 +25,15 @@ ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")
     responses=error_responses(401, 403, 404),
 )
 async def list_webhooks(
-    project_id: ProjectRef, user: Manager, session: SessionDep
-) -> list[WebhookRead]:
-    return [
-        WebhookRead.model_validate(h)
-        for h in await service.list_for_project(session, user, project_id)
-    ]
+    project_id: ProjectRef,
+    user: Manager,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[WebhookRead]:
+    rows, cursor = await service.list_for_project(session, user, project_id, params)
+    return linked_page(request, response, [WebhookRead.model_validate(h) for h in rows], cursor)
 
 
 @router.post(

@@ -11,6 +11,7 @@ from sqlmodel import col
 from api.config import Settings
 from api.errors import NotFound
 from api.models import User, Webhook
+from api.pagination import PageParams, paginate, resolve_sort
 from api.projects.service import get_visible_project
 from api.security import encrypt_at_rest
 from api.webhooks.delivery import check_target
@@ -41,12 +42,19 @@ async def create(
     return WebhookCreated(**WebhookRead.model_validate(hook).model_dump(), secret=secret)
 
 
-async def list_for_project(session: AsyncSession, user: User, project_ref: str) -> list[Webhook]:
+async def list_for_project(
+    session: AsyncSession, user: User, project_ref: str, params: PageParams
+) -> tuple[list[Webhook], str | None]:
     project = await get_visible_project(session, user, project_ref)
-    rows = await session.scalars(
-        select(Webhook).where(col(Webhook.project_id) == project.id).order_by(col(Webhook.id))
+    key = resolve_sort(
+        params.sort,
+        {"created_at": col(Webhook.created_at)},
+        tiebreak=col(Webhook.id),
+        default="created_at",
     )
-    return list(rows)
+    return await paginate(
+        session, select(Webhook).where(col(Webhook.project_id) == project.id), key, params
+    )
 
 
 async def delete(session: AsyncSession, user: User, webhook_id: int) -> None:

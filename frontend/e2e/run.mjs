@@ -193,7 +193,9 @@ async function run() {
     const { access_token: seedToken } = await api(base, "POST", "/auth/token", {
       form: { username: ADMIN.email, password: ADMIN.password },
     });
-    const [python] = await api(base, "GET", "/runtimes", { token: seedToken });
+    const {
+      items: [python],
+    } = await api(base, "GET", "/runtimes", { token: seedToken });
     if (!python?.available) {
       fail(
         `the server has no sandbox to run jobs (${python?.detail ?? "no runtime"}): ` +

@@ -38,7 +38,7 @@ async def test_upload_list_download(client, bug, tester, developer, app):
     assert a["sha256"] == hashlib.sha256(PNG).hexdigest()
     listed = (
         await client.get(f"/api/v1/bugs/{bug['key']}/attachments", headers=auth_headers(developer))
-    ).json()
+    ).json()["items"]
     assert [x["id"] for x in listed] == [a["id"]]
     d = await client.get(a["download_url"], headers=auth_headers(developer))
     assert d.status_code == 200 and d.content == PNG

@@ -62,7 +62,7 @@ async def test_transition_table(
                 await client.get(
                     f"/api/v1/bugs/{bug['id']}/transitions", headers=auth_headers(actor)
                 )
-            ).json()
+            ).json()["items"]
         }
         assert set(r.json()["allowed"]) == allowed  # what the actor may do instead
         assert row.status == source
@@ -206,9 +206,9 @@ async def test_starting_work_takes_an_unassigned_bug(client, project, tester, de
 async def test_published_transitions_match_the_role(client, project, tester, developer, admin):
     bug = await make_bug(client, tester, project)
     url = f"/api/v1/bugs/{bug['id']}/transitions"
-    dev = (await client.get(url, headers=auth_headers(developer))).json()
+    dev = (await client.get(url, headers=auth_headers(developer))).json()["items"]
     assert [o["to"] for o in dev] == ["in_progress"]
-    tst = (await client.get(url, headers=auth_headers(tester))).json()
+    tst = (await client.get(url, headers=auth_headers(tester))).json()["items"]
     assert tst == [
         {
             "to": "closed",
@@ -216,7 +216,7 @@ async def test_published_transitions_match_the_role(client, project, tester, dev
             "resolutions": ["duplicate", "wont_fix", "invalid"],
         }
     ]
-    adm = (await client.get(url, headers=auth_headers(admin))).json()
+    adm = (await client.get(url, headers=auth_headers(admin))).json()["items"]
     assert sorted(o["to"] for o in adm) == ["closed", "in_progress"]
 
 

@@ -299,7 +299,7 @@ async def test_webhook_delivery_is_signed(
     assert created.status_code == 201, created.text
     secret = created.json()["secret"]
     listed = (await client.get("/api/v1/projects/WEB/webhooks", headers=auth_headers(admin))).json()
-    assert "secret" not in listed[0]
+    assert "secret" not in listed["items"][0]
     await make_bug(client, tester, title="Hooked")
     await drainer(settings, sessionmaker, app).run_once()
     assert len(receiver["requests"]) == 1

@@ -121,9 +121,22 @@ def test_success_responses_are_typed(spec):
                         expected["format"] = "binary"
                     assert schema == expected, (method, path, code, media_type)
                     continue
-                if schema.get("type") == "array":
-                    schema = schema["items"]
+                assert schema.get("type") != "array", ("a bare array, not a page", method, path)
                 assert ref_name(schema) in spec["components"]["schemas"], (method, path, code)
+
+
+def test_every_list_is_a_page(spec):
+    """API.md: every list answers ``{items, next_cursor}``; a list that takes no ``cursor`` is
+    one computed whole (its ``next_cursor`` is always null)."""
+    schemas = spec["components"]["schemas"]
+    for method, path, op in operations(spec):
+        schema = op["responses"].get("200", {}).get("content", {}).get("application/json", {})
+        name = ref_name(schema.get("schema", {}))
+        if not (name or "").startswith("Page_"):
+            continue
+        assert set(schemas[name]["properties"]) == {"items", "next_cursor"}, name
+        params = {p["name"] for p in op.get("parameters", [])}
+        assert {"limit", "cursor"} <= params or not params & {"limit", "cursor"}, (method, path)
 
 
 def test_errors_are_declared_as_problem_json(spec):

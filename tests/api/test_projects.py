@@ -82,7 +82,7 @@ async def test_member_list_and_removal(client, admin, developer, tester):
             f"{PROJECTS}/{project['id']}/members/{user.id}", headers=auth_headers(admin)
         )
     r = await client.get(f"{PROJECTS}/{project['id']}/members", headers=auth_headers(tester))
-    assert sorted(m["user"]["id"] for m in r.json()) == sorted([developer.id, tester.id])
+    assert sorted(m["user"]["id"] for m in r.json()["items"]) == sorted([developer.id, tester.id])
     r = await client.delete(
         f"{PROJECTS}/{project['id']}/members/{tester.id}", headers=auth_headers(admin)
     )

@@ -49,7 +49,7 @@ async def test_receipt_upload_list_download_and_history(client, alice, admin):
         listed = await client.get(
             f"{URL}/{expense['id']}/attachments", headers=auth_headers(viewer)
         )
-        assert [a["id"] for a in listed.json()] == [receipt["id"]]
+        assert [a["id"] for a in listed.json()["items"]] == [receipt["id"]]
         got = await client.get(receipt["download_url"], headers=auth_headers(viewer))
         assert (got.status_code, got.content) == (200, PDF)
     history = await client.get(f"{URL}/{expense['id']}/history", headers=auth_headers(alice))
@@ -102,7 +102,7 @@ async def test_deleting_a_receipt_is_recorded(client, alice, admin, bob):
     last = history.json()["items"][-1]
     assert (last["field"], last["old"], last["new"]) == ("receipt", "receipt.pdf", None)
     listed = await client.get(f"{URL}/{expense['id']}/attachments", headers=auth_headers(alice))
-    assert listed.json() == []
+    assert listed.json()["items"] == []
 
 
 async def test_purging_an_expense_removes_it_its_history_and_its_receipts_blobs(

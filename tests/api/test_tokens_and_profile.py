@@ -21,7 +21,7 @@ async def test_pat_is_shown_once_and_stored_hashed(client, developer, db):
     listed = await client.get(TOKENS, headers=auth_headers(developer))
     assert listed.status_code == 200
     assert token not in listed.text
-    assert listed.json()[0]["name"] == "ci"
+    assert listed.json()["items"][0]["name"] == "ci"
     stored = (await db.scalars(select(PersonalAccessToken))).one()
     assert stored.token_hash != token and token not in stored.token_hash
 
@@ -34,7 +34,7 @@ async def test_pat_authenticates_and_records_last_use(client, developer, db):
     assert r.status_code == 200
     assert r.json()["id"] == developer.id
     listed = (await client.get(TOKENS, headers=auth_headers(developer))).json()
-    assert listed[0]["last_used_at"] is not None
+    assert listed["items"][0]["last_used_at"] is not None
 
 
 async def test_revoked_pat_stops_working(client, developer):
@@ -54,7 +54,7 @@ async def test_a_pat_cannot_mint_tokens_that_would_outlive_it(client, developer,
     pat = {"Authorization": f"Bearer {token}"}
     r = await client.post(TOKENS, json={"name": "from the pat"}, headers=pat)
     assert r.status_code == 403 and r.json()["code"] == "forbidden", r.text
-    assert [t["name"] for t in (await client.get(TOKENS, headers=pat)).json()] == ["ci"]
+    assert [t["name"] for t in (await client.get(TOKENS, headers=pat)).json()["items"]] == ["ci"]
 
 
 async def test_cannot_revoke_someone_elses_pat(client, developer, tester):

@@ -154,8 +154,8 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
 
     # Walk the workflow, with the ETag the API hands out.
     options = await bugs_list_transitions.asyncio(bug.key, client=admin)
-    assert isinstance(options, list)
-    assert BugStatus.IN_PROGRESS in {option.to for option in options}
+    assert options is not None and not options.next_cursor
+    assert BugStatus.IN_PROGRESS in {option.to for option in options.items}
     started = await bugs_transition.asyncio_detailed(
         bug.key,
         client=admin,
@@ -231,7 +231,7 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
     again = jobs_read.sync(job.id, client=admin)
     assert isinstance(again, JobRead) and again.stdout == "olleh\n"
     files = await jobs_list_files.asyncio(job.id, client=admin)
-    assert [f.path for f in files] == ["out/report.txt"]
+    assert files is not None and [f.path for f in files.items] == ["out/report.txt"]
     download = jobs_download_file.sync(job.id, "out/report.txt", client=admin)
     assert download.payload.read() == b"done"
     events = jobs_stream_events.sync(job.id, client=admin)

@@ -84,7 +84,7 @@ async def test_without_a_sandbox_the_api_starts_and_jobs_say_how_to_fix_it(tmp_p
             assert ready.status_code == 503
             assert ready.json()["checks"]["executor"] == "unavailable"
             assert "dockerd" in ready.json()["details"]["executor"]
-            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()
+            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
             assert python["available"] is False and python["backend"] is None
 
 

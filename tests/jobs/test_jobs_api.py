@@ -388,7 +388,7 @@ async def test_events_of_an_ended_job_replay_and_resume(client, developer):
 async def test_runtimes_report_limits_and_availability(client, tester):
     r = await client.get("/api/v1/runtimes", headers=auth_headers(tester))
     assert r.status_code == 200
-    (python,) = r.json()
+    (python,) = r.json()["items"]
     assert python["name"] == "python" and python["available"] is True
     assert python["max_limits"] == {
         "wall_time_s": 30.0,
@@ -543,7 +543,18 @@ async def test_output_files_are_stored_and_served_as_attachments(client, develop
     await service.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
     await db.commit()
     listed = await client.get(f"{JOBS}/{job.id}/files", headers=auth_headers(developer))
-    assert [f["path"] for f in listed.json()] == ["a.csv", "out/résumé.txt"]
+    assert [f["path"] for f in listed.json()["items"]] == ["a.csv", "out/résumé.txt"]
+    first = await client.get(
+        f"{JOBS}/{job.id}/files", params={"limit": 1}, headers=auth_headers(developer)
+    )
+    assert [f["path"] for f in first.json()["items"]] == ["a.csv"]
+    rest = await client.get(
+        f"{JOBS}/{job.id}/files",
+        params={"limit": 1, "cursor": first.json()["next_cursor"]},
+        headers=auth_headers(developer),
+    )
+    assert [f["path"] for f in rest.json()["items"]] == ["out/résumé.txt"]
+    assert rest.json()["next_cursor"] is None
     r = await client.get(f"{JOBS}/{job.id}/files/out/résumé.txt", headers=auth_headers(developer))
     assert r.status_code == 200 and r.content == b"hello"
     assert r.headers["content-type"] == "application/octet-stream"

@@ -1,7 +1,7 @@
 /** Server state for a bug's attachments and its reproduction runs. */
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 
-import { unwrap } from "./client";
+import { everyItem, unwrap } from "./client";
 import { bugKeys } from "./bugs";
 import { useApi } from "./context";
 import { jobKeys } from "./jobs";
@@ -22,7 +22,13 @@ export function useAttachments(bugKey: string) {
   return useQuery({
     queryKey: attachmentKeys.forBug(bugKey),
     queryFn: () =>
-      unwrap(api.client.GET("/api/v1/bugs/{bug_id}/attachments", { params: { path: { bug_id: bugKey } } })),
+      everyItem((cursor) =>
+        unwrap(
+          api.client.GET("/api/v1/bugs/{bug_id}/attachments", {
+            params: { path: { bug_id: bugKey }, query: { limit: 200, cursor } },
+          }),
+        ),
+      ),
   });
 }
 

@@ -61,8 +61,12 @@ export function useTransitions(key: string) {
   const api = useApi();
   return useQuery({
     queryKey: bugKeys.transitions(key),
-    queryFn: () =>
-      unwrap(api.client.GET("/api/v1/bugs/{bug_id}/transitions", { params: { path: { bug_id: key } } })),
+    queryFn: async () =>
+      (
+        await unwrap(
+          api.client.GET("/api/v1/bugs/{bug_id}/transitions", { params: { path: { bug_id: key } } }),
+        )
+      ).items,
   });
 }
 

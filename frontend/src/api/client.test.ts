@@ -104,7 +104,7 @@ describe("refresh on 401", () => {
             : problem(401, "invalid_token"),
         "GET /api/v1/users/me/tokens": (req) =>
           req.headers.get("Authorization") === "Bearer access-3"
-            ? json(200, [])
+            ? json(200, { items: [], next_cursor: null })
             : problem(401, "invalid_token"),
       },
       "refresh-0",
@@ -116,7 +116,7 @@ describe("refresh on 401", () => {
     ]);
 
     expect(me.id).toBe(1);
-    expect(tokens).toEqual([]);
+    expect(tokens.items).toEqual([]);
     expect(refreshes).toBe(1);
   });
 

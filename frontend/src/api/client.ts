@@ -159,6 +159,20 @@ type DataOf<R extends Outcome> = [Exclude<R["data"], undefined>] extends [never]
   : Exclude<R["data"], undefined>;
 
 /** Awaits an openapi-fetch call and returns its data, or throws `ApiError`. */
+/** Every item of a list, pages followed to the end: for the short lists a screen shows whole. */
+export async function everyItem<T>(
+  fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor?: string | null }>,
+): Promise<T[]> {
+  const all: T[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await fetchPage(cursor);
+    all.push(...page.items);
+    cursor = page.next_cursor ?? undefined;
+  } while (cursor);
+  return all;
+}
+
 export async function unwrap<R extends Outcome>(pending: Promise<R>): Promise<DataOf<R>> {
   let outcome: R;
   try {

@@ -3,6 +3,7 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 
 import {
   ApiError,
+  everyItem,
   ifMatch,
   unwrap,
   type Budget,
@@ -112,17 +113,13 @@ export function useCategories() {
   return useQuery({
     queryKey: expenseKeys.categories,
     queryFn: async (): Promise<ExpenseCategory[]> => {
-      const all: ExpenseCategory[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await unwrap(
+      const all = await everyItem((cursor) =>
+        unwrap(
           api.client.GET("/api/v1/expense-categories", {
             params: { query: { limit: 200, sort: "name", cursor } },
           }),
-        );
-        all.push(...page.items);
-        cursor = page.next_cursor ?? undefined;
-      } while (cursor);
+        ),
+      );
       return all.sort((a, b) => a.path.localeCompare(b.path));
     },
     staleTime: 5 * 60_000,
@@ -310,10 +307,12 @@ export function useReceipts(expenseId: number) {
   return useQuery({
     queryKey: receiptKeys.forExpense(expenseId),
     queryFn: () =>
-      unwrap(
-        api.client.GET("/api/v1/expenses/{expense_id}/attachments", {
-          params: { path: { expense_id: expenseId } },
-        }),
+      everyItem((cursor) =>
+        unwrap(
+          api.client.GET("/api/v1/expenses/{expense_id}/attachments", {
+            params: { path: { expense_id: expenseId }, query: { limit: 200, cursor } },
+          }),
+        ),
       ),
   });
 }

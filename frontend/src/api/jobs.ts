@@ -31,7 +31,7 @@ export function useRuntimes() {
   const api = useApi();
   return useQuery({
     queryKey: jobKeys.runtimes,
-    queryFn: () => unwrap(api.client.GET("/api/v1/runtimes")),
+    queryFn: async () => (await unwrap(api.client.GET("/api/v1/runtimes"))).items,
     staleTime: 60_000,
   });
 }

@@ -8,6 +8,7 @@ import {
 } from "@tanstack/react-query";
 
 import {
+  everyItem,
   ifMatch,
   unwrap,
   type PersonalAccessTokenCreated,
@@ -74,7 +75,10 @@ export function useTokens() {
   const api = useApi();
   return useQuery({
     queryKey: queryKeys.tokens,
-    queryFn: () => unwrap(api.client.GET("/api/v1/users/me/tokens")),
+    queryFn: () =>
+      everyItem((cursor) =>
+        unwrap(api.client.GET("/api/v1/users/me/tokens", { params: { query: { limit: 200, cursor } } })),
+      ),
   });
 }
 
@@ -156,10 +160,12 @@ export function useMembers(ref: string) {
   return useQuery({
     queryKey: queryKeys.members(ref),
     queryFn: () =>
-      unwrap(
-        api.client.GET("/api/v1/projects/{project_id}/members", {
-          params: { path: { project_id: ref } },
-        }),
+      everyItem((cursor) =>
+        unwrap(
+          api.client.GET("/api/v1/projects/{project_id}/members", {
+            params: { path: { project_id: ref }, query: { limit: 200, cursor } },
+          }),
+        ),
       ),
   });
 }

@@ -39,14 +39,17 @@ function routes(onTransition: (body: unknown, ifMatch: string | null) => Respons
   return {
     "GET /api/v1/bugs/WEB-1": () => json(200, bug),
     "GET /api/v1/bugs/WEB-1/transitions": () =>
-      json(200, [
-        { to: "open", requires: [], resolutions: [] },
-        { to: "resolved", requires: ["resolution"], resolutions: ["fixed", "duplicate", "wont_fix"] },
-      ]),
+      json(200, {
+        items: [
+          { to: "open", requires: [], resolutions: [] },
+          { to: "resolved", requires: ["resolution"], resolutions: ["fixed", "duplicate", "wont_fix"] },
+        ],
+        next_cursor: null,
+      }),
     "GET /api/v1/bugs/WEB-1/comments": () => json(200, empty),
     "GET /api/v1/bugs/WEB-1/activity": () => json(200, empty),
-    "GET /api/v1/projects/WEB/members": () => json(200, []),
-    "GET /api/v1/bugs/WEB-1/attachments": () => json(200, []),
+    "GET /api/v1/projects/WEB/members": () => json(200, empty),
+    "GET /api/v1/bugs/WEB-1/attachments": () => json(200, empty),
     "POST /api/v1/bugs/WEB-1/transitions": (req: Request, body: string) =>
       onTransition(JSON.parse(body), req.headers.get("If-Match")),
   };

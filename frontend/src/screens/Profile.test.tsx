@@ -23,7 +23,7 @@ describe("personal access tokens", () => {
     const { server } = renderScreen(<ProfilePage />, {
       user: aUser() as User,
       routes: {
-        "GET /api/v1/users/me/tokens": () => json(200, tokens),
+        "GET /api/v1/users/me/tokens": () => json(200, { items: tokens, next_cursor: null }),
         "POST /api/v1/users/me/tokens": () => {
           tokens = [{ ...created, token: undefined }];
           return json(201, created);
