@@ -309,9 +309,11 @@ async def _continue_ids(conn: AsyncConnection, next_ids: dict[str, int]) -> None
             await conn.scalar(select(func.coalesce(func.max(table.c[column]), 0))) or 0,
         )
         if conn.dialect.name == "postgresql":
+            # Marked used (is_called) up to `after`, so that pg_sequence_last_value reads it back
+            # and a backup of this copy carries it on; an unused sequence would read as NULL.
             await conn.execute(
-                text("SELECT setval(pg_get_serial_sequence(:t, :c), :after + 1, false)"),
-                {"t": table.name, "c": column, "after": after},
+                text("SELECT setval(pg_get_serial_sequence(:t, :c), :value, :used)"),
+                {"t": table.name, "c": column, "value": max(after, 1), "used": after > 0},
             )
         elif after:  # SQLite: AUTOINCREMENT reads its high-water mark from sqlite_sequence
             updated = await conn.execute(

@@ -255,9 +255,17 @@ async def test_restore_brings_back_every_row_and_blob_byte_for_byte(
     blobs = await _blobs(source, before)
     assert len(blobs) == 2 and PDF in blobs.values() and PNG in blobs.values()
     assert await _blobs(restored, after) == blobs
+    # A backup of the restored copy, taken before it hands out any id, knows as much.
+    again = tmp_path / "again.tar.gz"
+    with again.open("wb") as fh:
+        await backup(restored.state.engine, restored.state.storage, fh)
+    third_url = _url(target_db, pg_cluster, tmp_path, "third")
+    third = await _instance(third_url, tmp_path, "third")
+    await restore(third.state.engine, third.state.storage, again)
     # Ids go on after what the source handed out: a deleted bug's links never name a new one.
     assert await _file_bug(restored) > deleted
-    for application in (source, restored):
+    assert await _file_bug(third) > deleted
+    for application in (source, restored, third):
         await application.state.engine.dispose()
 
 
