@@ -3,6 +3,7 @@ advisory locks, and inserts that may lose a race for a unique key."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import IntEnum
 from typing import Annotated, Any
 
@@ -80,9 +81,29 @@ async def flush_new(session: AsyncSession, *rows: Any) -> bool:
     free and the second insert fails. In a savepoint that failure leaves the transaction usable
     and none of ``rows`` in the session, so the caller can answer as if it had seen the other
     row (409 with its own code, or "already there" for an idempotent PUT) instead of a 500."""
+    return await _unless_taken(session, lambda: session.add_all(rows))
+
+
+async def flush_change(session: AsyncSession, row: Any, **values: Any) -> bool:
+    """Set ``values`` on ``row`` and write them; False (and ``row`` reloaded as it is) when a
+    concurrent request took the unique key they name first (see `flush_new`)."""
+
+    def change() -> None:
+        for name, value in values.items():
+            setattr(row, name, value)
+
+    return await _unless_taken(session, change)
+
+
+async def _unless_taken(session: AsyncSession, change: Callable[[], None]) -> bool:
+    await session.flush()  # what was pending before is not part of the race: its errors raise
+    if session.get_bind().dialect.name == "sqlite":
+        # pysqlite begins a transaction only before a write; a SAVEPOINT outside one would be a
+        # transaction of its own, committed on release whatever the request does after.
+        await session.execute(_SQLITE_WRITE_LOCK)
     try:
         async with session.begin_nested():
-            session.add_all(rows)
+            change()
             await session.flush()
     except IntegrityError as exc:
         if not is_unique_violation(exc):

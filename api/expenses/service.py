@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_expense, forget_blobs
 from api.bugs.activity import ACTOR_KEY
-from api.concurrency import flush_new, lock_for_write
+from api.concurrency import flush_change, flush_new, lock_for_write
 from api.db import utcnow
 from api.errors import Forbidden
 from api.expenses import budgets, repository
@@ -427,10 +427,9 @@ async def update_category(
     name = changes.get("name") or category.name
     parent_id = changes.get("parent_id", category.parent_id)
     await _check_placement(session, name, parent_id, category_id)
-    category.name, category.parent_id = name, parent_id
-    if session.is_modified(category):
-        category.updated_at = utcnow()
-        if not await flush_new(session):  # renamed to a name taken at the same moment
+    if (name, parent_id) != (category.name, category.parent_id):
+        changed = {"name": name, "parent_id": parent_id, "updated_at": utcnow()}
+        if not await flush_change(session, category, **changed):  # taken at the same moment
             raise CategoryNameTaken(f"{name!r} already exists at this level")
     return category
 

@@ -12,12 +12,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from sqlalchemy import delete
+import pytest
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from api import migrations
 from api.auth import repository as auth_repository
 from api.bugs import repository as bugs_repository
-from api.db import create_sessionmaker
+from api.concurrency import flush_new
+from api.db import create_engine, create_sessionmaker
 from api.errors import Forbidden
 from api.expenses import repository as expenses_repository
 from api.main import create_app
@@ -289,3 +293,34 @@ async def _register(c: httpx.AsyncClient, email: str) -> str:
     """Register ``email`` and sign in: the access token."""
     await _register_only(c, email)
     return await _sign_in(c, email)
+
+
+async def test_an_insert_that_wins_its_race_is_undone_with_the_request_on_sqlite(tmp_path):
+    """pysqlite begins a transaction only before a write, and a SAVEPOINT outside one is a
+    transaction of its own: released, it committed, whatever the request did after."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'race.db'}"
+    await asyncio.to_thread(migrations.upgrade, url)
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            assert await flush_new(session, Project(key="KEPT", name="Kept?"))
+            await session.rollback()  # the request failed after the insert
+        async with create_sessionmaker(engine)() as session:
+            assert (await session.scalars(select(Project))).all() == []
+    finally:
+        await engine.dispose()
+
+
+async def test_a_pending_change_that_breaks_a_unique_key_is_an_error_not_a_lost_race(
+    settings, engine
+):
+    """Only ``rows`` are inserted in the savepoint: a pending change made before is flushed
+    outside it, and its violation is the caller's bug (raised), not "someone else was first"."""
+    async with create_sessionmaker(engine)() as session:
+        first, second = Project(key="ONE", name="One"), Project(key="TWO", name="Two")
+        session.add_all([first, second])
+        await session.flush()
+        second.key = "ONE"  # pending: breaks the unique key
+        with pytest.raises(IntegrityError):
+            await flush_new(session, Project(key="THREE", name="Three"))
+        await session.rollback()
