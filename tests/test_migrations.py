@@ -151,11 +151,27 @@ def test_colliding_category_names_are_renamed_not_lost(kind, pg_cluster, tmp_pat
     now = "2026-12-05 08:00:00"
     # "travel" collides with the seeded "Travel" (id 1), "taxi" with "Taxi" (both under it)
     added = [("travel", None), ("TRAVEL (2)", None), ("Taxi", 1), ("taxi", 1)]
+    added += [("L" * 100, None), ("l" * 100, None), ("Ärzte", None), ("ärzte", None)]
     asyncio.run(_insert_categories(url, added, now))
+    # Non-ASCII letters are the same name only where the database's lower() says so (SQLite's
+    # folds ASCII only): the index decides what collides, so the renaming must agree with it.
+    umlauts_collide = asyncio.run(_scalar(url, "SELECT lower('Ä') = lower('ä')"))
     migrations.upgrade(url)
     names = asyncio.run(_category_names(url))
     assert names[0] == "Travel"  # the first of a name keeps it
-    assert names[-4:] == ["travel (3)", "TRAVEL (2)", "Taxi", "taxi (2)"]  # "(2)" was taken
+    assert names[-8:] == [
+        "travel (3)",  # "(2)" was taken
+        "TRAVEL (2)",
+        "Taxi",
+        "taxi (2)",
+        "L" * 100,
+        "l" * 96 + " (2)",  # cut to fit the column
+        "Ärzte",
+        "ärzte (2)" if umlauts_collide else "ärzte",
+    ]
+    versions = asyncio.run(_scalar(url, "SELECT sum(version) FROM expense_category"))
+    renamed = 3 + bool(umlauts_collide)
+    assert versions == len(names) + renamed  # a renamed category's old ETag no longer matches
     with pytest.raises(IntegrityError):
         asyncio.run(_insert_categories(url, [("TAXI", 1)], now))
     with pytest.raises(IntegrityError):
@@ -175,6 +191,15 @@ async def _insert_categories(url: str, rows, now: str) -> None:
                     ),
                     {"name": name, "parent": parent, "now": datetime.fromisoformat(now)},
                 )
+    finally:
+        await engine.dispose()
+
+
+async def _scalar(url: str, sql: str):
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            return await conn.scalar(text(sql))
     finally:
         await engine.dispose()
 
