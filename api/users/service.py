@@ -55,18 +55,16 @@ async def update_me(
     session: AsyncSession, user: User, data: MeUpdate, if_match: str | None
 ) -> User:
     changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
-    wants_secret_change = data.password is not None or (
-        data.email is not None and data.email.lower() != user.email
-    )
     # argon2 (~20 ms each) before the row lock: on SQLite that lock is the database's write lock
-    if wants_secret_change and not (
-        data.current_password and await auth_service.password_matches(user, data.current_password)
-    ):
-        raise CurrentPasswordRequired()
+    verified = _changes_secrets(user, data) and await _password_checked(user, data)
     checked = user.password_hash
     new_hash = await hash_password(data.password) if data.password is not None else None
     await lock_for_write(session, user, if_match)
-    if wants_secret_change and user.password_hash != checked:
+    # Decided again on the row as it is now: an admin may have changed the email meanwhile, and
+    # putting the old one back is a change of email too.
+    if _changes_secrets(user, data) and not verified:
+        raise CurrentPasswordRequired()
+    if verified and user.password_hash != checked:
         raise CurrentPasswordRequired("The password changed meanwhile; check it again")
     if data.email is not None:
         await _ensure_email_free(session, user, str(data.email))
@@ -77,6 +75,19 @@ async def update_me(
     if new_hash is not None:
         await auth_service.set_password_hash(session, user, new_hash)
     return await _bump(session, user)
+
+
+def _changes_secrets(user: User, data: MeUpdate) -> bool:
+    """A new password, or an email other than the one the user has: both need the password."""
+    return data.password is not None or (
+        data.email is not None and data.email.lower() != user.email
+    )
+
+
+async def _password_checked(user: User, data: MeUpdate) -> bool:
+    if data.current_password and await auth_service.password_matches(user, data.current_password):
+        return True
+    raise CurrentPasswordRequired()
 
 
 async def update_user(

@@ -30,8 +30,8 @@ from api.projects import repository as projects_repository
 from api.projects import service as projects_service
 from api.users import repository as users_repository
 from api.users import service as users_service
-from api.users.exceptions import LastAdmin
-from api.users.schemas import UserUpdate
+from api.users.exceptions import CurrentPasswordRequired, LastAdmin
+from api.users.schemas import MeUpdate, UserUpdate
 
 
 @dataclass
@@ -324,3 +324,30 @@ async def test_a_pending_change_that_breaks_a_unique_key_is_an_error_not_a_lost_
         with pytest.raises(IntegrityError):
             await flush_new(session, Project(key="THREE", name="Three"))
         await session.rollback()
+
+
+async def test_an_email_changed_by_an_admin_meanwhile_is_not_changed_back_without_password(
+    settings, engine
+):
+    """The user's PATCH re-sends the email they loaded; an admin changes it before the PATCH
+    takes the row lock. Putting the old one back is a change of email: it needs the password."""
+    async with create_sessionmaker(engine)() as session:
+        user = User(email="was@example.com", full_name="W", password_hash="x", role=Role.tester)
+        session.add(user)
+        await session.commit()
+        user_id = user.id
+    try:
+        async with create_sessionmaker(engine)() as session:
+            stale = await session.get(User, user_id)  # the request authenticated the user
+            async with create_sessionmaker(engine)() as admin_session:
+                moved = await admin_session.get(User, user_id)
+                moved.email = "now@example.com"
+                await admin_session.commit()
+            with pytest.raises(CurrentPasswordRequired):
+                await users_service.update_me(
+                    session, stale, MeUpdate(email="was@example.com"), None
+                )
+    finally:
+        async with create_sessionmaker(engine)() as session:
+            await session.execute(delete(User).where(col(User.id) == user_id))
+            await session.commit()
