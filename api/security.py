@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import os
 import secrets
 import time
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -35,16 +37,20 @@ _DUMMY_HASH = _passwords.hash(secrets.token_urlsafe(16))
 
 
 # argon2 costs ~20 ms of CPU a call and releases the GIL: run in a thread, it leaves the event
-# loop free to serve other requests meanwhile (a burst of sign-ins stalled every request).
+# loop free to serve other requests meanwhile (a burst of sign-ins stalled every request). Its
+# own threads, one per core: more would only share the cores (and hold 19 MiB each), and a burst
+# of sign-ins must not take the default pool's threads from file I/O (storage writes, fsync).
+_hashing = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
 
 
 async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_passwords.hash, password)
+    return await asyncio.get_running_loop().run_in_executor(_hashing, _passwords.hash, password)
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
     """Constant-cost check: a missing account still pays for one argon2 verification."""
-    return await asyncio.to_thread(_verify, password, password_hash)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_hashing, _verify, password, password_hash)
 
 
 def _verify(password: str, password_hash: str | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -350,3 +351,9 @@ async def test_argon2_runs_off_the_event_loop(monkeypatch):
     assert await security.verify_password("long-enough", hashed)
     assert not await security.verify_password("wrong-password", None)
     assert len(ran_on) == 3 and threading.main_thread() not in ran_on
+    # On its own threads, at most one per core: a burst of sign-ins neither takes the default
+    # pool's threads (file I/O uses them) nor runs more hashes at once than there are cores.
+    ran_on.clear()
+    await asyncio.gather(*(security.hash_password("long-enough") for _ in range(12)))
+    assert all(thread.name.startswith("argon2") for thread in ran_on)
+    assert len(set(ran_on)) <= (os.cpu_count() or 2)
