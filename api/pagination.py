@@ -200,11 +200,14 @@ async def paginate_rows(
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
-    last = rows[-1]
-    if not hasattr(last, key.column.key):
-        last = last[0]  # the key columns are on the entity the row starts with
-    cursor = encode_cursor([getattr(last, c.key) for c in (key.column, key.tiebreak)])
-    return rows, cursor
+    return rows, cursor_after(rows[-1], key)
+
+
+def cursor_after(row: Any, key: SortKey) -> str:
+    """The cursor of the page that follows ``row`` (a row of `paginate_rows`, or an entity)."""
+    if not hasattr(row, key.column.key):
+        row = row[0]  # the key columns are on the entity the row starts with
+    return encode_cursor([getattr(row, c.key) for c in (key.column, key.tiebreak)])
 
 
 PAGE_LIMIT = "page_limit"

@@ -73,7 +73,7 @@ async def logout(data: RefreshRequest, session: SessionDep) -> None:
 @tokens_router.get(
     "",
     summary="List my personal access tokens",
-    responses=error_responses(401),
+    responses=error_responses(400, 401),
 )
 async def list_tokens(
     user: CurrentUser, session: SessionDep, params: Pages, request: Request, response: Response

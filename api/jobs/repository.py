@@ -19,7 +19,7 @@ from sqlmodel import col
 
 from api.concurrency import AdvisoryLock, advisory_lock
 from api.models import Job, JobEvent, JobFile, JobStatus
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import AnySelect, PageParams, paginate, resolve_sort
 
 ACTIVE = (JobStatus.queued, JobStatus.running)
 
@@ -161,6 +161,33 @@ def visible_jobs(owner_id: int | None) -> Select[Any]:
     if owner_id is not None:
         stmt = stmt.where(col(Job.owner_id) == owner_id)
     return stmt
+
+
+OUTPUT_SIZE = "output_size"
+
+
+def listed_jobs(owner_id: int | None) -> AnySelect:
+    """`visible_jobs` without what may be megabytes a job (its input, stdin and output), and the
+    length of its output (characters of stdout + stderr) as `OUTPUT_SIZE`."""
+    size = func.length(col(Job.stdout)) + func.length(col(Job.stderr))
+    return (
+        visible_jobs(owner_id)
+        .options(*(defer(c) for c in (Job.input_files, Job.stdin, Job.stdout, Job.stderr)))  # type: ignore[arg-type]
+        .add_columns(size.label(OUTPUT_SIZE))
+    )
+
+
+async def outputs_of(
+    session: AsyncSession, job_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, tuple[str, str]]:
+    """Each job's (stdout, stderr)."""
+    ids = list(job_ids)
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(col(Job.id), col(Job.stdout), col(Job.stderr)).where(col(Job.id).in_(ids))
+    )
+    return {job_id: (stdout, stderr) for job_id, stdout, stderr in rows}
 
 
 async def page_of_files(

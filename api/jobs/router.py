@@ -125,6 +125,10 @@ async def create_job(
 @router.get(
     "",
     summary="List my jobs (admins: everyone's)",
+    description=(
+        "With each job's output. A page ends early, before `limit` jobs, once the output it"
+        " holds reaches 4 million characters: follow `next_cursor` to the end."
+    ),
     responses=error_responses(400, 401, 403, 422),
 )
 async def list_jobs(
@@ -224,7 +228,7 @@ async def cancel_job(
 @router.get(
     "/{job_id}/files",
     summary="List the files the job wrote",
-    responses=error_responses(401, 404),
+    responses=error_responses(400, 401, 404),
 )
 async def list_files(
     job_id: JobId,

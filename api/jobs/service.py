@@ -55,7 +55,7 @@ from api.jobs.signals import (
 from api.jobs.storage import save_output_file
 from api.models import Job, JobFile, JobStatus, User
 from api.notifications.service import notify
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, cursor_after, paginate_rows, resolve_sort
 from api.permissions import has_permission
 from executor.backends import DEFAULT_LIMITS, MAX_LIMITS, Limits, OutputFile, RunResult
 
@@ -314,15 +314,41 @@ async def list_jobs(
     status: JobStatus | None = None,
     owner_id: int | None = None,
 ) -> tuple[list[JobRead], str | None]:
+    """A page of jobs with their output; it ends early (``next_cursor`` set) once the output
+    it holds reaches `LIST_OUTPUT_BUDGET`: 200 jobs of 2 MB each would be 400 MB in one answer."""
     key = resolve_sort(params.sort, JOB_SORTS, tiebreak=Job.id, default="-created_at")
-    stmt = repository.visible_jobs(None if sees_all(user) else user.id)
+    stmt = repository.listed_jobs(None if sees_all(user) else user.id)
     if owner_id is not None:
         stmt = stmt.where(col(Job.owner_id) == owner_id)
     if status is not None:
         stmt = stmt.where(col(Job.status) == status)
-    jobs, cursor = await paginate(session, stmt, key, params)
+    rows, cursor = await paginate_rows(session, stmt, key, params)
+    kept = _within_output_budget(rows)
+    if len(kept) < len(rows):
+        cursor = cursor_after(kept[-1], key)
+    jobs = [row[0] for row in kept]
+    outputs = await repository.outputs_of(session, [j.id for j in jobs])
     files = await repository.files_of(session, [j.id for j in jobs])
-    return [to_read(j, files[j.id]) for j in jobs], cursor
+    return [_with_output(j, outputs[j.id], files[j.id]) for j in jobs], cursor
+
+
+LIST_OUTPUT_BUDGET = 4_000_000
+"""Characters of stdout + stderr a page of `list_jobs` stops at (it holds one job at least)."""
+
+
+def _within_output_budget(rows: Sequence[Any]) -> Sequence[Any]:
+    total = 0
+    for index, row in enumerate(rows):
+        total += getattr(row, repository.OUTPUT_SIZE) or 0
+        if total > LIST_OUTPUT_BUDGET and index > 0:
+            return rows[:index]
+    return rows
+
+
+def _with_output(job: Job, output: tuple[str, str], files: Sequence[JobFile]) -> JobRead:
+    stdout, stderr = output
+    summary = {**_columns(job, JobSummary), "files": [JobFileRead.model_validate(f) for f in files]}
+    return JobRead.model_validate({**summary, "stdout": stdout, "stderr": stderr})
 
 
 async def wait_for_job(

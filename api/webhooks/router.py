@@ -22,7 +22,7 @@ ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")
 @router.get(
     "/projects/{project_id}/webhooks",
     summary="List a project's webhooks (admin)",
-    responses=error_responses(401, 403, 404),
+    responses=error_responses(400, 401, 403, 404),
 )
 async def list_webhooks(
     project_id: ProjectRef,

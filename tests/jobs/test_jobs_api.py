@@ -567,3 +567,31 @@ async def test_output_files_are_stored_and_served_as_attachments(client, develop
     read = (await client.get(f"{JOBS}/{job.id}", headers=auth_headers(developer))).json()
     assert read["files"][1] == {"path": "out/résumé.txt", "size": 5, "sha256": files[0].sha256}
     assert (await db.scalars(select(JobFile))).all()
+
+
+async def test_a_page_of_jobs_stops_once_its_output_reaches_the_budget(
+    client, developer, db, monkeypatch
+):
+    """limit=200 jobs of 2 MB output each would be one 400 MB answer: a page ends early instead
+    (next_cursor set), always holding one job at least, every job's output whole."""
+    outputs = ["a" * 600, "b" * 300, "c" * 2000, "d" * 10]
+    for text in outputs:  # oldest first; the list is newest first
+        job = await _queued(db, developer)
+        await service.claim_next(db, "w1", 30)
+        result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout=text)
+        await service.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
+        await db.commit()
+    monkeypatch.setattr(service, "LIST_OUTPUT_BUDGET", 1000)
+    pages, params = [], {"limit": 200}
+    while True:
+        page = (await client.get(JOBS, params=params, headers=auth_headers(developer))).json()
+        pages.append([job["stdout"] for job in page["items"]])
+        if not page["next_cursor"]:
+            break
+        params["cursor"] = page["next_cursor"]
+    # 10 + 2000 > 1000 after the first; 2000 alone is over but a page holds one at least
+    assert pages == [["d" * 10], ["c" * 2000], ["b" * 300, "a" * 600]]
+    monkeypatch.setattr(service, "LIST_OUTPUT_BUDGET", 10_000)
+    whole = (await client.get(JOBS, headers=auth_headers(developer))).json()
+    assert [job["stdout"] for job in whole["items"]] == outputs[::-1]
+    assert whole["next_cursor"] is None
