@@ -6,6 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.params import Form
+from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +15,7 @@ from api.auth import service as auth_service
 from api.bugs.activity import ACTOR_KEY
 from api.config import Settings
 from api.db import get_session
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from api.models import User
 from api.permissions import PERMISSIONS, has_permission
 from api.security import PAT_PREFIX
@@ -79,3 +81,34 @@ async def client_address(request: Request) -> str:
 
 
 ClientAddress = Annotated[str, Depends(client_address)]
+
+
+def _reads_json(route: APIRoute) -> bool:
+    """The route takes a JSON body (not a form or upload, not one it reads itself)."""
+    return route.body_field is not None and not isinstance(route.body_field.field_info, Form)
+
+
+_JSON_ROUTES: dict[int, bool] = {}
+
+
+async def json_bodies_only(request: Request) -> None:
+    """A body sent to a JSON route must say it is JSON: 415, not a 422 about a body that is
+    "not a valid dictionary" (curl -d sends application/x-www-form-urlencoded unless told)."""
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        return
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    reads_json = _JSON_ROUTES.get(id(route))
+    if reads_json is None:
+        reads_json = _JSON_ROUTES[id(route)] = _reads_json(route)
+    headers = request.headers
+    has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
+    if not (reads_json and has_body):
+        return
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        sent = media_type or "a body without a Content-Type"
+        raise UnsupportedMediaType(
+            f"Send this body as JSON (Content-Type: application/json), not {sent}"
+        )

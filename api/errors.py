@@ -87,6 +87,12 @@ class PayloadTooLarge(AppError):
     title = "The request body is too large"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+    title = "Unsupported media type"
+
+
 class PreconditionFailed(AppError):
     status = 412
     code = "version_conflict"

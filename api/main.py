@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
@@ -24,6 +24,7 @@ from api.bugs.router import comments_router
 from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
+from api.deps import json_bodies_only
 from api.errors import PROBLEM_JSON, ValidationProblem, install_error_handlers
 from api.expenses.router import budgets_router, categories_router
 from api.expenses.router import router as expenses_router
@@ -116,6 +117,12 @@ def restore_examples(schemas: dict[str, Any]) -> None:
             schemas[model.__name__]["examples"] = extra["examples"]
 
 
+_NOT_JSON = {
+    "description": "Unsupported media type: the body is not sent as JSON",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMA_REF + "Problem"}}},
+}
+
+
 def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
     """The schema, with error bodies declared as the problem+json they are sent as."""
     if app.openapi_schema is None:
@@ -139,6 +146,8 @@ def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
                         name = "ValidationProblem"
                     if name in PROBLEM_SCHEMAS:
                         content[PROBLEM_JSON] = content.pop("application/json")
+                if "application/json" in operation.get("requestBody", {}).get("content", {}):
+                    operation["responses"].setdefault("415", _NOT_JSON)  # `json_bodies_only`
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in FASTAPI_VALIDATION_SCHEMAS:
             schemas.pop(name, None)
@@ -261,7 +270,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         categories_router,
         budgets_router,
     ):
-        app.include_router(router, prefix=API_PREFIX)
+        app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(json_bodies_only)])
     app.include_router(health_router)
     http_metrics.instrument(app)
 

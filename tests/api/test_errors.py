@@ -140,6 +140,55 @@ async def test_a_body_that_is_not_utf8_is_a_422_problem(client, admin):
     ]
 
 
+@pytest.mark.parametrize(
+    "content_type", ["application/x-www-form-urlencoded", "text/plain", "multipart/form-data", None]
+)
+async def test_a_json_body_sent_as_something_else_is_415_and_changes_nothing(
+    client, admin, content_type
+):
+    """`curl -d '{...}'` says application/x-www-form-urlencoded unless told otherwise."""
+    from tests.conftest import auth_headers
+
+    headers = auth_headers(admin) | ({"Content-Type": content_type} if content_type else {})
+    body = b'{"key": "WEB", "name": "Web"}'
+    r = await client.post("/api/v1/projects", content=body, headers=headers)
+    assert r.status_code == 415, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "unsupported_media_type"
+    assert "application/json" in r.json()["detail"]
+    assert (
+        await client.get("/api/v1/projects/WEB", headers=auth_headers(admin))
+    ).status_code == 404
+    json_types = ("application/json; charset=utf-8", "application/merge-patch+json")
+    for i, json_type in enumerate(json_types):
+        body = b'{"key": "WEB%d", "name": "Web"}' % i
+        r = await client.post(
+            "/api/v1/projects",
+            content=body,
+            headers=auth_headers(admin) | {"Content-Type": json_type},
+        )
+        assert r.status_code == 201, r.text
+
+
+async def test_forms_uploads_and_bodiless_posts_are_not_asked_for_json(client, admin):
+    from tests.conftest import auth_headers
+
+    form = {"username": "nobody@example.com", "password": "wrong-password"}
+    assert (await client.post("/api/v1/auth/token", data=form)).status_code == 401
+    r = await client.post("/api/v1/notifications/read-all", headers=auth_headers(admin))
+    assert r.status_code == 204
+
+
+def test_openapi_documents_415_where_a_json_body_is_read(app):
+    for path, operations in app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            content = operation.get("requestBody", {}).get("content", {})
+            assert ("415" in operation["responses"]) >= ("application/json" in content), (
+                method,
+                path,
+            )
+
+
 def test_openapi_documents_422_as_a_validation_problem(app):
     import json
 
