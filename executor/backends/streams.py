@@ -13,7 +13,7 @@ class OutputCollector:
 
     Bytes beyond the cap are dropped and the stream that overflowed is flagged truncated.
     Decoding is incremental, so a multi-byte character split across chunks is not mangled;
-    invalid UTF-8 becomes U+FFFD.
+    invalid UTF-8 and NUL become U+FFFD.
     """
 
     def __init__(self, limit: int, sink: OutputSink | None) -> None:
@@ -53,6 +53,9 @@ class OutputCollector:
     async def _emit(self, stream: StreamName, text: str) -> None:
         if not text:
             return
+        # NUL is valid UTF-8, but no PostgreSQL text can hold it: the output could not be stored
+        # and the job ended in error. Shown like any byte we cannot render.
+        text = text.replace("\x00", "\ufffd")
         self._text[stream].append(text)
         if self._sink is not None:
             await self._sink(stream, text)

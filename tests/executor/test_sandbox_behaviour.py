@@ -269,10 +269,10 @@ async def test_closing_stdout_early_does_not_end_the_job(backend: SandboxBackend
 
 
 async def test_non_utf8_output_is_replaced_not_fatal(backend: SandboxBackend) -> None:
-    source = "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe \\xe2\\x82\\xac\\n')"
+    source = "import sys\nsys.stdout.buffer.write(b'ok \\xff\\xfe \\xe2\\x82\\xac\\x00\\n')"
     result = await run_job(backend, source)
     assert result.outcome is Outcome.SUCCEEDED
-    assert result.stdout == "ok \ufffd\ufffd \u20ac\n"
+    assert result.stdout == "ok \ufffd\ufffd \u20ac\ufffd\n"
 
 
 async def test_cancel_kills_a_running_job(backend: SandboxBackend) -> None:

@@ -76,6 +76,15 @@ async def test_without_finishing_in_time_wait_answers_202_with_the_job_as_it_is_
     assert job.exit_code == 0
 
 
+async def test_a_nul_in_the_output_is_stored_and_shown_like_any_unrenderable_byte(live):
+    """PostgreSQL text cannot hold NUL: the output could not be stored, and the job ended in
+    error for what the user's script printed."""
+    dev = await live.user()
+    src = "import sys\nprint('a\\0b')\nsys.stderr.buffer.write(b'\\x00')"
+    body = (await live.submit(dev, {"source": src}, wait=20)).json()
+    assert (body["status"], body["stdout"], body["stderr"]) == ("succeeded", "a\ufffdb\n", "\ufffd")
+
+
 async def test_output_files_can_be_listed_and_downloaded(live):
     dev = await live.user()
     src = "import os\nos.makedirs('out')\nopen('out/report.csv', 'w').write('a,b\\n1,2\\n')\n"
