@@ -92,7 +92,10 @@ async def flush_change(session: AsyncSession, row: Any, **values: Any) -> bool:
         for name, value in values.items():
             setattr(row, name, value)
 
-    return await _unless_taken(session, change)
+    if await _unless_taken(session, change):
+        return True
+    await session.refresh(row)  # the rolled-back savepoint only expired it
+    return False
 
 
 async def _unless_taken(session: AsyncSession, change: Callable[[], None]) -> bool:

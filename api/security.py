@@ -40,7 +40,8 @@ _DUMMY_HASH = _passwords.hash(secrets.token_urlsafe(16))
 # loop free to serve other requests meanwhile (a burst of sign-ins stalled every request). Its
 # own threads, one per core: more would only share the cores (and hold 19 MiB each), and a burst
 # of sign-ins must not take the default pool's threads from file I/O (storage writes, fsync).
-_hashing = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="argon2")
+# The cores this process may use (a container's cpuset), not the host's.
+_hashing = ThreadPoolExecutor(max_workers=len(os.sched_getaffinity(0)), thread_name_prefix="argon2")
 
 
 async def hash_password(password: str) -> str:

@@ -12,9 +12,12 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import defer
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import defer, undefer
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
 from api.concurrency import AdvisoryLock, advisory_lock
@@ -164,30 +167,53 @@ def visible_jobs(owner_id: int | None) -> Select[Any]:
 
 
 OUTPUT_SIZE = "output_size"
+_INPUTS = (Job.input_files, Job.stdin)
+_OUTPUTS = (Job.stdout, Job.stderr)
+
+
+class ByteLength(FunctionElement[int]):
+    """The size in bytes of a text value, without reading it where the database can: PostgreSQL's
+    octet_length takes the stored size (length() would unpack and count characters); SQLite's
+    length() counts characters, and only up to a NUL."""
+
+    type = Integer()
+    inherit_cache = True
+
+
+@compiles(ByteLength)
+def _octet_length(element: ByteLength, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"octet_length({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(ByteLength, "sqlite")
+def _sqlite_byte_length(element: ByteLength, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"length(CAST({compiler.process(element.clauses, **kw)} AS BLOB))"
 
 
 def listed_jobs(owner_id: int | None) -> AnySelect:
     """`visible_jobs` without what may be megabytes a job (its input, stdin and output), and the
-    length of its output (characters of stdout + stderr) as `OUTPUT_SIZE`."""
-    size = func.length(col(Job.stdout)) + func.length(col(Job.stderr))
+    size of its output (bytes of stdout + stderr) as `OUTPUT_SIZE`."""
+    size = ByteLength(col(Job.stdout)) + ByteLength(col(Job.stderr))
     return (
         visible_jobs(owner_id)
-        .options(*(defer(c) for c in (Job.input_files, Job.stdin, Job.stdout, Job.stderr)))  # type: ignore[arg-type]
+        .options(*(defer(c) for c in (*_INPUTS, *_OUTPUTS)))  # type: ignore[arg-type]
         .add_columns(size.label(OUTPUT_SIZE))
     )
 
 
-async def outputs_of(
-    session: AsyncSession, job_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, tuple[str, str]]:
-    """Each job's (stdout, stderr)."""
-    ids = list(job_ids)
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(col(Job.id), col(Job.stdout), col(Job.stderr)).where(col(Job.id).in_(ids))
+async def with_output(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> list[Job]:
+    """The jobs as they are now, with their output (not their input), in the order of
+    ``job_ids``; a job gone meanwhile is left out."""
+    if not job_ids:
+        return []
+    stmt = (
+        select(Job)
+        .options(*(defer(c) for c in _INPUTS), *(undefer(c) for c in _OUTPUTS))  # type: ignore[arg-type]
+        .where(col(Job.id).in_(job_ids))
+        .execution_options(populate_existing=True)
     )
-    return {job_id: (stdout, stderr) for job_id, stdout, stderr in rows}
+    jobs = {job.id: job for job in await session.scalars(stmt)}
+    return [jobs[i] for i in job_ids if i in jobs]
 
 
 async def page_of_files(

@@ -127,7 +127,7 @@ async def create_job(
     summary="List my jobs (admins: everyone's)",
     description=(
         "With each job's output. A page ends early, before `limit` jobs, once the output it"
-        " holds reaches 4 million characters: follow `next_cursor` to the end."
+        " holds reaches 4 MB: follow `next_cursor` to the end."
     ),
     responses=error_responses(400, 401, 403, 422),
 )

@@ -326,14 +326,14 @@ async def list_jobs(
     kept = _within_output_budget(rows)
     if len(kept) < len(rows):
         cursor = cursor_after(kept[-1], key)
-    jobs = [row[0] for row in kept]
-    outputs = await repository.outputs_of(session, [j.id for j in jobs])
+    # Read again, whole but for the input: each job as one snapshot shows it (status and output)
+    jobs = await repository.with_output(session, [row[0].id for row in kept])
     files = await repository.files_of(session, [j.id for j in jobs])
-    return [_with_output(j, outputs[j.id], files[j.id]) for j in jobs], cursor
+    return [to_read(j, files[j.id]) for j in jobs], cursor
 
 
 LIST_OUTPUT_BUDGET = 4_000_000
-"""Characters of stdout + stderr a page of `list_jobs` stops at (it holds one job at least)."""
+"""Bytes of stdout + stderr a page of `list_jobs` stops at (it holds one job at least)."""
 
 
 def _within_output_budget(rows: Sequence[Any]) -> Sequence[Any]:
@@ -343,12 +343,6 @@ def _within_output_budget(rows: Sequence[Any]) -> Sequence[Any]:
         if total > LIST_OUTPUT_BUDGET and index > 0:
             return rows[:index]
     return rows
-
-
-def _with_output(job: Job, output: tuple[str, str], files: Sequence[JobFile]) -> JobRead:
-    stdout, stderr = output
-    summary = {**_columns(job, JobSummary), "files": [JobFileRead.model_validate(f) for f in files]}
-    return JobRead.model_validate({**summary, "stdout": stdout, "stderr": stderr})
 
 
 async def wait_for_job(

@@ -28,6 +28,7 @@ from api.main import create_app
 from api.models import ExpenseCategory, Project, Role, User
 from api.projects import repository as projects_repository
 from api.projects import service as projects_service
+from api.security import hash_password
 from api.users import repository as users_repository
 from api.users import service as users_service
 from api.users.exceptions import CurrentPasswordRequired, LastAdmin
@@ -330,23 +331,32 @@ async def test_an_email_changed_by_an_admin_meanwhile_is_not_changed_back_withou
     settings, engine
 ):
     """The user's PATCH re-sends the email they loaded; an admin changes it before the PATCH
-    takes the row lock. Putting the old one back is a change of email: it needs the password."""
+    takes the row lock. Putting the old one back is a change of email: it needs the password
+    (and with the right one given, it goes through)."""
     async with create_sessionmaker(engine)() as session:
-        user = User(email="was@example.com", full_name="W", password_hash="x", role=Role.tester)
+        hashed = await hash_password("long-enough")
+        user = User(email="was@example.com", full_name="W", password_hash=hashed, role=Role.tester)
         session.add(user)
         await session.commit()
         user_id = user.id
-    try:
+
+    async def patch_racing_an_admin(data: MeUpdate, admin_sets: str) -> User:
         async with create_sessionmaker(engine)() as session:
             stale = await session.get(User, user_id)  # the request authenticated the user
             async with create_sessionmaker(engine)() as admin_session:
                 moved = await admin_session.get(User, user_id)
-                moved.email = "now@example.com"
+                moved.email = admin_sets
                 await admin_session.commit()
-            with pytest.raises(CurrentPasswordRequired):
-                await users_service.update_me(
-                    session, stale, MeUpdate(email="was@example.com"), None
-                )
+            updated = await users_service.update_me(session, stale, data, None)
+            await session.commit()
+            return updated
+
+    try:
+        with pytest.raises(CurrentPasswordRequired):
+            await patch_racing_an_admin(MeUpdate(email="was@example.com"), "now@example.com")
+        with_password = MeUpdate(email="now@example.com", current_password="long-enough")
+        back = await patch_racing_an_admin(with_password, "again@example.com")
+        assert back.email == "now@example.com"
     finally:
         async with create_sessionmaker(engine)() as session:
             await session.execute(delete(User).where(col(User.id) == user_id))

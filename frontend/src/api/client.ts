@@ -158,7 +158,6 @@ type DataOf<R extends Outcome> = [Exclude<R["data"], undefined>] extends [never]
   ? undefined
   : Exclude<R["data"], undefined>;
 
-/** Awaits an openapi-fetch call and returns its data, or throws `ApiError`. */
 /** Every item of a list, pages followed to the end: for the short lists a screen shows whole. */
 export async function everyItem<T>(
   fetchPage: (cursor: string | undefined) => Promise<{ items: T[]; next_cursor?: string | null }>,
@@ -173,6 +172,7 @@ export async function everyItem<T>(
   return all;
 }
 
+/** Awaits an openapi-fetch call and returns its data, or throws `ApiError`. */
 export async function unwrap<R extends Outcome>(pending: Promise<R>): Promise<DataOf<R>> {
   let outcome: R;
   try {
