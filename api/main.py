@@ -33,7 +33,7 @@ from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
 from api.jobs.signals import SHUTDOWN, signals
-from api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from api.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestIdMiddleware
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
@@ -251,6 +251,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
         )
     app.add_middleware(BodyLimitMiddleware, limit=request_body_limit(settings))
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: the refusals above carry its id too
 
     for router in (

@@ -80,3 +80,25 @@ class BodyLimitMiddleware:
 
     def _too_large(self) -> PayloadTooLarge:
         return PayloadTooLarge(f"Request bodies are limited to {self.limit:,} bytes")
+
+
+class HeadAsGetMiddleware:
+    """HEAD is answered as GET without the body, as RFC 9110 asks of a server that supports GET
+    (uptime monitors and link checkers probe with it; routes declare GET only). The body is
+    dropped here rather than left to the HTTP server; headers (Content-Length, ETag) stay."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        # A copy: the server keeps its own scope, so it still knows this is a HEAD.
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

@@ -27,6 +27,20 @@ async def test_wrong_method_is_405_problem(client):
     assert r.json()["code"] == "method_not_allowed"
 
 
+async def test_head_answers_like_get_without_a_body(client, admin):
+    """RFC 9110: a server that supports GET supports HEAD (monitors and link checkers use it)."""
+    from tests.conftest import auth_headers
+
+    got = await client.get("/api/v1/users/me", headers=auth_headers(admin))
+    head = await client.head("/api/v1/users/me", headers=auth_headers(admin))
+    assert (head.status_code, head.content) == (200, b"")
+    for name in ("content-type", "content-length", "etag"):
+        assert head.headers[name] == got.headers[name], name
+    assert (await client.head("/healthz")).status_code == 200
+    assert (await client.head("/api/v1/users/me")).status_code == 401  # like GET, no body
+    assert (await client.head("/api/v1/auth/token")).status_code == 405  # no GET there either
+
+
 async def test_path_type_error_is_422(client, admin):
     from tests.conftest import auth_headers
 
