@@ -88,23 +88,15 @@ def _reads_json(route: APIRoute) -> bool:
     return route.body_field is not None and not isinstance(route.body_field.field_info, Form)
 
 
-_JSON_ROUTES: dict[int, bool] = {}
-
-
 async def json_bodies_only(request: Request) -> None:
     """A body sent to a JSON route must say it is JSON: 415, not a 422 about a body that is
     "not a valid dictionary" (curl -d sends application/x-www-form-urlencoded unless told)."""
     if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
         return
     route = request.scope.get("route")
-    if not isinstance(route, APIRoute):
-        return
-    reads_json = _JSON_ROUTES.get(id(route))
-    if reads_json is None:
-        reads_json = _JSON_ROUTES[id(route)] = _reads_json(route)
     headers = request.headers
     has_body = headers.get("content-length", "0") != "0" or "transfer-encoding" in headers
-    if not (reads_json and has_body):
+    if not (has_body and isinstance(route, APIRoute) and _reads_json(route)):
         return
     media_type = headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):

@@ -92,6 +92,12 @@ def resolve_sort(
     return SortKey(allowed[name], tiebreak, raw.startswith("-"))
 
 
+def creation_order(sort: str | None, id_column: Any, default: str = "created_at") -> SortKey:
+    """``sort=created_at`` (or ``-created_at``) for rows whose ids are handed out in creation
+    order: the id is the key, so the primary key's index serves it and ties cannot occur."""
+    return resolve_sort(sort, {"created_at": id_column}, tiebreak=id_column, default=default)
+
+
 def _encode_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"dt": value.isoformat()}

@@ -18,7 +18,7 @@ from api.errors import Forbidden, NotFound
 from api.expenses import service as expenses
 from api.expenses.exceptions import ExpenseDeleted
 from api.models import Attachment, User
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, creation_order, paginate
 from api.permissions import has_permission
 from api.storage import Storage
 from api.storage.backends import CHUNK, new_key
@@ -158,12 +158,7 @@ async def list_receipts(
 async def _list(
     session: AsyncSession, owner: ColumnElement[bool], params: PageParams
 ) -> tuple[list[Attachment], str | None]:
-    key = resolve_sort(
-        params.sort,
-        {"created_at": col(Attachment.created_at)},
-        tiebreak=col(Attachment.id),
-        default="created_at",
-    )
+    key = creation_order(params.sort, col(Attachment.id))
     return await paginate(session, select(Attachment).where(owner), key, params)
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, User
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, creation_order, paginate
 
 _USER_BY_ID = select(User).where(col(User.id) == bindparam("user_id"))
 
@@ -81,12 +81,7 @@ async def pat_with_user(
 async def list_pats(
     session: AsyncSession, user_id: int, params: PageParams
 ) -> tuple[list[PersonalAccessToken], str | None]:
-    key = resolve_sort(
-        params.sort,
-        {"created_at": col(PersonalAccessToken.created_at)},
-        tiebreak=col(PersonalAccessToken.id),
-        default="created_at",
-    )
+    key = creation_order(params.sort, col(PersonalAccessToken.id))
     stmt = select(PersonalAccessToken).where(col(PersonalAccessToken.user_id) == user_id)
     return await paginate(session, stmt, key, params)
 

@@ -50,7 +50,7 @@ from api.models import (
     User,
 )
 from api.notifications.service import notify
-from api.pagination import PageParams, paginate, paginate_rows, resolve_sort
+from api.pagination import PageParams, creation_order, paginate, paginate_rows, resolve_sort
 from api.permissions import has_permission
 from api.projects.service import get_visible_project
 from api.webhooks.delivery import emit
@@ -486,9 +486,7 @@ async def list_comments(
 ) -> tuple[list[CommentRead], str | None]:
     bug, _ = await get_visible_bug(session, user, ref)
     assert bug.id is not None
-    key = resolve_sort(
-        params.sort, {"created_at": Comment.id}, tiebreak=Comment.id, default="created_at"
-    )
+    key = creation_order(params.sort, Comment.id)
     rows, cursor = await paginate(session, repository.comments_query(bug.id), key, params)
     return await comments_read(session, rows), cursor
 

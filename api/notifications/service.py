@@ -13,7 +13,7 @@ from api.db import utcnow
 from api.errors import NotFound
 from api.models import Notification, User
 from api.outbox import enqueue
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, creation_order, paginate
 
 
 class NotificationNotFound(NotFound):
@@ -57,12 +57,7 @@ async def list_notifications(
     stmt = select(Notification).where(col(Notification.user_id) == user_id)
     if unread_only:
         stmt = stmt.where(col(Notification.read_at).is_(None))
-    key = resolve_sort(
-        params.sort,
-        {"created_at": Notification.id},
-        tiebreak=Notification.id,
-        default="-created_at",
-    )
+    key = creation_order(params.sort, Notification.id, default="-created_at")
     return await paginate(session, stmt, key, params)
 
 

@@ -56,9 +56,10 @@ async def update_me(
 ) -> User:
     changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
     # argon2 (~20 ms each) before the row lock: on SQLite that lock is the database's write lock
-    verified = await _password_checked(user, data) if _changes_secrets(user, data) else False
-    if data.current_password and not verified:  # given though not needed (yet): check it too
-        verified = await auth_service.password_matches(user, data.current_password)
+    given = data.current_password
+    verified = given is not None and await auth_service.password_matches(user, given)
+    if _changes_secrets(user, data) and not verified:
+        raise CurrentPasswordRequired()
     checked = user.password_hash
     new_hash = await hash_password(data.password) if data.password is not None else None
     await lock_for_write(session, user, if_match)
@@ -84,12 +85,6 @@ def _changes_secrets(user: User, data: MeUpdate) -> bool:
     return data.password is not None or (
         data.email is not None and data.email.lower() != user.email
     )
-
-
-async def _password_checked(user: User, data: MeUpdate) -> bool:
-    if data.current_password and await auth_service.password_matches(user, data.current_password):
-        return True
-    raise CurrentPasswordRequired()
 
 
 async def update_user(

@@ -11,7 +11,7 @@ from sqlmodel import col
 from api.config import Settings
 from api.errors import NotFound
 from api.models import User, Webhook
-from api.pagination import PageParams, paginate, resolve_sort
+from api.pagination import PageParams, creation_order, paginate
 from api.projects.service import get_visible_project
 from api.security import encrypt_at_rest
 from api.webhooks.delivery import check_target
@@ -46,12 +46,7 @@ async def list_for_project(
     session: AsyncSession, user: User, project_ref: str, params: PageParams
 ) -> tuple[list[Webhook], str | None]:
     project = await get_visible_project(session, user, project_ref)
-    key = resolve_sort(
-        params.sort,
-        {"created_at": col(Webhook.created_at)},
-        tiebreak=col(Webhook.id),
-        default="created_at",
-    )
+    key = creation_order(params.sort, col(Webhook.id))
     return await paginate(
         session, select(Webhook).where(col(Webhook.project_id) == project.id), key, params
     )
