@@ -1,9 +1,10 @@
 """The job worker: claim a queued job, run it in the sandbox, store the result.
 
-- Claiming is one conditional UPDATE of as many jobs as there are free slots (``SELECT ... FOR
-  UPDATE SKIP LOCKED`` on PostgreSQL; on SQLite the single writer makes the statement atomic),
-  woken by the `QUEUE` signal (in-process or LISTEN/NOTIFY) and by a poll as a fallback. At most
-  ``job_concurrency`` jobs run at once.
+- Claiming is one conditional UPDATE of as many jobs as there are free slots, round robin by
+  owner so one user's flood cannot starve the others (``SELECT ... FOR UPDATE SKIP LOCKED`` on
+  PostgreSQL; on SQLite the single writer makes the statement atomic), woken by the `QUEUE`
+  signal (in-process or LISTEN/NOTIFY) and by a poll as a fallback. At most ``job_concurrency``
+  jobs run at once.
 - While a job runs, one task per job batches its output chunks into numbered events and renews
   the lease (heartbeat); the same write tells it whether someone asked to cancel.
 - A job whose lease ran out (its worker died) is retried once, else it ends ``error``

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Integer, Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import defer, undefer
+from sqlalchemy.orm import aliased, defer, undefer
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
@@ -48,24 +48,67 @@ async def transition(
     return (await session.scalars(stmt)).one_or_none()
 
 
-async def claim_queued(session: AsyncSession, values: dict[str, Any], limit: int) -> list[Job]:
-    """Apply ``values`` (reserving one event number) to the ``limit`` oldest queued jobs nobody
-    else is claiming right now, oldest first. SKIP LOCKED on PostgreSQL; SQLite ignores FOR
-    UPDATE, and its single writer makes the UPDATE atomic."""
-    # Materialised: as a plain `IN (subquery)` PostgreSQL may run the LIMIT again per row and
-    # claim more than ``limit`` jobs.
-    oldest = (
-        select(col(Job.id))
+def fair_claim_order(limit: int) -> Select[uuid.UUID]:
+    """The ids of the next ``limit`` queued jobs to run, round robin by owner, each row locked
+    (SKIP LOCKED: rows another worker is claiming are passed over, not waited for).
+
+    A queued job's turn is how many slots its owner would hold once it runs: the owner's
+    running jobs plus its rank among the owner's queued ones. Lower turns go first; among equal
+    turns, the owner served least recently (never, first), then the oldest job. So a user's
+    job waits for at most one job of each other active user per slot, however many they queued.
+    The ranking reads only queued and running rows (``ix_job_status_queued_at``) and each
+    owner's latest start (``ix_job_owner_id_started_at``)."""
+    running = (
+        select(col(Job.owner_id), func.count().label("slots"))
+        .where(col(Job.status) == JobStatus.running)
+        .group_by(col(Job.owner_id))
+        .subquery("running")
+    )
+    earlier = aliased(Job, name="earlier")
+    served_at = (
+        select(func.max(earlier.started_at))
+        .where(col(earlier.owner_id) == col(Job.owner_id))
+        .scalar_subquery()
+    )
+    rank = func.row_number().over(
+        partition_by=col(Job.owner_id), order_by=(col(Job.queued_at), col(Job.id))
+    )
+    ranked = (
+        select(
+            col(Job.id).label("id"),
+            (rank + func.coalesce(running.c.slots, 0)).label("turn"),
+            served_at.label("served_at"),
+            col(Job.queued_at).label("queued_at"),
+        )
+        .outerjoin(running, running.c.owner_id == col(Job.owner_id))
         .where(col(Job.status) == JobStatus.queued)
-        .order_by(col(Job.queued_at), col(Job.id))
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("claimable")
+        .cte("ranked")
         .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        select(col(Job.id))
+        .join(ranked, ranked.c.id == col(Job.id))
+        .where(col(Job.status) == JobStatus.queued)
+        .order_by(
+            ranked.c.turn, ranked.c.served_at.asc().nulls_first(), ranked.c.queued_at, ranked.c.id
+        )
+        .limit(limit)
+        .with_for_update(skip_locked=True, of=Job)
+    )
+
+
+async def claim_queued(session: AsyncSession, values: dict[str, Any], limit: int) -> list[Job]:
+    """Apply ``values`` (reserving one event number) to the next ``limit`` queued jobs in
+    `fair_claim_order`, oldest first (SQLite's RETURNING cannot name the order's columns).
+    SQLite ignores FOR UPDATE, and its single writer makes the UPDATE atomic."""
+    # Materialised: inlined, PostgreSQL may run the LIMIT again per row and claim more than
+    # ``limit`` jobs.
+    chosen = (
+        fair_claim_order(limit).cte("claimable").prefix_with("MATERIALIZED", dialect="postgresql")
     )
     stmt = (
         update(Job)
-        .where(col(Job.id).in_(select(oldest.c.id)), col(Job.status) == JobStatus.queued)
+        .where(col(Job.id) == chosen.c.id, col(Job.status) == JobStatus.queued)
         .values(**values, last_seq=col(Job.last_seq) + 1)
         .returning(Job)
         .execution_options(synchronize_session=False, populate_existing=True)

@@ -444,8 +444,8 @@ def _final_values(
 
 
 async def claim(session: AsyncSession, worker_id: str, lease_s: float, limit: int) -> list[Job]:
-    """Take up to ``limit`` of the oldest queued jobs for this worker in one statement, oldest
-    first (the caller commits at once)."""
+    """Take up to ``limit`` queued jobs for this worker in one statement, round robin by owner
+    (`repository.fair_claim_order`); the caller commits at once."""
     now = utcnow()
     jobs = await repository.claim_queued(
         session,
@@ -471,7 +471,7 @@ async def claim(session: AsyncSession, worker_id: str, lease_s: float, limit: in
 
 
 async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> Job | None:
-    """Take the oldest queued job for this worker (the caller commits at once)."""
+    """Take the next queued job for this worker (the caller commits at once)."""
     jobs = await claim(session, worker_id, lease_s, 1)
     return jobs[0] if jobs else None
 

@@ -39,6 +39,7 @@ class Job(SQLModel, table=True):
         UniqueConstraint("owner_id", "idempotency_key", name="uq_job_owner_id_idempotency_key"),
         Index("ix_job_status_queued_at", "status", "queued_at"),
         Index("ix_job_owner_id_created_at", "owner_id", "created_at"),
+        Index("ix_job_owner_id_started_at", "owner_id", "started_at"),
         Index("ix_job_created_at", "created_at"),
     )
 
