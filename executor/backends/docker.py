@@ -40,6 +40,7 @@ import aiohttp
 from aiodocker.containers import DockerContainer
 from aiodocker.stream import Stream
 
+from executor import seccomp
 from executor.archive import CollectedFiles, build_input_tar, read_output_files
 from executor.backends.base import (
     DEFAULT_LIMITS,
@@ -121,7 +122,7 @@ def container_config(image: str, limits: Limits, command: list[str]) -> dict[str
             "NetworkMode": "none",
             "ReadonlyRootfs": True,
             "CapDrop": ["ALL"],
-            "SecurityOpt": ["no-new-privileges"],
+            "SecurityOpt": ["no-new-privileges", seccomp.docker_security_opt()],
             "Privileged": False,
             "Memory": memory,
             "MemorySwap": memory,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from executor import seccomp
 from executor.backends.base import (
     DEFAULT_LIMITS,
     MAX_LIMITS,
@@ -55,7 +56,7 @@ def test_container_config_has_every_hardening_option() -> None:
     assert host["NetworkMode"] == "none"
     assert host["ReadonlyRootfs"] is True
     assert host["CapDrop"] == ["ALL"]
-    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["SecurityOpt"] == ["no-new-privileges", seccomp.docker_security_opt()]
     assert host["Memory"] == host["MemorySwap"] == 256 * 1024 * 1024
     assert host["PidsLimit"] == DEFAULT_LIMITS.pids
     assert host["NanoCpus"] == 1_000_000_000
