@@ -76,7 +76,10 @@ def serve(
         application,
         host=host or settings.host,
         port=port or settings.port,
-        proxy_headers=True,
+        # X-Forwarded-For/-Proto only from the configured proxies: a client that reaches the
+        # API directly must not choose the address its sign-in failures are counted under.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the handlers set up above (JSON or text, with request ids)
         timeout_graceful_shutdown=settings.shutdown_grace_s,

@@ -120,6 +120,7 @@ class AdvisoryLock(IntEnum):
 
     job_submissions = 1  # per user (key: their id): the caps on queued and running jobs
     admin_changes = 2  # role and activation changes: "the last active admin" must stay true
+    registrations = 3  # per client address (key: a hash of it): the self-registration cap
 
 
 _ADVISORY_NAMESPACE = 4_207_000

@@ -66,8 +66,16 @@ class Settings(BaseSettings):
     expense_import_max_rows: int = 100_000  # data rows of one CSV upload; more is 413
     access_token_ttl_s: int = 15 * 60
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Failed sign-ins per (account, client) before each next attempt from that client waits,
+    # twice as long every time; a client gets 4x this across accounts; an account 10x this
+    # from all clients, beyond which only clients without recent failures may try.
     login_max_failures: int = 5
     login_window_s: int = 300
+    registration_max_per_client: int = 5  # self-registrations per client address and window
+    registration_window_s: int = 3600
+    # Reverse proxies whose X-Forwarded-For/-Proto `nimbus serve` believes: comma-separated
+    # addresses or networks ("172.31.254.0/26"); empty believes none, "*" believes anyone.
+    forwarded_allow_ips: str = ""
     spa_dir: Path | None = None  # defaults to frontend/dist when it exists
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = None  # default: json in production, else text

@@ -139,6 +139,9 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
         database_url=database_url,
         executor_backend="off",
         spa_dir=tmp_path / "no-spa",
+        # Tests register from one ASGI client address, some committing beyond their
+        # transaction: the per-client cap is tested on its own (tests/security).
+        registration_max_per_client=1000,
     )
 
 

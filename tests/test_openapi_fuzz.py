@@ -78,6 +78,7 @@ def fuzz_server(
         url,
         executor_backend="off",
         login_max_failures="1000000",
+        registration_max_per_client="1000000",
         job_submit_rate_per_minute="1000000",
         log_level=os.environ.get("NIMBUS_FUZZ_LOG_LEVEL", "WARNING"),
     )

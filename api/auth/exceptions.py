@@ -1,6 +1,6 @@
 """Errors of registration, login and tokens."""
 
-from api.errors import Conflict, Forbidden, InvalidToken, NotFound
+from api.errors import Conflict, Forbidden, InvalidToken, NotFound, UnprocessableEntity
 
 
 class RegistrationClosed(Forbidden):
@@ -26,3 +26,12 @@ class RefreshTokenReused(InvalidToken):
 class TokenNotFound(NotFound):
     code = "token_not_found"
     title = "No such personal access token"
+
+
+class WeakPassword(UnprocessableEntity):
+    code = "weak_password"
+    title = "The password is too easy to guess"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        issue = {"loc": ["body", "password"], "msg": detail, "type": self.code}
+        super().__init__(detail, extra={"reason": reason, "errors": [issue]})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, delete, exists, func, select, update
@@ -65,6 +66,33 @@ async def revoke_user_refresh_tokens(session: AsyncSession, user_id: int, now: d
     )
 
 
+async def revoke_user_pats(session: AsyncSession, user_id: int, now: datetime) -> None:
+    await session.execute(
+        update(PersonalAccessToken)
+        .where(
+            col(PersonalAccessToken.user_id) == user_id,
+            col(PersonalAccessToken.revoked_at).is_(None),
+        )
+        .values(revoked_at=now)
+    )
+
+
+async def carry_pats_over(
+    session: AsyncSession, user_id: int, old_epoch: int, new_epoch: int
+) -> int:
+    """Move the user's live PATs of ``old_epoch`` to ``new_epoch``; how many there were."""
+    result = await session.execute(
+        update(PersonalAccessToken)
+        .where(
+            col(PersonalAccessToken.user_id) == user_id,
+            col(PersonalAccessToken.revoked_at).is_(None),
+            col(PersonalAccessToken.session_epoch) == old_epoch,
+        )
+        .values(session_epoch=new_epoch)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 async def pat_with_user(
     session: AsyncSession, token_hash: str
 ) -> tuple[PersonalAccessToken, User] | None:
@@ -79,10 +107,15 @@ async def pat_with_user(
 
 
 async def list_pats(
-    session: AsyncSession, user_id: int, params: PageParams
+    session: AsyncSession, user_id: int, session_epoch: int, params: PageParams
 ) -> tuple[list[PersonalAccessToken], str | None]:
+    """The user's PATs that still work: not revoked, of the account's current epoch."""
     key = creation_order(params.sort, col(PersonalAccessToken.id))
-    stmt = select(PersonalAccessToken).where(col(PersonalAccessToken.user_id) == user_id)
+    stmt = select(PersonalAccessToken).where(
+        col(PersonalAccessToken.user_id) == user_id,
+        col(PersonalAccessToken.revoked_at).is_(None),
+        col(PersonalAccessToken.session_epoch) == session_epoch,
+    )
     return await paginate(session, stmt, key, params)
 
 
@@ -96,18 +129,29 @@ async def delete_pat(session: AsyncSession, user_id: int, token_id: int) -> bool
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def recent_failures(
-    session: AsyncSession, subject: str, since: datetime
-) -> tuple[int, datetime | None]:
-    """How many failures `subject` had since `since`, and the oldest of them."""
-    count, oldest = (
-        await session.execute(
-            select(func.count(), func.min(LoginFailure.created_at)).where(
-                col(LoginFailure.subject) == subject, col(LoginFailure.created_at) >= since
-            )
+@dataclass(frozen=True)
+class Recent:
+    count: int
+    oldest: datetime
+    newest: datetime
+
+
+async def recent_events(
+    session: AsyncSession, subjects: tuple[str, ...], since: datetime
+) -> dict[str, Recent]:
+    """For each of ``subjects`` with rows since ``since``: how many, the oldest and the newest
+    (one statement for all of them: a sign-in asks for three)."""
+    rows = await session.execute(
+        select(
+            col(LoginFailure.subject),
+            func.count(),
+            func.min(LoginFailure.created_at),
+            func.max(LoginFailure.created_at),
         )
-    ).one()
-    return int(count), oldest
+        .where(col(LoginFailure.subject).in_(subjects), col(LoginFailure.created_at) >= since)
+        .group_by(LoginFailure.subject)
+    )
+    return {subject: Recent(int(n), oldest, newest) for subject, n, oldest, newest in rows}
 
 
 async def forget_failures(session: AsyncSession, subject: str) -> None:

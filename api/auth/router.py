@@ -29,10 +29,18 @@ tokens_router = APIRouter(prefix="/users/me/tokens", tags=["users"])
     "/auth/register",
     status_code=status.HTTP_201_CREATED,
     summary="Create an account (the first one becomes admin)",
-    responses=error_responses(403, 409, 422),
+    description=(
+        "The password must not be guessable: a common or breached password, one built from the "
+        "account's email or name or the service's name, only whitespace or one repeated "
+        "character is refused with 422 `weak_password` and a `reason`. Registrations are "
+        "limited per client address (429 with Retry-After)."
+    ),
+    responses=error_responses(403, 409, 422, 429),
 )
-async def register(data: RegisterRequest, session: SessionDep, settings: SettingsDep) -> UserRead:
-    return UserRead.model_validate(await service.register(session, settings, data))
+async def register(
+    data: RegisterRequest, session: SessionDep, settings: SettingsDep, client: ClientAddress
+) -> UserRead:
+    return UserRead.model_validate(await service.register(session, settings, data, client=client))
 
 
 @router.post(

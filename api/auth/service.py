@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import uuid
+import zlib
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +18,7 @@ from api.auth.exceptions import (
     RegistrationClosed,
     TokenNotFound,
 )
+from api.auth.passwords import check_password
 from api.auth.schemas import (
     PersonalAccessTokenCreate,
     PersonalAccessTokenCreated,
@@ -38,22 +42,73 @@ from api.security import (
     verify_password,
 )
 
+# Failed sign-ins (settings.login_max_failures, the "free" ones, per account and client):
 # A client address gets more attempts than one account: an office shares one address.
 CLIENT_FAILURE_FACTOR = 4
+# An account's failures from every client together, beyond which only clients that have not
+# failed on it lately may try: an attack from many addresses gets one guess per address, and
+# the owner, whose address has not failed, still signs in.
+ACCOUNT_FAILURE_FACTOR = 10
+# After the free failures of one (account, client), each next attempt from it waits this long
+# after the last failure, twice as long after every further one (up to the window).
+LOGIN_BACKOFF_S = 4
+SUBJECT_MAX_LENGTH = 400  # LoginFailure.subject
+SESSION_ENDED = "This session has ended (the password was changed or the account deactivated)"
 # PAT last-used times are written at most this often, so reads do not all become writes.
 PAT_TOUCH_INTERVAL = timedelta(minutes=1)
 
 
-async def register(session: AsyncSession, settings: Settings, data: RegisterRequest) -> User:
+async def register(
+    session: AsyncSession, settings: Settings, data: RegisterRequest, *, client: str
+) -> User:
+    """A self-registration, at most `registration_max_per_client` per client and window."""
     if settings.registration == "closed":
         raise RegistrationClosed()
-    return await create_user(
+    subject = _subject("registration", client)
+    await _check_registration_limit(session, settings, subject)  # cheap, before argon2
+    email = str(data.email).lower()
+    check_password(data.password, email=email, full_name=data.full_name)
+    password_hash = await hash_password(data.password)
+    # Registrations from one client queue here, so a burst cannot all pass the count at once
+    # (on SQLite this is the database's write lock, taken after argon2 ran).
+    await advisory_lock(session, AdvisoryLock.registrations, zlib.crc32(subject.encode()) >> 1)
+    now = await _check_registration_limit(session, settings, subject)
+    user = await _insert_user(
         session,
-        email=str(data.email),
-        password=data.password,
+        email=email,
+        password_hash=password_hash,
         full_name=data.full_name,
         role=Role.admin if await _is_first_user(session) else Role.tester,
     )
+    window = timedelta(seconds=settings.registration_window_s)
+    await repository.prune_failures(session, (subject,), now - window)
+    session.add(LoginFailure(subject=subject))  # committed with the account, or not at all
+    return user
+
+
+async def _check_registration_limit(
+    session: AsyncSession, settings: Settings, subject: str
+) -> datetime:
+    now = utcnow()
+    window = timedelta(seconds=settings.registration_window_s)
+    recent = (await repository.recent_events(session, (subject,), now - window)).get(subject)
+    if recent is not None and recent.count >= settings.registration_max_per_client:
+        _limited(
+            recent.oldest + window - now,
+            "Too many accounts were created from your address; try again in {} seconds",
+        )
+    return now
+
+
+def _subject(kind: str, value: str) -> str:
+    """A LoginFailure subject; a digest of ``value`` when it would not fit the column."""
+    subject = f"{kind}:{value}"
+    return subject if len(subject) <= SUBJECT_MAX_LENGTH else f"{kind}:#{token_digest(value)}"
+
+
+def _limited(wait: timedelta, message: str) -> None:
+    retry_after = max(1, math.ceil(wait.total_seconds()))
+    raise TooManyRequests(retry_after, message.format(retry_after))
 
 
 async def _is_first_user(session: AsyncSession) -> bool:
@@ -69,12 +124,24 @@ async def _is_first_user(session: AsyncSession) -> bool:
 async def create_user(
     session: AsyncSession, *, email: str, password: str, full_name: str, role: Role
 ) -> User:
+    """A new account whose password passes the policy (`api.auth.passwords`)."""
     email = email.lower()
+    check_password(password, email=email, full_name=full_name)
+    return await _insert_user(
+        session,
+        email=email,
+        password_hash=await hash_password(password),
+        full_name=full_name,
+        role=role,
+    )
+
+
+async def _insert_user(
+    session: AsyncSession, *, email: str, password_hash: str, full_name: str, role: Role
+) -> User:
     if await repository.user_by_email(session, email):
         raise EmailTaken()
-    user = User(
-        email=email, full_name=full_name, password_hash=await hash_password(password), role=role
-    )
+    user = User(email=email, full_name=full_name, password_hash=password_hash, role=role)
     if not await flush_new(session, user):  # the same email registered at the same moment
         raise EmailTaken()
     return user
@@ -84,39 +151,72 @@ async def login(
     session: AsyncSession, settings: Settings, *, email: str, password: str, client: str
 ) -> TokenPair:
     email = email.strip().lower()
-    subjects = (f"account:{email}", f"client:{client}")
-    await _check_rate_limit(session, settings, subjects)
+    subjects = _LoginSubjects(
+        pair=_subject("pair", f"{client} {email}"),
+        client=_subject("client", client),
+        account=_subject("account", email),
+    )
+    # The same queries and the same argon2 work whether or not the account exists.
+    await _check_login_limits(session, settings, subjects)
     user = await repository.user_by_email(session, email)
     if not await verify_password(password, user.password_hash if user else None) or user is None:
         await _record_failure(session, settings, subjects)
         raise InvalidCredentials()
     if not user.is_active:
         raise AccountInactive()
-    await repository.forget_failures(session, subjects[0])
+    await repository.forget_failures(session, subjects.pair)
     return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
 
 
-async def _check_rate_limit(
-    session: AsyncSession, settings: Settings, subjects: tuple[str, str]
+@dataclass(frozen=True)
+class _LoginSubjects:
+    pair: str  # this account from this client: the attacker's own key, slowed exponentially
+    client: str  # this client, whatever the account
+    account: str  # this account, whatever the client: a ceiling that admits clean clients
+
+    @property
+    def all(self) -> tuple[str, str, str]:
+        return self.pair, self.client, self.account
+
+
+async def _check_login_limits(
+    session: AsyncSession, settings: Settings, subjects: _LoginSubjects
 ) -> None:
+    """429 for a client that failed too often lately; never for one with a clean record on the
+    account, however many failures others caused (no one can lock the owner out)."""
     now = utcnow()
     window = timedelta(seconds=settings.login_window_s)
-    limits = (settings.login_max_failures, settings.login_max_failures * CLIENT_FAILURE_FACTOR)
-    for subject, limit in zip(subjects, limits, strict=True):
-        count, oldest = await repository.recent_failures(session, subject, now - window)
-        if count >= limit and oldest is not None:
-            retry_after = int((oldest + window - now).total_seconds()) + 1
-            raise TooManyRequests(
-                retry_after, f"Too many failed logins; try again in {retry_after} seconds"
-            )
+    recent = await repository.recent_events(session, subjects.all, now - window)
+    free = settings.login_max_failures
+    client = recent.get(subjects.client)
+    if client is not None and client.count >= free * CLIENT_FAILURE_FACTOR:
+        _limited(
+            client.oldest + window - now,
+            "Too many failed sign-ins from your address; try again in {} seconds",
+        )
+    pair = recent.get(subjects.pair)
+    if pair is None:
+        return
+    if pair.count >= free:
+        doublings = min(pair.count - free, 16)
+        delay = min(window, timedelta(seconds=LOGIN_BACKOFF_S * 2**doublings))
+        if pair.newest + delay > now:
+            _limited(pair.newest + delay - now, "Too many failed sign-ins; try again in {} seconds")
+    account = recent.get(subjects.account)
+    if account is not None and account.count >= free * ACCOUNT_FAILURE_FACTOR:
+        _limited(
+            account.oldest + window - now,
+            "This account is under attack; after a failed sign-in from your address, "
+            "try again in {} seconds",
+        )
 
 
 async def _record_failure(
-    session: AsyncSession, settings: Settings, subjects: tuple[str, str]
+    session: AsyncSession, settings: Settings, subjects: _LoginSubjects
 ) -> None:
     expired = utcnow() - timedelta(seconds=settings.login_window_s)
-    await repository.prune_failures(session, subjects, expired)
-    session.add_all(LoginFailure(subject=s) for s in subjects)
+    await repository.prune_failures(session, subjects.all, expired)
+    session.add_all(LoginFailure(subject=s) for s in subjects.all)
     # The request is about to fail with 401, which rolls the session back; the failures must
     # survive that, or the rate limit would never trigger. This is the one commit in a service.
     await session.commit()
@@ -139,6 +239,8 @@ async def refresh(session: AsyncSession, settings: Settings, refresh_token: str)
     user = await session.get(User, stored.user_id)
     if user is None or not user.is_active:
         raise InvalidToken("The account is no longer active")
+    if stored.session_epoch != user.session_epoch:  # minted while the password was changing
+        raise InvalidToken(SESSION_ENDED)
     return await _issue_pair(session, settings, user, family_id=stored.family_id)
 
 
@@ -159,13 +261,17 @@ async def _issue_pair(
 ) -> TokenPair:
     assert user.id is not None
     access = create_access_token(
-        user.id, settings.effective_secret_key, settings.access_token_ttl_s
+        user.id,
+        settings.effective_secret_key,
+        settings.access_token_ttl_s,
+        session_epoch=user.session_epoch,
     )
     refresh_token = new_opaque_token()
     session.add(
         RefreshToken(
             user_id=user.id,
             family_id=family_id,
+            session_epoch=user.session_epoch,
             token_hash=token_digest(refresh_token),
             expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_s),
         )
@@ -181,8 +287,10 @@ async def authenticate_bearer(session: AsyncSession, settings: Settings, token: 
     if token.startswith(PAT_PREFIX):
         user = await _user_from_pat(session, token)
     else:
-        user_id = decode_access_token(token, settings.effective_secret_key)
+        user_id, epoch = decode_access_token(token, settings.effective_secret_key)
         user = await repository.user_by_id(session, user_id)
+        if user is not None and user.session_epoch != epoch:
+            raise InvalidToken(SESSION_ENDED + "; sign in again")
     if user is None or not user.is_active:
         raise InvalidToken()
     return user
@@ -193,6 +301,8 @@ async def _user_from_pat(session: AsyncSession, token: str) -> User | None:
     if found is None:
         return None
     pat, user = found
+    if pat.revoked_at is not None or pat.session_epoch != user.session_epoch:
+        raise InvalidToken("This personal access token was revoked")
     now = utcnow()
     if pat.expires_at is not None and pat.expires_at <= now:
         raise InvalidToken("The personal access token has expired")
@@ -217,6 +327,7 @@ async def create_pat(
         token_hash=token_digest(token),
         token_prefix=token[:10],
         expires_at=data.expires_at,
+        session_epoch=user.session_epoch,
     )
     session.add(pat)
     await session.flush()
@@ -229,7 +340,7 @@ async def list_pats(
     session: AsyncSession, user: User, params: PageParams
 ) -> tuple[list[PersonalAccessToken], str | None]:
     assert user.id is not None
-    return await repository.list_pats(session, user.id, params)
+    return await repository.list_pats(session, user.id, user.session_epoch, params)
 
 
 async def delete_pat(session: AsyncSession, user: User, token_id: int) -> None:
@@ -238,17 +349,37 @@ async def delete_pat(session: AsyncSession, user: User, token_id: int) -> None:
         raise TokenNotFound()
 
 
-async def set_password_hash(session: AsyncSession, user: User, password_hash: str) -> None:
-    """Set a new password (hashed with `hash_password`) and end every refresh-token session of
-    the account."""
-    assert user.id is not None
+async def set_password_hash(
+    session: AsyncSession, user: User, password_hash: str, *, keep_tokens: bool = False
+) -> int:
+    """Set a new password (hashed with `hash_password`) and end every session of the account
+    (see `end_sessions`); how many personal access tokens were kept."""
     user.password_hash = password_hash
-    await repository.revoke_user_refresh_tokens(session, user.id, utcnow())
+    return await end_sessions(session, user, keep_tokens=keep_tokens)
 
 
 async def deactivate_sessions(session: AsyncSession, user: User) -> None:
+    await end_sessions(session, user)
+
+
+async def end_sessions(session: AsyncSession, user: User, *, keep_tokens: bool = False) -> int:
+    """Move the account (its row locked by the caller) to a new session epoch: every access
+    token minted before fails at once, refresh tokens and personal access tokens are revoked —
+    the PATs carried over instead when ``keep_tokens``. How many PATs were kept."""
     assert user.id is not None
-    await repository.revoke_user_refresh_tokens(session, user.id, utcnow())
+    old = user.session_epoch
+    user.session_epoch = old + 1
+    now = utcnow()
+    await repository.revoke_user_refresh_tokens(session, user.id, now)
+    if keep_tokens:
+        return await repository.carry_pats_over(session, user.id, old, old + 1)
+    await repository.revoke_user_pats(session, user.id, now)
+    return 0
+
+
+async def new_session(session: AsyncSession, settings: Settings, user: User) -> TokenPair:
+    """A fresh token pair, as a sign-in gives (for the owner who just changed the password)."""
+    return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
 
 
 async def password_matches(user: User, password: str) -> bool:

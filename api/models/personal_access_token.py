@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, text
 from sqlmodel import Field, SQLModel
 
 from api.models.base import created_at_field, timestamp_field
@@ -18,6 +18,8 @@ class PersonalAccessToken(SQLModel, table=True):
     name: str = Field(sa_type=String(100))
     token_hash: str = Field(sa_type=String(64), unique=True)
     token_prefix: str = Field(sa_type=String(16))
+    # The owner's session epoch when minted; kept across a password change only when asked
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     expires_at: datetime | None = timestamp_field()
     last_used_at: datetime | None = timestamp_field()
     revoked_at: datetime | None = timestamp_field()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String
+from sqlalchemy import String, text
 from sqlmodel import Field, SQLModel
 
 from api.db import UTCDateTime
@@ -18,6 +18,7 @@ class RefreshToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user_account.id", ondelete="CASCADE", index=True)
     family_id: str = Field(sa_type=String(32), index=True)
     token_hash: str = Field(sa_type=String(64), unique=True)
+    session_epoch: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
     expires_at: datetime = Field(sa_type=UTCDateTime)
     spent_at: datetime | None = timestamp_field()
     revoked_at: datetime | None = timestamp_field()

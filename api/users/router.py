@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, require
+from api.deps import CurrentUser, SessionDep, SettingsDep, require
 from api.errors import error_responses
 from api.models import Role, User
 from api.pagination import Page, PageParams, page_params, set_link_header
 from api.users import service
-from api.users.schemas import MeUpdate, UserCreate, UserRead, UserUpdate
+from api.users.schemas import MeUpdate, MeUpdated, UserCreate, UserRead, UserUpdate
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -29,18 +29,28 @@ async def read_me(user: CurrentUser, response: Response) -> UserRead:
 @router.patch(
     "/me",
     summary="Edit my profile (email and password changes need current_password)",
+    description=(
+        "A new password must not be guessable (422 `weak_password` with a `reason`). It ends "
+        "every session of the account at once: access tokens, refresh tokens and personal "
+        "access tokens minted before (unless `keep_tokens`); the answer carries a new `session`."
+    ),
     responses=error_responses(401, 403, 409, 412, 422),
 )
 async def update_me(
     data: MeUpdate,
     user: CurrentUser,
     session: SessionDep,
+    settings: SettingsDep,
     response: Response,
     if_match: IfMatch = None,
-) -> UserRead:
-    user = await service.update_me(session, user, data, if_match)
-    set_etag(response, user.version)
-    return UserRead.model_validate(user)
+) -> MeUpdated:
+    updated = await service.update_me(session, settings, user, data, if_match)
+    set_etag(response, updated.user.version)
+    return MeUpdated(
+        **UserRead.model_validate(updated.user).model_dump(),
+        session=updated.session,
+        warnings=list(updated.warnings),
+    )
 
 
 @router.get("", summary="List users (admin)", responses=error_responses(400, 401, 403, 422))

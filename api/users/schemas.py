@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from api.auth.schemas import FullName, Password
+from api.auth.schemas import FullName, Password, TokenPair
 from api.models import Role
 
 
@@ -83,3 +83,26 @@ class MeUpdate(BaseModel):
     email_notifications: bool | None = None
     password: Password | None = None
     current_password: str | None = Field(default=None, max_length=256)
+    keep_tokens: bool = Field(
+        default=False,
+        description="With a new password: keep my personal access tokens working (otherwise "
+        "they are revoked with every session). Only if nobody else can have them.",
+    )
+
+    @model_validator(mode="after")
+    def _keep_tokens_needs_a_password(self) -> MeUpdate:
+        if self.keep_tokens and self.password is None:
+            raise ValueError("keep_tokens applies only to a password change")
+        return self
+
+
+class MeUpdated(UserRead):
+    """My profile after an edit; a new password also ends every session and gives a new one."""
+
+    session: TokenPair | None = Field(
+        default=None,
+        description="Set when this edit changed the password: a fresh token pair. Every access "
+        "token and refresh token from before stopped working, and so did the personal access "
+        "tokens unless `keep_tokens` was set.",
+    )
+    warnings: list[str] = Field(default_factory=list)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.auth import repository as auth_repository
 from api.auth import service as auth_service
 from api.auth.exceptions import EmailTaken
+from api.auth.passwords import check_password
+from api.auth.schemas import TokenPair
 from api.bugs import repository as bugs_repository
 from api.concurrency import AdvisoryLock, advisory_lock, lock_for_write
+from api.config import Settings
 from api.errors import Forbidden
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
@@ -51,10 +56,25 @@ async def create_user(session: AsyncSession, data: UserCreate) -> User:
     )
 
 
+@dataclass(frozen=True)
+class ProfileUpdate:
+    user: User
+    session: TokenPair | None = None  # a new password's fresh session
+    warnings: tuple[str, ...] = ()
+
+
 async def update_me(
-    session: AsyncSession, user: User, data: MeUpdate, if_match: str | None
-) -> User:
-    changes = data.model_dump(exclude_unset=True, exclude={"password", "current_password"})
+    session: AsyncSession, settings: Settings, user: User, data: MeUpdate, if_match: str | None
+) -> ProfileUpdate:
+    changes = data.model_dump(
+        exclude_unset=True, exclude={"password", "current_password", "keep_tokens"}
+    )
+    if data.password is not None:
+        check_password(
+            data.password,
+            email=str(data.email or user.email),
+            full_name=data.full_name or user.full_name,
+        )
     # argon2 (~20 ms each) before the row lock: on SQLite that lock is the database's write lock
     given = data.current_password
     verified = given is not None and await auth_service.password_matches(user, given)
@@ -75,9 +95,20 @@ async def update_me(
     for field, value in changes.items():
         if value is not None:
             setattr(user, field, value)
-    if new_hash is not None:
-        await auth_service.set_password_hash(session, user, new_hash)
-    return await _bump(session, user)
+    if new_hash is None:
+        return ProfileUpdate(await _bump(session, user))
+    kept = await auth_service.set_password_hash(
+        session, user, new_hash, keep_tokens=data.keep_tokens
+    )
+    await _bump(session, user)
+    warnings: tuple[str, ...] = ()
+    if kept:
+        tokens, work = ("token", "still works") if kept == 1 else ("tokens", "still work")
+        warnings = (
+            f"{kept} personal access {tokens} made before this change {work}, as you asked: "
+            "revoke any that someone who knew the old password may have.",
+        )
+    return ProfileUpdate(user, await auth_service.new_session(session, settings, user), warnings)
 
 
 def _changes_secrets(user: User, data: MeUpdate) -> bool:

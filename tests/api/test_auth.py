@@ -147,10 +147,11 @@ async def test_unknown_account_pays_for_the_same_argon2_verification(client, tes
     assert unknown[3] == known[3]  # m=<memory>,t=<time>,p=<parallelism>
 
 
-async def test_repeated_failures_are_rate_limited_per_account(client, tester, settings):
+async def test_repeated_failures_are_rate_limited_per_account_and_client(client, tester, settings):
     for _ in range(settings.login_max_failures):
         assert (await login(client, tester.email, "nope")).status_code == 401
-    r = await login(client, tester.email, PASSWORD)  # even the right password waits
+    # even the right password waits, from this client (others: tests/security/test_login_limits)
+    r = await login(client, tester.email, PASSWORD)
     assert r.status_code == 429
     assert r.json()["code"] == "rate_limited"
     assert 1 <= int(r.headers["Retry-After"]) <= settings.login_window_s + 1
@@ -165,7 +166,7 @@ async def test_rate_limit_per_client_address_spans_accounts(client, settings, db
     assert 1 <= int(r.headers["Retry-After"]) <= settings.login_window_s + 1
 
 
-async def test_successful_logins_do_not_count_and_clear_account_failures(
+async def test_successful_logins_do_not_count_and_clear_the_clients_failures(
     client, tester, settings, db
 ):
     for _ in range(settings.login_max_failures - 1):
@@ -174,7 +175,7 @@ async def test_successful_logins_do_not_count_and_clear_account_failures(
     for _ in range(settings.login_max_failures * 2):
         assert (await login(client, tester.email)).status_code == 200
     subjects = (await db.scalars(select(LoginFailure.subject))).all()
-    assert f"account:{tester.email}" not in subjects
+    assert f"pair:127.0.0.1 {tester.email}" not in subjects
 
 
 async def test_deactivated_user_cannot_log_in(client, make_user):

@@ -347,9 +347,9 @@ async def test_an_email_changed_by_an_admin_meanwhile_is_not_changed_back_withou
                 moved = await admin_session.get(User, user_id)
                 moved.email = admin_sets
                 await admin_session.commit()
-            updated = await users_service.update_me(session, stale, data, None)
+            updated = await users_service.update_me(session, settings, stale, data, None)
             await session.commit()
-            return updated
+            return updated.user
 
     try:
         with pytest.raises(CurrentPasswordRequired):

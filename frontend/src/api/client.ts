@@ -361,6 +361,14 @@ export class Api {
     this.setStatus("signed-in");
   }
 
+  /**
+   * Takes over the session a password change answered with: the change ended every earlier
+   * token, this tab's included, so the old ones must not be used (nor refreshed) again.
+   */
+  renewSession(pair: TokenPair): void {
+    this.adopt(pair);
+  }
+
   private forget(): void {
     this.accessToken = null;
     this.refreshStore.set(null);

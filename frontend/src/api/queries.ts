@@ -58,15 +58,20 @@ export function useUpdateMe() {
   const api = useApi();
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: ({ version, changes }: { version: number; changes: MeChanges }) =>
-      unwrap(
+    mutationFn: async ({ version, changes }: { version: number; changes: MeChanges }) => {
+      const updated = await unwrap(
         api.client.PATCH("/api/v1/users/me", {
           params: { header: { "if-match": ifMatch(version) } },
           body: changes,
         }),
-      ),
+      );
+      // A new password ended every session, this one too: carry on with the one it gave.
+      if (updated.session) api.renewSession(updated.session);
+      return updated;
+    },
     onSuccess: (user) => {
       queryClient.setQueryData(queryKeys.me, user);
+      if (user.session) void queryClient.invalidateQueries({ queryKey: queryKeys.tokens });
     },
   });
 }

@@ -2,7 +2,6 @@
 import { useState, type SubmitEvent } from "react";
 
 import { ApiError, type PersonalAccessTokenCreated, type User } from "../api/client";
-import { useApi } from "../api/context";
 import { useCreateToken, useMe, useRevokeToken, useTokens, useUpdateMe } from "../api/queries";
 import { useCurrentUser } from "../app/currentUser";
 import { CopyButton, PageHeader, RoleBadge, Time } from "../ui/bits";
@@ -154,7 +153,6 @@ function AccountCard({ user }: { user: User }) {
 }
 
 function PasswordCard({ user }: { user: User }) {
-  const api = useApi();
   const me = useMe();
   const update = useUpdateMe();
   const [form, setForm] = useState({ current_password: "", password: "", confirm: "" });
@@ -179,13 +177,11 @@ function PasswordCard({ user }: { user: User }) {
         changes: { password: form.password, current_password: form.current_password },
       },
       {
-        onSuccess: (updated) => {
-          // A new password ends every session of the account, this one included: sign in again
-          // with it straight away so the user isn't thrown out at the next token refresh.
-          void api.signIn(updated.email, form.password).finally(() => {
-            setForm({ current_password: "", password: "", confirm: "" });
-            setDone(true);
-          });
+        onSuccess: () => {
+          // The change ended every session and token of the account; the answer carried a new
+          // session, which useUpdateMe has already taken over.
+          setForm({ current_password: "", password: "", confirm: "" });
+          setDone(true);
         },
       },
     );
@@ -197,7 +193,9 @@ function PasswordCard({ user }: { user: User }) {
         <h2 id="password-title" className="h5 mb-1">
           Password
         </h2>
-        <p className="small text-body-secondary mb-3">Changing it signs out your other sessions.</p>
+        <p className="small text-body-secondary mb-3">
+          Changing it signs you out everywhere else and revokes your personal access tokens.
+        </p>
         {conflict ? (
           <ConflictNotice what="your profile" onReload={() => void me.refetch().then(() => update.reset())} />
         ) : (
@@ -223,7 +221,7 @@ function PasswordCard({ user }: { user: User }) {
           value={form.password}
           onChange={(e) => setForm({ ...form, password: e.target.value })}
           error={errors.fields.password}
-          help="At least 8 characters."
+          help="At least 8 characters and hard to guess: a few unrelated words work well."
         />
         <Field
           label="Repeat new password"
@@ -238,7 +236,7 @@ function PasswordCard({ user }: { user: User }) {
         <SubmitButton pending={update.isPending} pendingLabel="Changing…">
           Change password
         </SubmitButton>
-        <Saved show={done}>Password changed.</Saved>
+        <Saved show={done}>Password changed; you stay signed in here.</Saved>
       </div>
     </form>
   );

@@ -87,7 +87,7 @@ export function Register() {
           value={form.password}
           onChange={update("password")}
           error={errors.fields.password}
-          help="At least 8 characters."
+          help="At least 8 characters and hard to guess: a few unrelated words work well."
         />
         <SubmitButton
           pending={register.isPending}
