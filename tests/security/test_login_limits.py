@@ -10,9 +10,11 @@ ProxyHeadersMiddleware decides in `nimbus serve` — exercised here on a live pr
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy import select
 
 from api.models import LoginFailure
@@ -155,3 +157,22 @@ async def test_forwarded_for_from_the_configured_proxy_names_the_client(live_ser
         # a client that prepends made-up hops is still the address the proxy saw
         assert await via_proxy("203.0.113.1, 198.51.100.9", PASSWORD) == 429
         assert await via_proxy("198.51.100.9, 203.0.113.1", PASSWORD) == 200
+
+
+def test_the_shipped_stack_believes_forwarded_headers_from_its_proxy_alone():
+    """docker-compose.yml trusted X-Forwarded-For from anyone, and nginx appended the client's
+    own header to its address: both let a client pick the address its failures count under."""
+    root = Path(__file__).resolve().parents[2]
+    nginx = (root / "deploy" / "nginx.conf").read_text()
+    directives = [line.split("#")[0].strip() for line in nginx.splitlines()]
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in directives
+    assert not any("$proxy_add_x_forwarded_for" in d for d in directives)
+    compose = yaml.safe_load((root / "docker-compose.yml").read_text())
+    api, web = compose["services"]["api"], compose["services"]["web"]
+    assert "FORWARDED_ALLOW_IPS" not in api["environment"]  # uvicorn's own: not read any more
+    trusted = api["environment"]["NIMBUS_FORWARDED_ALLOW_IPS"]
+    edge = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert trusted == edge and "*" not in trusted
+    assert web["networks"] == ["edge"]  # web reaches the api from the trusted network only
+    members = [name for name, s in compose["services"].items() if "edge" in s.get("networks", [])]
+    assert sorted(members) == ["api", "web"]
