@@ -80,7 +80,8 @@ def weakness(password: str, context: list[str]) -> str | None:
 
 
 def _zxcvbn(password: str, user_inputs: list[str]) -> dict[str, Any]:
-    from zxcvbn import zxcvbn  # type: ignore[import-untyped]  # its word lists cost ~14 MB: loaded the first time they are needed
+    # Imported here: its word lists cost ~14 MB, loaded the first time a password is checked
+    from zxcvbn import zxcvbn  # type: ignore[import-untyped]
 
     result: dict[str, Any] = zxcvbn(password, user_inputs=user_inputs)
     return result

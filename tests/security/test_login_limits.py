@@ -96,6 +96,15 @@ async def test_unknown_accounts_are_limited_like_real_ones(app, tester, settings
         assert known == unknown
 
 
+async def test_a_username_too_long_to_store_is_counted_like_any_other(app, settings):
+    """The failure table keys on the username: one longer than its column is stored hashed,
+    not refused (nor a 500), and limited the same way."""
+    long_name = "x" * 600 + "@example.com"
+    async with client_at(app, "198.51.100.6") as c:
+        statuses = [await attempt(c, long_name) for _ in range(settings.login_max_failures + 2)]
+    assert statuses == [401] * settings.login_max_failures + [429] * 2
+
+
 async def test_owner_gets_in_while_attacked_on_sqlite(tmp_path):
     async with sqlite_app(tmp_path) as at:
         attacker, owner = at("198.51.100.5"), at("203.0.113.5")

@@ -133,3 +133,28 @@ def test_create_admin_refuses_a_weak_password(tmp_path, monkeypatch):
         assert ok.exit_code == 0, ok.output
     finally:
         get_settings.cache_clear()
+
+
+async def test_a_strong_passphrase_may_mention_the_service(client):
+    body = register_body("my nimbus carries seven quiet orange lamps")
+    assert (await client.post(REGISTER, json=body)).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("patterns", "reason"),
+    [
+        ([{"pattern": "date"}, {"pattern": "bruteforce"}], "date"),
+        ([{"pattern": "regex"}], "date"),
+        ([{"pattern": "dictionary", "dictionary_name": "english_wikipedia"}], "dictionary_words"),
+        ([{"pattern": "bruteforce"}], "guessable"),
+        (
+            [{"pattern": "dictionary", "dictionary_name": "passwords"}, {"pattern": "repeat"}],
+            "common_password",
+        ),
+        ([{"pattern": "spatial"}, {"pattern": "repeat"}], "repeated"),
+    ],
+)
+def test_the_reason_names_the_most_telling_pattern(patterns, reason):
+    from api.auth.passwords import REASONS, _reason
+
+    assert _reason(patterns) == reason and reason in REASONS

@@ -8,11 +8,14 @@ warned). The owner's own request answers with a fresh session, so they stay sign
 
 from __future__ import annotations
 
+import time
+
 import httpx
+from jose import jwt
 from sqlalchemy import select
 
-from api.models import PersonalAccessToken
-from tests.conftest import PASSWORD, auth_headers
+from api.models import PersonalAccessToken, RefreshToken
+from tests.conftest import PASSWORD, TEST_SECRET, auth_headers
 from tests.security.embedded import sqlite_app
 
 API = "/api/v1"
@@ -165,3 +168,22 @@ async def test_password_change_ends_old_sessions_on_sqlite(tmp_path):
         assert r.status_code == 401
         fresh = changed.json()["session"]["access_token"]
         assert (await c.get(ME, headers=bearer(fresh))).status_code == 200
+
+
+async def test_a_refresh_token_minted_under_the_old_epoch_is_refused(client, tester, db):
+    """A refresh that raced the change: its token was written with the epoch it read."""
+    pair = await sign_in(client, tester.email)
+    changed = await change_password(client, pair["access_token"])
+    fresh = changed.json()["session"]["refresh_token"]
+    stored = (await db.scalars(select(RefreshToken).where(RefreshToken.revoked_at.is_(None)))).one()
+    stored.session_epoch -= 1
+    await db.commit()
+    r = await client.post(f"{API}/auth/refresh", json={"refresh_token": fresh})
+    assert r.status_code == 401
+
+
+async def test_an_access_token_with_a_malformed_epoch_is_refused(client, tester):
+    now = int(time.time())
+    claims = {"sub": str(tester.id), "iat": now, "exp": now + 600, "jti": "j", "typ": "access"}
+    token = jwt.encode({**claims, "epoch": "0"}, TEST_SECRET, algorithm="HS256")
+    assert (await client.get(ME, headers=bearer(token))).status_code == 401
