@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     webhook_allow_private_targets: bool = False
     outbox_poll_interval_s: float = 2.0  # fallback: a commit that queues email/webhooks wakes it
     attachment_max_bytes: int = 25 * 1024 * 1024
+    # A JSON body (every route but uploads and job submissions, which declare their own); larger
+    # is 413 before it is read
+    json_body_max_bytes: int = 512 * 1024
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)
     executor_backend: Literal["auto", "docker", "bwrap", "off"] = "auto"

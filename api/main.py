@@ -33,7 +33,7 @@ from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
 from api.jobs.signals import SHUTDOWN, signals
-from api.middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestIdMiddleware
+from api.middleware import HeadAsGetMiddleware, RequestBodyMiddleware, RequestIdMiddleware
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
@@ -165,18 +165,6 @@ def begin_shutdown(app: FastAPI) -> None:
     signals.fire(SHUTDOWN)
 
 
-def request_body_limit(settings: Settings) -> int:
-    """The largest request body read at all (larger is 413 before any parsing): the biggest
-    upload allowed, plus room for a form's framing. A job's files arrive base64-encoded (4/3)
-    inside JSON. The endpoints check their own, tighter limits after that."""
-    largest = max(
-        settings.attachment_max_bytes,
-        settings.expense_import_max_bytes,
-        settings.job_max_request_bytes * 2,
-    )
-    return largest + 1_000_000
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -250,7 +238,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["ETag", "Link", "Location", "Retry-After", "X-Request-ID"],
         )
-    app.add_middleware(BodyLimitMiddleware, limit=request_body_limit(settings))
+    app.add_middleware(RequestBodyMiddleware, settings=settings)
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(RequestIdMiddleware)  # outermost: the refusals above carry its id too
 

@@ -12,6 +12,7 @@ from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import AppError, error_responses
+from api.middleware import MULTIPART_FRAMING, body_limit
 from api.pagination import Page, Pages, linked_page
 from api.storage import Storage
 from api.storage.backends import BlobNotFound
@@ -51,6 +52,7 @@ async def reject_oversized(request: Request, settings: SettingsDep) -> None:
     responses=error_responses(401, 404, 413, 415, 422, 503, 507),
     dependencies=[Depends(reject_oversized)],
 )
+@body_limit(lambda settings: settings.attachment_max_bytes + MULTIPART_FRAMING)
 async def upload_attachment(
     bug_id: BugRef,
     file: Annotated[UploadFile, File(description="The file; its bytes must match its type")],
@@ -89,6 +91,7 @@ async def list_attachments(
     responses=error_responses(401, 403, 404, 409, 413, 415, 422, 503, 507),
     dependencies=[Depends(reject_oversized)],
 )
+@body_limit(lambda settings: settings.attachment_max_bytes + MULTIPART_FRAMING)
 async def upload_receipt(
     expense_id: int,
     file: Annotated[UploadFile, File(description="The receipt: an image, a PDF, ...")],

@@ -33,6 +33,7 @@ from api.expenses.schemas import (
     ExpenseUpdate,
     ImportReport,
 )
+from api.middleware import MULTIPART_FRAMING, body_limit
 from api.models import User
 from api.pagination import Page, Pages, set_link_header
 
@@ -217,6 +218,7 @@ async def export_expenses(filters: Filters, request: Request) -> StreamingRespon
     },
     responses=error_responses(401, 403, 409, 413, 422),
 )
+@body_limit(lambda settings: settings.expense_import_max_bytes + MULTIPART_FRAMING)
 async def import_expenses(
     request: Request,
     user: Creator,

@@ -19,6 +19,7 @@ from api.jobs.schemas import JobCreate, JobFileRead, JobRead, RuntimeRead
 from api.jobs.service import ExecutorState
 from api.jobs.sse import event_stream
 from api.jobs.storage import read_output_file
+from api.middleware import body_limit
 from api.models import JobStatus, User
 from api.pagination import (
     Page,
@@ -72,6 +73,7 @@ def _location(job_id: uuid.UUID) -> str:
         **error_responses(401, 403, 409, 413, 422, 429, 503),
     },
 )
+@body_limit(lambda settings: 2 * settings.job_max_request_bytes)  # base64 files inside JSON
 async def create_job(
     data: JobCreate,
     user: Runner,

@@ -12,7 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic import model_validator as model_check
 
 from api.models import JobStatus
-from executor.backends.base import InvalidJob, file_and_directory, validate_relative_path
+from executor.backends.base import (
+    MAX_LIMITS,
+    InvalidJob,
+    file_and_directory,
+    validate_relative_path,
+)
 
 RelativePath = Annotated[
     str,
@@ -57,15 +62,35 @@ class JobInputFile(BaseModel):
             raise ValueError(f"{self.path}: content is not valid base64") from exc
 
 
+ABSURD_LIMIT_FACTOR = 100
+"""A limit asked for above this many times the sandbox's hard maximum is refused (422), not
+lowered: it is a mistake (a unit mixed up, `1e999999`), and lowering it hides the mistake."""
+
+
 class JobLimitsRequest(BaseModel):
-    """Limits asked for; anything above the server's maxima is lowered to them."""
+    """Limits asked for: above the server's maxima they are lowered to them; above 100 times the
+    sandbox's hard maxima (the `maximum` of each field) they are refused, 422."""
 
     model_config = ConfigDict(extra="forbid")
 
-    wall_time_s: float | None = Field(default=None, gt=0, description="Wall-clock seconds")
-    memory_mb: int | None = Field(default=None, ge=16, description="Memory (and swap) in MiB")
+    wall_time_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=ABSURD_LIMIT_FACTOR * MAX_LIMITS.wall_time_s,
+        allow_inf_nan=False,
+        description="Wall-clock seconds",
+    )
+    memory_mb: int | None = Field(
+        default=None,
+        ge=16,
+        le=ABSURD_LIMIT_FACTOR * MAX_LIMITS.memory_mb,
+        description="Memory (and swap) in MiB",
+    )
     output_bytes: int | None = Field(
-        default=None, ge=1, description="stdout + stderr together; the rest is cut"
+        default=None,
+        ge=1,
+        le=ABSURD_LIMIT_FACTOR * MAX_LIMITS.output_bytes,
+        description="stdout + stderr together; the rest is cut",
     )
 
 

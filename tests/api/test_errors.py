@@ -8,7 +8,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
-from api.main import create_app, request_body_limit
+from api.main import create_app
 from tests.conftest import auth_headers
 
 
@@ -298,7 +298,7 @@ async def test_a_body_over_the_limit_is_413_before_it_is_read(
     )
     app = create_app(small)
     app.state.engine, app.state.sessionmaker = engine, sessionmaker
-    limit = request_body_limit(small)
+    limit = small.json_body_max_bytes
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         big = {"key": "BIG", "name": "x", "description": "d" * limit}
