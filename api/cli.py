@@ -19,6 +19,7 @@ from api import migrations
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.errors import AppError
+from api.http_limits import bounded_http_protocol
 from api.logs import configure_logging
 from api.models import Role
 from executor.backends import ExecutorUnavailable
@@ -83,6 +84,10 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=None,  # keep the handlers set up above (JSON or text, with request ids)
         timeout_graceful_shutdown=settings.shutdown_grace_s,
+        # A request line and headers over the cap are 431 before they are kept (httptools keeps
+        # any size; h11's own cap, set too, would answer 400)
+        http=bounded_http_protocol(settings.request_head_max_bytes),
+        h11_max_incomplete_event_size=settings.request_head_max_bytes,
     )
     GracefulServer(config, application).run()
 

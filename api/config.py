@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     # A JSON body (every route but uploads and job submissions, which declare their own); larger
     # is 413 before it is read
     json_body_max_bytes: int = 512 * 1024
+    request_head_max_bytes: int = 32 * 1024  # request line + headers; larger is 431 (`serve`)
     registration: Literal["open", "closed"] = "open"
     cors_origins: list[str] = Field(default_factory=list)
     executor_backend: Literal["auto", "docker", "bwrap", "off"] = "auto"

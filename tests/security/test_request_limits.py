@@ -1,24 +1,33 @@
-"""Finding 2 and 21 of issue 18: request bodies cost what their route allows, no more.
+"""Findings 2, 16 and 21 of issue 18: a request costs what its route allows, no more.
 
 An anonymous `POST /auth/register` of 14.5 MB JSON with 1.2 million unknown keys took 20.6 s,
 blocked every other request for 13.5 s, grew the process by 1.2 GB and answered 109 MB. JSON
 bodies now have their own small limit (routes that need more declare it), their parse is bounded
 (depth, values, finite numbers) before any model sees them, and a 422 lists at most ten errors.
+A 16 MB request header was accepted too; a head over a few tens of KB is now 431.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from api.errors import MAX_LISTED_ERRORS
+from api.http_limits import BoundedH11Protocol, bounded_http_protocol
 from api.middleware import MAX_JSON_DEPTH, MAX_JSON_VALUES
 from tests.conftest import auth_headers
+from tests.support.postgres import free_port
 
 REGISTER = "/api/v1/auth/register"
 JOBS = "/api/v1/jobs"
@@ -276,3 +285,129 @@ async def test_a_large_valid_json_body_is_parsed_off_the_loop_and_accepted(clien
     assert r.status_code in (201, 422), r.text
     assert r.json().get("code") != "payload_too_large"
     assert "json_" not in r.text
+
+
+# -- finding 16: request heads ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nimbus_serve(tmp_path_factory) -> Iterator[tuple[str, int, int]]:
+    """`nimbus serve` as users start it: (host, port, pid)."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "NIMBUS_DATA_DIR": str(tmp_path_factory.mktemp("serve")),
+        "NIMBUS_EXECUTOR_BACKEND": "off",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "api", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert proc.poll() is None, "nimbus serve exited"
+            assert time.monotonic() < deadline, "nimbus serve did not start"
+            time.sleep(0.2)
+        yield "127.0.0.1", port, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def send_head(host: str, port: int, head: bytes) -> bytes:
+    """Send a request head over a bare socket (all of it, unless the server closes first) and
+    read the answer."""
+    with socket.create_connection((host, port), timeout=20) as sock:
+        try:
+            for start in range(0, len(head), 64 * 1024):
+                sock.sendall(head[start : start + 64 * 1024])
+        except OSError:
+            pass  # refused while sending
+        answer = b""
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except OSError:
+            pass
+    return answer
+
+
+def head_with(header_bytes: int, *, lines: int = 1) -> bytes:
+    value = "a" * (header_bytes // lines)
+    extra = "".join(f"X-Pad-{i}: {value}\r\n" for i in range(lines))
+    return f"GET /healthz HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n".encode()
+
+
+def process_rss_peak(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_ordinary_headers_are_served(nimbus_serve):
+    host, port, _ = nimbus_serve
+    answer = send_head(host, port, head_with(8 * 1024))
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+@pytest.mark.parametrize(
+    ("size", "lines"),
+    [(64 * 1024, 1), (16 * 1024 * 1024, 1), (200 * 1024, 10_000)],
+    ids=["64KB", "16MB", "10000-headers"],
+)
+def test_oversized_request_headers_are_431_without_being_kept(nimbus_serve, size, lines):
+    host, port, pid = nimbus_serve
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+    before = process_rss_peak(pid)
+    started = time.monotonic()
+    answer = send_head(host, port, head_with(size, lines=lines))
+    seconds = time.monotonic() - started
+    grown = process_rss_peak(pid) - before
+    print(f"\n{size} bytes of headers: {answer[:40]!r} in {seconds:.3f} s, RSS +{grown >> 10} KB")
+    assert answer.startswith(b"HTTP/1.1 431"), answer[:200]
+    assert b'"code": "request_headers_too_large"' in answer
+    assert grown < 8 << 20  # a 16 MB header grew it by 16 MB and more
+    answer = send_head(host, port, head_with(1024))  # and the server goes on
+    assert answer.startswith(b"HTTP/1.1 200")
+
+
+async def test_the_h11_protocol_refuses_oversized_heads_with_431_too():
+    async def hello(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hi"})
+
+    port = free_port()
+    config = uvicorn.Config(
+        hello,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        http=bounded_http_protocol(32 * 1024, http="h11"),
+    )
+    assert config.http.__mro__[1] is BoundedH11Protocol
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:  # noqa: ASYNC110 - uvicorn offers no event
+            await asyncio.sleep(0.01)
+        small = await asyncio.to_thread(send_head, "127.0.0.1", port, head_with(1024))
+        big = await asyncio.to_thread(send_head, "127.0.0.1", port, head_with(64 * 1024))
+        many = await asyncio.to_thread(
+            send_head, "127.0.0.1", port, head_with(200 * 1024, lines=5_000)
+        )
+    finally:
+        server.should_exit = True
+        await task
+    assert small.startswith(b"HTTP/1.1 200"), small[:200]
+    assert big.startswith(b"HTTP/1.1 431"), big[:200]
+    assert many.startswith(b"HTTP/1.1 431"), many[:200]
