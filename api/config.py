@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     worker_id: str = ""  # empty: <hostname>-<pid>
     worker_shutdown_grace_s: float = 10.0  # running jobs get this long before being requeued
     shutdown_grace_s: int = 20  # on SIGTERM, in-flight requests get this long to finish
+    metrics_token: str | None = None  # set: /metrics wants it as a Bearer token; else local only
     worker_metrics_port: int | None = None  # `nimbus worker` serves /metrics here when set
     worker_metrics_host: str = "127.0.0.1"
     worker_reap_on_start: bool = True  # off when several workers share one Docker engine
@@ -84,7 +85,9 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: Literal["json", "text"] | None = None  # default: json in production, else text
 
-    @field_validator("smtp_url", "s3_endpoint_url", "worker_metrics_port", mode="before")
+    @field_validator(
+        "smtp_url", "s3_endpoint_url", "worker_metrics_port", "metrics_token", mode="before"
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         """`NIMBUS_SMTP_URL: ${NIMBUS_SMTP_URL:-}` in a compose file means "no SMTP"."""

@@ -10,12 +10,16 @@ remembers the template of recently seen paths.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from prometheus_fastapi_instrumentator import Instrumentator, routing
 from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentatorMiddleware
 from starlette.requests import Request
+
+from api.errors import Forbidden, InvalidToken
 
 ROUTE_NAMES_KEPT = 4096
 """Request paths whose route template is remembered (the oldest is forgotten first)."""
@@ -43,10 +47,50 @@ class _RouteCachingMiddleware(PrometheusInstrumentatorMiddleware):
         return (name, True) if name is not None else (request.url.path, False)
 
 
+class MetricsNotPublic(Forbidden):
+    code = "metrics_not_public"
+    title = "Metrics are not public"
+
+
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-real-ip")
+
+
+def _from_this_host(request: Request) -> bool:
+    """A client on this host that no proxy forwarded (a proxy here would make every visitor
+    look local)."""
+    if request.client is None or any(name in request.headers for name in FORWARDING_HEADERS):
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+async def metrics_access(request: Request) -> None:
+    """`/metrics` tells the world about every route, the queue and the sandboxes. With
+    `NIMBUS_METRICS_TOKEN` set it answers whoever sends it as a Bearer token (Prometheus can);
+    without one, only clients on this host."""
+    token: str | None = request.app.state.settings.metrics_token
+    if token is None:
+        if not _from_this_host(request):
+            raise MetricsNotPublic(
+                "/metrics answers only clients on this host; set NIMBUS_METRICS_TOKEN and send "
+                "it as 'Authorization: Bearer <token>' to scrape from elsewhere"
+            )
+        return
+    scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+        raise InvalidToken("Send 'Authorization: Bearer <NIMBUS_METRICS_TOKEN>' for /metrics")
+
+
 def instrument(app: FastAPI) -> None:
-    """Count and time every request by route template; serve them on ``/metrics``."""
+    """Count and time every request by route template; serve them on ``/metrics`` to those
+    `metrics_access` lets in."""
     Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=False
+        app,
+        endpoint="/metrics",
+        include_in_schema=False,
+        dependencies=[Depends(metrics_access)],
     )
     for middleware in app.user_middleware:
         factory: Any = middleware.cls

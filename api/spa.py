@@ -14,7 +14,9 @@ API_PREFIXES = ("api/", "docs", "openapi.json", "metrics", "healthz", "readyz")
 
 class SPAStaticFiles(StaticFiles):
     async def get_response(self, path: str, scope: Scope) -> Response:
-        if path.startswith(API_PREFIXES):
+        # Source maps would publish the app's source; production builds make none, and one
+        # left over in the directory is not served either.
+        if path.startswith(API_PREFIXES) or path.endswith(".map"):
             raise HTTPException(status_code=404)
         try:
             return await super().get_response(path, scope)

@@ -15,7 +15,8 @@ export default defineConfig({
     },
   },
   build: {
-    sourcemap: true,
+    // Source maps would publish the app's source next to it (issue 18): none in production.
+    sourcemap: false,
   },
   test: {
     environment: "jsdom",

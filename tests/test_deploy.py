@@ -24,6 +24,7 @@ SECRETS = {
     "S3_ACCESS_KEY": "s3-access",
     "S3_SECRET_KEY": "s3-secret-value",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "NIMBUS_METRICS_TOKEN": "metrics-token-value",
     "DOCKER_GID": "999",
 }
 ONE_SHOTS = {"migrate", "s3-init"}
