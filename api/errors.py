@@ -178,6 +178,12 @@ class ValidationProblem(Problem):
     errors_total: int = Field(
         description="How many problems were found, the ones not listed included", ge=0
     )
+    reason: str | None = Field(
+        default=None,
+        description="`weak_password`: why, as a stable key (common_password, context, "
+        "repeated_character, whitespace_only, repeated, keyboard_pattern, sequence, date, "
+        "dictionary_words, guessable)",
+    )
 
 
 BODY_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's HTTPException detail
