@@ -1,44 +1,60 @@
 """Bubblewrap sandbox backend: the fallback when no Docker engine answers. WEAKER than Docker.
 
-Each job runs ``python3`` from the host's own ``/usr`` (bound read-only) inside fresh user, pid,
-network, IPC, UTS and cgroup namespaces (``--unshare-all``: only a loopback-less network), with
-``--die-with-parent``, ``--new-session``, every capability dropped, an empty environment, uid
-65534, a private ``/proc`` and ``/dev``, a size-capped ``/tmp`` tmpfs and the job's own directory
-bound at ``/work/job``. Resource limits are rlimits set with ``prlimit`` (address space, file
-size, open files, processes, CPU seconds, no core files); the worker kills it at the wall-clock
-limit and caps output while streaming.
+Each job runs ``python3`` from the host's own ``/usr`` (bound read-only, ``nosuid``, every
+setuid/setgid file hidden under an empty device) inside fresh user, pid, network, IPC, UTS and
+cgroup namespaces (``--unshare-all``: only a loopback-less network) with further user namespaces
+disabled (``--disable-userns``), Nimbus's seccomp filter (`executor.seccomp`, the rules Docker
+gets too), ``--die-with-parent``, ``--new-session``, every capability dropped, an empty
+environment, uid 65534 inside, a private ``/proc`` and ``/dev``, and size-capped tmpfs mounts for
+``/tmp``, ``/dev/shm`` and the work directory ``/work/job``. Resource limits are rlimits set with
+``prlimit`` (address space, file size, open files, processes, CPU seconds, no core files); the
+worker stops it at the wall-clock limit and caps output while streaming.
 
-Why weaker than Docker: it shares the host kernel *and* the host's ``/usr`` (host tools and
-libraries are visible read-only); memory is an address-space rlimit, not a cgroup (a memory bomb
-surfaces as ``MemoryError``, reported as ``memory_exceeded`` by matching the traceback's last
-line); RLIMIT_NPROC counts every process of uid 65534 on the host, so concurrent jobs share it,
-and it does not apply when bwrap cannot switch to uid 65534; there is no CPU rate limit (only CPU
-seconds) and no disk quota beyond the per-file size limit.
+Isolation between jobs: a worker running as root gives each concurrent slot its own host uid
+(``SLOT_UID_BASE + slot``), so RLIMIT_NPROC, which counts a uid's processes host-wide, is one
+job's alone, and puts each slot in its own cgroup v1 ``cpu`` group with a CFS quota of
+``limits.cpus``. An unprivileged worker can do neither: its jobs share its uid (one job's fork
+bomb can then starve another's) and, without a cgroup it may write, only CPU seconds are bounded;
+`BwrapBackend.cpu_rate_limited` and `BwrapBackend.isolation` say which applies.
 
-Output files are read after the sandbox is gone (its pid namespace dies with it) with
-``os.fwalk`` and ``O_NOFOLLOW`` opens; only regular files with a single link are taken.
+Why weaker than Docker even so: it shares the host kernel *and* the host's ``/usr`` (host tools
+and libraries are visible read-only); memory is an address-space rlimit, not a cgroup (a memory
+bomb surfaces as ``MemoryError``, reported as ``memory_exceeded`` by matching the traceback's last
+line), and tmpfs pages are host memory outside it.
+
+The work directory is a tmpfs of the inputs plus the output-files cap that exists only inside the
+sandbox, so the kernel caps it and the host never opens a path the sandbox controls. The sandbox's
+pid 1 is a supervisor (`SUPERVISOR`, run with ``--as-pid-1``) that talks to the worker over a
+socket: it writes the inputs, runs the program as its child, and when the program ends (or the
+worker asks it to stop: timeout, cancel, output cap) kills every other process, then streams the
+changed regular files back as a tar, which the worker parses in memory with the caps of
+`executor.archive`. The supervisor runs as the sandbox user, so its answer is as untrusted as the
+program's; as pid 1 of the namespace the program cannot kill it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import logging
+import marshal
 import os
 import shutil
-import stat
-import tempfile
+import socket
 import time
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
-from executor.archive import CollectedFiles
+from executor import seccomp
+from executor.archive import read_output_files
 from executor.backends.base import (
     ExecutorUnavailable,
     InvalidJob,
     JobSpec,
     Limits,
     Outcome,
-    OutputFile,
     OutputSink,
     RunResult,
     StreamName,
@@ -46,9 +62,223 @@ from executor.backends.base import (
 )
 from executor.backends.streams import OutputCollector
 
+log = logging.getLogger(__name__)
+
 SANDBOX_UID = 65534
+"""The uid (and gid) the program sees inside the sandbox."""
+SLOT_UID_BASE = 420_000
+"""A root worker runs slot N as host uid/gid ``SLOT_UID_BASE + N``: a range no distribution
+allocates (systemd leaves 65536-524287 unused)."""
+MAX_SLOTS = 1024
 KILL_GRACE_S = 5.0
+STOP_GRACE_S = 3.0
+"""How long the supervisor gets to end the program and send the files, once asked to stop."""
+READ_GRACE_S = 2.0
+"""After exit, how long to wait for the tail of the output and file streams."""
+PAGE = os.sysconf("SC_PAGE_SIZE")
+TAR_MEMBER_OVERHEAD = 3 * 512
+"""A PAX header, its ustar header and padding: what one output file costs in the stream."""
+CFS_PERIOD_US = 100_000
 INSTALL_HINT = "apt-get install bubblewrap"
+BOUND_ROOTS = ("usr", "bin", "lib", "lib64", "sbin")
+
+SUPERVISOR = r"""
+import marshal, os, select, signal, sys, zlib
+sock, argv = int(sys.argv[1]), sys.argv[2:]
+
+def receive(n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = os.read(sock, min(n - len(data), 1 << 20))
+        if not chunk:
+            os._exit(125)
+        data += chunk
+    return data
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+max_files, budget, inputs = marshal.loads(receive(int.from_bytes(receive(8), "big")))
+for path, size, _ in inputs:
+    if "/" in path:
+        os.makedirs(path.rpartition("/")[0], 0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    while size:
+        chunk = receive(min(size, 1 << 20))
+        write_all(fd, chunk)
+        size -= len(chunk)
+    os.close(fd)
+os.set_inheritable(sock, False)
+wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+signal.set_wakeup_fd(wake_w)
+signal.signal(signal.SIGCHLD, lambda *_: None)
+child = os.posix_spawn(argv[0], argv, os.environ)
+os.write(sock, b"S")
+status = None
+while status is None:
+    if sock in select.select([wake_r, sock], [], [])[0]:
+        # the worker asks us to stop (time is up, cancelled, output cap), or is gone; read the
+        # request, or closing with it unread would reset the connection and lose our answer
+        os.read(sock, 64)
+        break
+    os.read(wake_r, 512)
+    while status is None:
+        try:
+            pid, st = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+        if pid == child:
+            status = st
+while True:  # end every other process; none can signal us, the namespace's pid 1
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        pid, st = os.waitpid(-1, 0)
+    except ChildProcessError:
+        break
+    if pid == child:
+        status = st
+code = 137 if status is None else os.waitstatus_to_exitcode(status)
+code = 128 - code if code < 0 else code
+full = os.statvfs(".").f_bavail == 0
+known = {path: (size, crc) for path, size, crc in inputs}
+try:
+    os.write(sock, b"F" if full else b"-")
+    tar, out, sent, total, stack = None, None, 0, 0, [""]
+    while stack and sent <= max_files and total <= budget:
+        top = stack.pop()
+        with os.scandir(top or ".") as listing:
+            entries = sorted(listing, key=lambda e: e.name, reverse=True)
+        for entry in entries:
+            path = top + entry.name
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(path + "/")
+                continue
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                continue
+            with open(fd, "rb") as f:
+                st = os.fstat(fd)
+                if st.st_nlink != 1:
+                    continue
+                if known.get(path, (-1,))[0] == st.st_size:
+                    if known[path][1] == zlib.crc32(f.read()):
+                        continue
+                    f.seek(0)
+                if tar is None:
+                    import tarfile
+                    out = open(sock, "wb", buffering=1 << 16, closefd=False)
+                    tar = tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT)
+                info = tarfile.TarInfo(path)
+                info.size, info.mode, info.mtime = st.st_size, 0o600, int(st.st_mtime)
+                try:
+                    tar.addfile(info, f)
+                except (UnicodeError, ValueError):
+                    continue
+            sent, total = sent + 1, total + st.st_size
+            if sent > max_files or total > budget:
+                break
+    if tar is not None:
+        tar.close()
+        out.flush()
+except OSError:
+    pass
+os._exit(code)
+"""
+
+
+class CpuCgroups:
+    """One cgroup v1 ``cpu`` group per slot, under the worker's own cgroup, where it may write.
+
+    Layout: ``<cpu hierarchy>/<our cgroup>/nimbus-bwrap-<pid>/slot-<n>``; each job's quota is
+    written before it starts (``limits.cpus`` of ``CFS_PERIOD_US``). Groups left by a worker that
+    died are removed at `setup`.
+    """
+
+    def __init__(self, root: Path = Path("/sys/fs/cgroup")) -> None:
+        self.root = root
+        self.base: Path | None = None
+        self._quota: dict[int, int] = {}
+
+    def setup(self) -> bool:
+        parent = self._own_cpu_cgroup()
+        if parent is None or not (parent / "cpu.cfs_quota_us").exists():
+            return False
+        for stale in parent.glob("nimbus-bwrap-*"):
+            pid = stale.name.rpartition("-")[2]
+            if pid.isdigit() and not Path("/proc", pid).exists():
+                self._remove(stale)
+        base = parent / f"nimbus-bwrap-{os.getpid()}"
+        try:
+            base.mkdir(exist_ok=True)
+        except OSError:
+            return False
+        self.base = base
+        return True
+
+    def _own_cpu_cgroup(self) -> Path | None:
+        try:
+            lines = Path("/proc/self/cgroup").read_text().splitlines()
+        except OSError:
+            return None
+        for line in lines:
+            _, controllers, path = line.split(":", 2)
+            if "cpu" in controllers.split(","):
+                return self.root / controllers / path.lstrip("/")
+        return None
+
+    def procs_file(self, slot: int, cpus: float) -> Path:
+        """The ``cgroup.procs`` of ``slot``'s group, its quota set to ``cpus``."""
+        if self.base is None:
+            raise RuntimeError("CpuCgroups.setup() found no writable cpu hierarchy")
+        group = self.base / f"slot-{slot}"
+        quota = max(1000, int(cpus * CFS_PERIOD_US))
+        if self._quota.get(slot) != quota:
+            group.mkdir(exist_ok=True)
+            (group / "cpu.cfs_period_us").write_text(str(CFS_PERIOD_US))
+            (group / "cpu.cfs_quota_us").write_text(str(quota))
+            self._quota[slot] = quota
+        return group / "cgroup.procs"
+
+    def close(self) -> None:
+        if self.base is not None:
+            self._remove(self.base)
+        self.base = None
+        self._quota.clear()
+
+    @staticmethod
+    def _remove(group: Path) -> None:
+        for slot in group.glob("slot-*"):
+            with contextlib.suppress(OSError):
+                slot.rmdir()
+        with contextlib.suppress(OSError):
+            group.rmdir()
+
+
+@functools.cache
+def privileged_files(roots: tuple[str, ...] = BOUND_ROOTS) -> tuple[str, ...]:
+    """Every setuid or setgid file under the host directories the sandbox binds."""
+    found: list[str] = []
+    for name in roots:
+        top = Path("/", name)
+        if top.is_symlink() or not top.is_dir():
+            continue
+        for dirpath, _dirnames, filenames in os.walk(top):
+            for filename in filenames:
+                path = os.path.join(dirpath, filename)
+                with contextlib.suppress(OSError):
+                    if os.lstat(path).st_mode & 0o6000:
+                        found.append(path)
+    return tuple(sorted(found))
 
 
 class BwrapBackend:
@@ -60,28 +290,69 @@ class BwrapBackend:
         self,
         bwrap: str | None = None,
         python: str = "/usr/bin/python3",
-        work_root: str | None = None,
+        cgroups: CpuCgroups | None = None,
     ) -> None:
         self.bwrap = bwrap or shutil.which("bwrap")
         self.prlimit = shutil.which("prlimit")
         self.setpriv = shutil.which("setpriv")
+        self.shell = shutil.which("sh")
         self.python = python
-        self.work_root = work_root
+        self.cgroups = cgroups if cgroups is not None else CpuCgroups()
+        self.cpu_rate_limited = False
+        """Whether each job's CPU rate is bounded (a cgroup quota), not only its CPU seconds."""
+        self._prepared = False
+        self._prepare_lock = asyncio.Lock()
+        self._busy_slots: set[int] = set()
+
+    @property
+    def uid_per_slot(self) -> bool:
+        """Root workers run every concurrent job under a host uid of its own."""
+        return os.geteuid() == 0
+
+    @property
+    def isolation(self) -> str:
+        """What separates jobs from each other here, for the runtime's description."""
+        uids = "a uid per job slot" if self.uid_per_slot else "one shared uid (worker not root)"
+        cpu = "CPU rate bounded by a cgroup" if self.cpu_rate_limited else "CPU rate NOT limited"
+        return f"bubblewrap: {uids}; {cpu}; memory by rlimit, no cgroup"
+
+    async def _prepare(self) -> None:
+        async with self._prepare_lock:
+            if self._prepared:
+                return
+            await asyncio.to_thread(privileged_files)
+            if self.uid_per_slot:
+                self.cpu_rate_limited = await asyncio.to_thread(self.cgroups.setup)
+            if not self.cpu_rate_limited:
+                log.warning("bubblewrap jobs: no writable cpu cgroup, CPU rate not limited")
+            self._prepared = True
 
     async def check(self) -> None:
         if self.bwrap is None or not await asyncio.to_thread(os.access, self.bwrap, os.X_OK):
             raise ExecutorUnavailable(f"bubblewrap is not installed: {INSTALL_HINT}")
-        if self.prlimit is None:
-            raise ExecutorUnavailable("prlimit is missing: apt-get install util-linux")
+        if self.prlimit is None or (self.uid_per_slot and self.setpriv is None):
+            raise ExecutorUnavailable("prlimit or setpriv is missing: apt-get install util-linux")
+        if self.shell is None:
+            raise ExecutorUnavailable("sh is missing: apt-get install dash")
         if not await asyncio.to_thread(os.path.exists, self.python):
             raise ExecutorUnavailable(f"{self.python} is missing: apt-get install python3")
-        proc = await asyncio.create_subprocess_exec(
-            *self._bwrap_args(Limits(), Path("/nonexistent"), bind_work=False),
-            "/usr/bin/true",
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        try:
+            seccomp.bpf_program()
+        except seccomp.SeccompUnavailable as exc:
+            raise ExecutorUnavailable(str(exc)) from exc
+        await self._prepare()
+        rules = _seccomp_pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command(Limits(), 0, rules, work_bytes=PAGE),
+                "/usr/bin/true",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                pass_fds=(rules,),
+            )
+        finally:
+            os.close(rules)
         async with asyncio.timeout(10):
             _, err = await proc.communicate()
         if proc.returncode != 0:
@@ -90,12 +361,18 @@ class BwrapBackend:
                 "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
             )
 
-    def _bwrap_args(self, limits: Limits, work: Path, *, bind_work: bool = True) -> list[str]:
-        if self.bwrap is None or self.prlimit is None:
+    def _command(self, limits: Limits, slot: int, seccomp_fd: int, *, work_bytes: int) -> list[str]:
+        """Everything before the program: cgroup, rlimits, the slot's uid, bubblewrap."""
+        if self.bwrap is None or self.prlimit is None or self.shell is None:
             raise ExecutorUnavailable(f"bubblewrap or prlimit is not installed: {INSTALL_HINT}")
+        args: list[str] = []
+        if self.cpu_rate_limited:
+            # join the slot's cpu group before anything forks, then become the sandbox
+            procs = self.cgroups.procs_file(slot, limits.cpus)
+            args += [self.shell, "-c", 'echo $$ > "$0" && exec "$@"', str(procs)]
         memory = limits.memory_mb * 1024 * 1024
         cpu_s = max(1, int(limits.wall_time_s) + 1)
-        args = [
+        args += [
             self.prlimit,
             f"--as={memory}:{memory}",
             f"--fsize={limits.max_file_bytes}:{limits.max_file_bytes}",
@@ -105,19 +382,20 @@ class BwrapBackend:
             "--core=0:0",
             "--",
         ]
-        if os.geteuid() == 0 and self.setpriv is not None:
-            # As root, bwrap's user namespace would map the sandbox to host uid 0, which
-            # RLIMIT_NPROC exempts; drop to 65534 first so the sandbox really is "nobody".
-            args += [
-                self.setpriv,
-                f"--reuid={SANDBOX_UID}",
-                f"--regid={SANDBOX_UID}",
-                "--clear-groups",
-                "--",
-            ]
+        if self.uid_per_slot:
+            if self.setpriv is None:
+                raise ExecutorUnavailable("setpriv is missing: apt-get install util-linux")
+            # as root, bwrap would map the sandbox to host uid 0 (exempt from RLIMIT_NPROC);
+            # a uid of the slot's own keeps the process count per job
+            host_id = str(SLOT_UID_BASE + slot)
+            args += [self.setpriv, f"--reuid={host_id}", f"--regid={host_id}", "--clear-groups"]
+            args += ["--"]
+        shm = tmp = str(limits.tmpfs_mb * 1024 * 1024)
         args += [
             self.bwrap,
             "--unshare-all",
+            "--unshare-user",
+            "--disable-userns",
             "--die-with-parent",
             "--new-session",
             "--cap-drop",
@@ -132,21 +410,25 @@ class BwrapBackend:
             str(SANDBOX_UID),
             "--hostname",
             "sandbox",
+            "--seccomp",
+            str(seccomp_fd),
             "--ro-bind",
             "/usr",
             "/usr",
         ]
-        for link in ("bin", "lib", "lib64", "sbin"):
+        for link in BOUND_ROOTS[1:]:
             if Path("/", link).is_symlink():
                 args += ["--symlink", os.readlink(Path("/", link)), f"/{link}"]
             elif Path("/", link).is_dir():
                 args += ["--ro-bind", f"/{link}", f"/{link}"]
+        for path in privileged_files():
+            args += ["--ro-bind", "/dev/null", path]  # a device on a nodev mount: not runnable
         args += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
         args += ["--proc", "/proc", "--dev", "/dev"]
-        args += ["--size", str(limits.tmpfs_mb * 1024 * 1024), "--tmpfs", "/tmp"]  # noqa: S108
-        if bind_work:
-            args += ["--bind", str(work), "/work/job", "--chdir", "/work/job"]
-        args += ["--remount-ro", "/", "--"]
+        args += ["--size", tmp, "--tmpfs", "/tmp"]  # noqa: S108
+        args += ["--size", shm, "--tmpfs", "/dev/shm"]  # noqa: S108
+        args += ["--perms", "0700", "--size", str(work_bytes), "--tmpfs", "/work/job"]
+        args += ["--chdir", "/work/job", "--remount-ro", "/", "--as-pid-1", "--"]
         return args
 
     async def run(
@@ -158,33 +440,59 @@ class BwrapBackend:
             return RunResult(outcome=Outcome.ERROR, error=str(exc))
         if self.bwrap is None or self.prlimit is None:
             return RunResult(outcome=Outcome.ERROR, error=f"bubblewrap missing: {INSTALL_HINT}")
-        base = Path(tempfile.mkdtemp(prefix="nimbus-bwrap-", dir=self.work_root))
         try:
-            work = base / "job"
-            _write_inputs(work, spec.files)
-            return await self._run_in(work, spec, sink, cancel)
-        except OSError as exc:
+            await self._prepare()
+            slot = self._take_slot()
+        except (OSError, RuntimeError) as exc:
+            return RunResult(outcome=Outcome.ERROR, error=f"sandbox failure: {exc}")
+        try:
+            return await self._run_in(spec, sink, cancel, slot)
+        except (OSError, seccomp.SeccompUnavailable, ExecutorUnavailable) as exc:
             return RunResult(outcome=Outcome.ERROR, error=f"sandbox failure: {exc}")
         finally:
-            # rmtree is fd-based on Linux and does not follow symlinks the sandbox left behind
-            await asyncio.to_thread(shutil.rmtree, base, True)
+            self._busy_slots.discard(slot)
+
+    def _take_slot(self) -> int:
+        for slot in range(MAX_SLOTS):
+            if slot not in self._busy_slots:
+                self._busy_slots.add(slot)
+                return slot
+        raise RuntimeError(f"more than {MAX_SLOTS} concurrent bubblewrap jobs")
 
     async def _run_in(
-        self, work: Path, spec: JobSpec, sink: OutputSink | None, cancel: asyncio.Event | None
+        self, spec: JobSpec, sink: OutputSink | None, cancel: asyncio.Event | None, slot: int
     ) -> RunResult:
         limits = spec.limits
+        host_end, sandbox_end = socket.socketpair()
+        rules = _seccomp_pipe()
         started = time.monotonic()
-        proc = await asyncio.create_subprocess_exec(
-            *self._bwrap_args(limits, work),
-            self.python,
-            "-B",  # no __pycache__ next to the user's files
-            spec.entrypoint,
-            *spec.args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={},
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self._command(limits, slot, rules, work_bytes=work_dir_bytes(limits, spec.files)),
+                self.python,
+                "-I",
+                "-S",
+                "-B",
+                "-c",
+                SUPERVISOR,
+                str(sandbox_end.fileno()),
+                self.python,
+                "-B",  # no __pycache__ next to the user's files
+                spec.entrypoint,
+                *spec.args,
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env={},
+                pass_fds=(sandbox_end.fileno(), rules),
+            )
+        except BaseException:
+            host_end.close()
+            raise
+        finally:
+            sandbox_end.close()
+            os.close(rules)
+        control_reader, control = await asyncio.open_unix_connection(sock=host_end)
         stdin, stdout, stderr_pipe = proc.stdin, proc.stdout, proc.stderr
         if stdin is None or stdout is None or stderr_pipe is None:
             raise RuntimeError("subprocess pipes missing")
@@ -192,6 +500,8 @@ class BwrapBackend:
 
         async def feed() -> None:
             with contextlib.suppress(OSError):  # the program may exit without reading
+                control.write(_inputs_message(limits, spec.files))
+                await control.drain()
                 stdin.write(spec.stdin)
                 await stdin.drain()
                 stdin.close()
@@ -205,10 +515,12 @@ class BwrapBackend:
                     return
                 await collector.feed(name, chunk)
 
+        report = _Report(_report_cap(limits))
         readers = [
             asyncio.create_task(pump(stdout, "stdout")),
             asyncio.create_task(pump(stderr_pipe, "stderr")),
         ]
+        receiver = asyncio.create_task(report.receive(control_reader, control))
         writer = asyncio.create_task(feed())
         exited = asyncio.create_task(proc.wait())
         cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
@@ -232,28 +544,51 @@ class BwrapBackend:
                     break
                 if overflow in done:
                     break
+            if not exited.done() and not control.is_closing():
+                with contextlib.suppress(OSError):
+                    control.write(b"!")  # the supervisor ends the program and sends the files
+                await asyncio.wait({exited}, timeout=STOP_GRACE_S)
             if not exited.done():
                 with contextlib.suppress(ProcessLookupError):
                     proc.kill()  # bwrap dies, --die-with-parent takes the sandbox's pid 1 along
                 await asyncio.wait({exited}, timeout=KILL_GRACE_S)
-            await asyncio.wait(readers, timeout=2.0)
+            await asyncio.wait([*readers, receiver], timeout=READ_GRACE_S)
             finished = time.monotonic()
             await collector.finish()
         finally:
-            helpers = (*readers, writer, exited, overflow, *([cancelled] if cancelled else []))
+            helpers = (
+                *readers,
+                receiver,
+                writer,
+                exited,
+                overflow,
+                *([cancelled] if cancelled else []),
+            )
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+            control.close()
         status = proc.returncode if proc.returncode is not None else -9
         exit_code, signal = (128 - status, -status) if status < 0 else (status, None)
         if signal is None and status > 128:
             signal = status - 128
         stderr = collector.text("stderr")
+        collected = read_output_files(
+            report.tar,
+            max_files=limits.max_files,
+            max_file_bytes=limits.max_file_bytes,
+            max_total_bytes=limits.files_total_bytes,
+            unchanged=spec.files,
+            cut_short=report.cut_short or report.work_full,
+        )
         if was_cancelled:
             outcome = Outcome.CANCELLED
         elif timed_out:
             outcome = Outcome.TIMED_OUT
-        elif collector.exceeded:
+        elif not report.started:
+            detail = stderr.strip().splitlines()[-1:] or [f"exit status {status}"]
+            return RunResult(outcome=Outcome.ERROR, error=f"sandbox failure: {detail[0]}")
+        elif collector.exceeded or report.work_full:
             outcome = Outcome.OUTPUT_EXCEEDED
         elif exit_code != 0 and stderr.rstrip().endswith("MemoryError"):
             outcome = Outcome.MEMORY_EXCEEDED
@@ -261,7 +596,6 @@ class BwrapBackend:
             outcome = Outcome.TIMED_OUT  # SIGXCPU: the CPU-seconds rlimit
         else:
             outcome = outcome_for_exit(exit_code)
-        collected = await asyncio.to_thread(collect_files, work, limits, spec.files)
         return RunResult(
             outcome=outcome,
             exit_code=exit_code,
@@ -276,68 +610,72 @@ class BwrapBackend:
         )
 
     async def close(self) -> None:
-        return None
+        await asyncio.to_thread(self.cgroups.close)
+        self.cpu_rate_limited = False
+        self._prepared = False
 
 
-def _write_inputs(work: Path, files: Mapping[str, bytes]) -> None:
-    """Create the job dir before the sandbox exists, so no path here is sandbox-controlled."""
-    work.parent.chmod(0o711)  # the unprivileged bwrap must reach job/ (itself 0700, 65534)
-    work.mkdir(mode=0o700)
-    for path, content in files.items():
-        target = work / path
-        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
-    if os.geteuid() == 0:
-        # the sandbox runs as 65534; hand it the (still host-created, link-free) tree
-        for dirpath, dirnames, filenames in os.walk(work):
-            for name in (*dirnames, *filenames):
-                os.chown(
-                    os.path.join(dirpath, name), SANDBOX_UID, SANDBOX_UID, follow_symlinks=False
-                )
-        os.chown(work, SANDBOX_UID, SANDBOX_UID)
+class _Report:
+    """What the supervisor sends back: started, whether the work directory filled, the files."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.started = False
+        self.work_full = False
+        self.cut_short = False
+        self._chunks: list[bytes] = []
+
+    async def receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await self._receive(reader, writer)
+        except OSError:  # a supervisor gone mid-answer: what came is kept, flagged as cut
+            self.cut_short = True
+
+    async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.started = await reader.read(1) == b"S"
+        if not self.started:
+            return
+        self.work_full = await reader.read(1) == b"F"
+        size = 0
+        while chunk := await reader.read(64 * 1024):
+            if size + len(chunk) > self.cap:
+                self._chunks.append(chunk[: self.cap - size])
+                self.cut_short = True
+                writer.close()  # the supervisor's next write fails: it stops and exits
+                return
+            self._chunks.append(chunk)
+            size += len(chunk)
+
+    @property
+    def tar(self) -> bytes:
+        return b"".join(self._chunks)
 
 
-def collect_files(work: Path, limits: Limits, unchanged: Mapping[str, bytes]) -> CollectedFiles:
-    """Read regular files under ``work`` without following anything the sandbox created."""
-    result = CollectedFiles()
-    total = 0
+def _seccomp_pipe() -> int:
+    """A pipe's read end holding the compiled filter, for ``bwrap --seccomp FD``."""
+    program = seccomp.bpf_program()
+    read_end, write_end = os.pipe()
     try:
-        walker = os.fwalk(work, follow_symlinks=False)
-        for dirpath, _dirnames, filenames, dir_fd in walker:
-            rel_dir = os.path.relpath(dirpath, work)
-            for name in sorted(filenames):
-                rel = name if rel_dir == "." else f"{rel_dir}/{name}"
-                content = _read_regular(name, dir_fd, limits.max_file_bytes)
-                if content is None:
-                    result.rejected.append(rel)
-                    continue
-                if unchanged.get(rel) == content:
-                    continue
-                if len(result.files) >= limits.max_files or (
-                    total + len(content) > limits.files_total_bytes
-                ):
-                    result.truncated = True
-                    continue
-                total += len(content)
-                result.files.append(OutputFile.of(rel, content))
-    except OSError:
-        result.truncated = True
-    result.files.sort(key=lambda f: f.path)
-    return result
-
-
-def _read_regular(name: str, dir_fd: int, max_bytes: int) -> bytes | None:
-    try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError:
-        return None  # a symlink (ELOOP), vanished, or unreadable
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1 or st.st_size > max_bytes:
-            return None
-        with os.fdopen(os.dup(fd), "rb") as f:
-            return f.read(max_bytes + 1)[:max_bytes]
+        os.write(write_end, program)  # ~2 KB: far below the pipe's buffer
     finally:
-        os.close(fd)
+        os.close(write_end)
+    return read_end
+
+
+def work_dir_bytes(limits: Limits, files: Mapping[str, bytes]) -> int:
+    """The work directory's tmpfs size: the inputs (in whole pages) plus the output-files cap."""
+    pages = sum(-(-len(content) // PAGE) for content in files.values())
+    return limits.files_total_bytes + (pages + len(files) + 16) * PAGE
+
+
+def _report_cap(limits: Limits) -> int:
+    """The most the worker reads back: every file the caps allow, their headers, and one more."""
+    members = limits.max_files + 1
+    return limits.files_total_bytes + limits.max_file_bytes + members * TAR_MEMBER_OVERHEAD + 1024
+
+
+def _inputs_message(limits: Limits, files: Mapping[str, bytes]) -> bytes:
+    """The supervisor's first message: caps and the file list (marshal, host-made), then data."""
+    listing = [(path, len(data), zlib.crc32(data)) for path, data in files.items()]
+    header = marshal.dumps((limits.max_files, limits.files_total_bytes, listing))
+    return b"".join([len(header).to_bytes(8, "big"), header, *files.values()])

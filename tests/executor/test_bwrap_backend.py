@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-from executor.backends import BwrapBackend, ExecutorUnavailable, Limits, Outcome
-from executor.backends.bwrap import collect_files
+from executor.backends import BwrapBackend, ExecutorUnavailable, Outcome
 from tests.executor.helpers import run_job
 
 
@@ -31,19 +29,6 @@ async def test_host_side_sees_no_host_paths(bwrap_backend: BwrapBackend) -> None
         "passwd"
         not in (await run_job(bwrap_backend, "import os; print(os.listdir('/etc'))")).stdout
     )
-
-
-def test_collect_files_skips_links_fifos_and_hardlinks(tmp_path: Path) -> None:
-    work = tmp_path / "job"
-    work.mkdir()
-    (work / "plain.txt").write_bytes(b"plain")
-    (work / "link").symlink_to("/etc/hostname")
-    (work / "dirlink").symlink_to("/etc")
-    os.mkfifo(work / "fifo")
-    (work / "a").write_bytes(b"a")
-    os.link(work / "a", work / "b")
-    collected = collect_files(work, Limits(), {})
-    assert [f.path for f in collected.files] == ["plain.txt"]
 
 
 async def test_missing_bwrap_is_explained(tmp_path: Path) -> None:
