@@ -17,7 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.config import Settings
 from api.jobs.service import ExecutorState
 from api.jobs.signals import PgListener
-from executor.backends import ExecutorUnavailable, SandboxBackend, select_backend
+from executor.backends import (
+    BwrapBackend,
+    ExecutorUnavailable,
+    SandboxBackend,
+    select_backend,
+)
 from executor.worker import Worker, maintenance_loop
 
 log = logging.getLogger(__name__)
@@ -64,9 +69,10 @@ class JobRuntime:
         if not self.settings.executor_in_process:
             return executor_state_without_runtime(self.settings)
         if self.worker is not None and self.backend is not None:
-            return ExecutorState(
-                True, self.backend.name, f"in-process worker on {self.backend.name}"
-            )
+            detail = f"in-process worker on {self.backend.name}"
+            if isinstance(self.backend, BwrapBackend):
+                detail += f" ({self.backend.isolation})"  # e.g. whether the CPU rate is bounded
+            return ExecutorState(True, self.backend.name, detail)
         return ExecutorState(False, None, self._problem or SWITCHED_OFF)
 
     async def start(self, backend: SandboxBackend | None = None) -> None:

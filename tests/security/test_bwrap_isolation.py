@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 
 import pytest
 
+from api.config import Settings
+from api.jobs.runtime import JobRuntime
 from executor.backends import BwrapBackend, Outcome
-from executor.backends.bwrap import SLOT_UID_BASE
+from executor.backends.bwrap import CFS_PERIOD_US, SLOT_UID_BASE, CpuCgroups
 from tests.executor.helpers import run_job
 
 pytestmark = pytest.mark.slow
@@ -191,3 +194,52 @@ async def test_spinning_processes_are_bounded_in_cpu_rate(bwrap_backend: BwrapBa
     assert result.outcome is Outcome.SUCCEEDED, result.stderr
     assert float(result.stdout) <= 0.75  # half a CPU, with room for the period's rounding
     assert "CPU rate bounded" in bwrap_backend.isolation
+
+
+async def test_runtime_description_says_whether_the_cpu_rate_is_bounded(
+    bwrap_backend: BwrapBackend, settings: Settings
+) -> None:
+    runtime = JobRuntime(settings.model_copy(update={"executor_in_process": True}), None, "")  # type: ignore[arg-type]
+    runtime.backend, runtime.worker = bwrap_backend, object()  # type: ignore[assignment]
+    detail = runtime.state.detail
+    assert bwrap_backend.isolation in detail
+    bounded = "CPU rate bounded by a cgroup" if bwrap_backend.cpu_rate_limited else "NOT limited"
+    assert bounded in detail
+
+
+# -- the cpu cgroups, on a directory laid out like the cgroup v1 hierarchy -----------------------
+
+
+def _fake_hierarchy(tmp_path: Path) -> Path:
+    own = Path("/proc/self/cgroup").read_text().splitlines()
+    controllers, path = next(
+        (c, p) for _, c, p in (line.split(":", 2) for line in own) if "cpu" in c.split(",")
+    )
+    group = tmp_path / controllers / path.lstrip("/")
+    group.mkdir(parents=True, exist_ok=True)
+    (group / "cpu.cfs_quota_us").write_text("-1")
+    return group
+
+
+def test_cpu_groups_get_the_jobs_quota_and_are_removed_on_close(tmp_path: Path) -> None:
+    parent = _fake_hierarchy(tmp_path)
+    stale = parent / "nimbus-bwrap-999999999"  # a worker that died
+    (stale / "slot-0").mkdir(parents=True)
+    groups = CpuCgroups(tmp_path)
+    assert groups.setup()
+    assert not stale.exists()
+    procs = groups.procs_file(3, 0.5)
+    assert procs == parent / f"nimbus-bwrap-{os.getpid()}" / "slot-3" / "cgroup.procs"
+    assert (procs.parent / "cpu.cfs_quota_us").read_text() == str(CFS_PERIOD_US // 2)
+    assert (procs.parent / "cpu.cfs_period_us").read_text() == str(CFS_PERIOD_US)
+    for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"):
+        (procs.parent / name).unlink()  # real cgroup files vanish with the group
+    groups.close()
+    assert not (parent / f"nimbus-bwrap-{os.getpid()}").exists()
+
+
+def test_no_cpu_hierarchy_means_no_rate_limit(tmp_path: Path) -> None:
+    groups = CpuCgroups(tmp_path)
+    assert not groups.setup()
+    with pytest.raises(RuntimeError, match="no writable cpu hierarchy"):
+        groups.procs_file(0, 1.0)
