@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import marshal
 import os
@@ -295,7 +296,6 @@ class BwrapBackend:
         self.bwrap = bwrap or shutil.which("bwrap")
         self.prlimit = shutil.which("prlimit")
         self.setpriv = shutil.which("setpriv")
-        self.shell = shutil.which("sh")
         self.python = python
         self.cgroups = cgroups if cgroups is not None else CpuCgroups()
         self.cpu_rate_limited = False
@@ -332,8 +332,6 @@ class BwrapBackend:
             raise ExecutorUnavailable(f"bubblewrap is not installed: {INSTALL_HINT}")
         if self.prlimit is None or (self.uid_per_slot and self.setpriv is None):
             raise ExecutorUnavailable("prlimit or setpriv is missing: apt-get install util-linux")
-        if self.shell is None:
-            raise ExecutorUnavailable("sh is missing: apt-get install dash")
         if not await asyncio.to_thread(os.path.exists, self.python):
             raise ExecutorUnavailable(f"{self.python} is missing: apt-get install python3")
         try:
@@ -344,7 +342,7 @@ class BwrapBackend:
         rules = _seccomp_pipe()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self._command(Limits(), 0, rules, work_bytes=PAGE),
+                *self._command(Limits(), 0, rules, None, work_bytes=PAGE),
                 "/usr/bin/true",
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -361,15 +359,13 @@ class BwrapBackend:
                 "allow unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1)"
             )
 
-    def _command(self, limits: Limits, slot: int, seccomp_fd: int, *, work_bytes: int) -> list[str]:
-        """Everything before the program: cgroup, rlimits, the slot's uid, bubblewrap."""
-        if self.bwrap is None or self.prlimit is None or self.shell is None:
+    def _command(
+        self, limits: Limits, slot: int, seccomp_fd: int, status_fd: int | None, *, work_bytes: int
+    ) -> list[str]:
+        """Everything before the program: rlimits, the slot's uid, bubblewrap."""
+        if self.bwrap is None or self.prlimit is None:
             raise ExecutorUnavailable(f"bubblewrap or prlimit is not installed: {INSTALL_HINT}")
         args: list[str] = []
-        if self.cpu_rate_limited:
-            # join the slot's cpu group before anything forks, then become the sandbox
-            procs = self.cgroups.procs_file(slot, limits.cpus)
-            args += [self.shell, "-c", 'echo $$ > "$0" && exec "$@"', str(procs)]
         memory = limits.memory_mb * 1024 * 1024
         cpu_s = max(1, int(limits.wall_time_s) + 1)
         args += [
@@ -412,6 +408,7 @@ class BwrapBackend:
             "sandbox",
             "--seccomp",
             str(seccomp_fd),
+            *(["--json-status-fd", str(status_fd)] if status_fd is not None else []),
             "--ro-bind",
             "/usr",
             "/usr",
@@ -452,6 +449,22 @@ class BwrapBackend:
         finally:
             self._busy_slots.discard(slot)
 
+    def _place(self, status_fd: int, slot: int, cpus: float) -> bool:
+        """Move the sandbox's pid 1, as bwrap reports it, into ``slot``'s cpu group."""
+        data = b""
+        while b"}" not in data:
+            chunk = os.read(status_fd, 4096)
+            if not chunk:
+                return False  # bwrap ended before it made the sandbox
+            data += chunk
+        try:
+            pid = int(json.loads(data[: data.index(b"}") + 1])["child-pid"])
+            self.cgroups.procs_file(slot, cpus).write_text(str(pid))
+        except (OSError, ValueError, KeyError) as exc:
+            log.error("could not move a bubblewrap job into its cpu cgroup: %s", exc)
+            return False
+        return True
+
     def _take_slot(self) -> int:
         for slot in range(MAX_SLOTS):
             if slot not in self._busy_slots:
@@ -465,10 +478,13 @@ class BwrapBackend:
         limits = spec.limits
         host_end, sandbox_end = socket.socketpair()
         rules = _seccomp_pipe()
+        status_read, status_write = os.pipe() if self.cpu_rate_limited else (None, None)
         started = time.monotonic()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self._command(limits, slot, rules, work_bytes=work_dir_bytes(limits, spec.files)),
+                *self._command(
+                    limits, slot, rules, status_write, work_bytes=work_dir_bytes(limits, spec.files)
+                ),
                 self.python,
                 "-I",
                 "-S",
@@ -484,14 +500,30 @@ class BwrapBackend:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 env={},
-                pass_fds=(sandbox_end.fileno(), rules),
+                pass_fds=(
+                    sandbox_end.fileno(),
+                    rules,
+                    *([status_write] if status_write is not None else []),
+                ),
             )
         except BaseException:
             host_end.close()
+            if status_read is not None:
+                os.close(status_read)
             raise
         finally:
             sandbox_end.close()
             os.close(rules)
+            if status_write is not None:
+                os.close(status_write)
+        # The sandbox's pid 1 joins the slot's cpu group while it starts (a cgroup v1 move
+        # waits for an RCU grace period: ~10-20 ms here); it runs nothing of the job's before
+        # it has the inputs, and those are sent once it is in.
+        placed = (
+            asyncio.create_task(asyncio.to_thread(self._place, status_read, slot, limits.cpus))
+            if status_read is not None
+            else None
+        )
         control_reader, control = await asyncio.open_unix_connection(sock=host_end)
         stdin, stdout, stderr_pipe = proc.stdin, proc.stdout, proc.stderr
         if stdin is None or stdout is None or stderr_pipe is None:
@@ -499,6 +531,10 @@ class BwrapBackend:
         collector = OutputCollector(limits.output_bytes, sink)
 
         async def feed() -> None:
+            if placed is not None and not await placed:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()  # not in its cpu group: it never gets to run the program
+                return
             with contextlib.suppress(OSError):  # the program may exit without reading
                 control.write(_inputs_message(limits, spec.files))
                 await control.drain()
@@ -568,6 +604,10 @@ class BwrapBackend:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
             control.close()
+            if placed is not None:
+                await asyncio.gather(placed, return_exceptions=True)
+            if status_read is not None:
+                os.close(status_read)  # only now: bwrap reports its exit on it
         status = proc.returncode if proc.returncode is not None else -9
         exit_code, signal = (128 - status, -status) if status < 0 else (status, None)
         if signal is None and status > 128:
