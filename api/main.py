@@ -15,6 +15,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp
 
 from api import http_metrics
 from api.attachments.router import router as attachments_router
@@ -25,6 +26,7 @@ from api.bugs.router import router as bugs_router
 from api.config import Settings, get_settings
 from api.db import create_engine, create_sessionmaker
 from api.deps import json_bodies_only
+from api.docs import install_docs
 from api.errors import PROBLEM_JSON, ValidationProblem, install_error_handlers
 from api.expenses.router import budgets_router, categories_router
 from api.expenses.router import router as expenses_router
@@ -33,7 +35,12 @@ from api.jobs.router import router as jobs_router
 from api.jobs.router import runtimes_router
 from api.jobs.runtime import JobRuntime
 from api.jobs.signals import SHUTDOWN, signals
-from api.middleware import HeadAsGetMiddleware, RequestBodyMiddleware, RequestIdMiddleware
+from api.middleware import (
+    HeadAsGetMiddleware,
+    RequestBodyMiddleware,
+    RequestIdMiddleware,
+    SecurityHeadersMiddleware,
+)
 from api.notifications.email import email_handler
 from api.notifications.router import router as notifications_router
 from api.ops.router import health_router, roles_router
@@ -165,6 +172,14 @@ def begin_shutdown(app: FastAPI) -> None:
     signals.fire(SHUTDOWN)
 
 
+class NimbusAPI(FastAPI):
+    """FastAPI whose outermost layer adds the security headers: outside Starlette's own
+    error middleware, so a 500 carries them too."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), self.state.settings)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
@@ -196,8 +211,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.jobs = jobs
             yield
 
-    app = FastAPI(
+    app = NimbusAPI(
         title="Nimbus",
+        docs_url=None,  # served by `install_docs`, without a CDN or inline script
+        redoc_url=None,
         version="1.0.0",
         summary="Bug tracker, expense tracker and sandboxed code runner for software teams",
         lifespan=lifespan,
@@ -261,6 +278,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router, prefix=API_PREFIX, dependencies=[Depends(json_bodies_only)])
     app.include_router(health_router)
+    install_docs(app)
     http_metrics.instrument(app)
 
     app.openapi = lambda: problem_json_openapi(app)  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""ASGI middleware: request ids, bounded request bodies, HEAD as GET."""
+"""ASGI middleware: request ids, bounded request bodies, HEAD as GET, security headers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.config import Settings
+from api.docs import DOCS_PATHS
 from api.errors import PayloadTooLarge, UnprocessableEntity
 from api.logs import request_id_var
 
@@ -240,3 +241,86 @@ class HeadAsGetMiddleware:
 
         # A copy: the server keeps its own scope, so it still knows this is a HEAD.
         await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+
+
+def _policy(**directives: str) -> bytes:
+    return "; ".join(
+        f"{name.replace('_', '-')} {value}" for name, value in directives.items()
+    ).encode()
+
+
+_COMMON_CSP = {
+    "object_src": "'none'",
+    "base_uri": "'self'",
+    "frame_ancestors": "'none'",
+    "form_action": "'self'",
+}
+APP_CSP = _policy(
+    default_src="'self'",
+    script_src="'self'",  # no inline script, no eval
+    style_src="'self'",
+    # CodeMirror puts its styles in a <style> element (style-mod does so in any document); style
+    # attributes stay refused, so markup that slipped through cannot lay an overlay on the app
+    style_src_elem="'self' 'unsafe-inline'",
+    style_src_attr="'none'",
+    # Markdown images: ours, inline ones; remote images are click-to-load, not fetched
+    img_src="'self' data: blob:",
+    font_src="'self' data:",
+    connect_src="'self'",
+    **_COMMON_CSP,
+)
+"""The SPA's policy, sent with every response but the docs pages'."""
+DOCS_CSP = _policy(
+    default_src="'self'",
+    script_src="'self'",
+    style_src="'self'",  # Swagger UI styles by CSSOM, which style-src does not limit
+    img_src="'self' data:",
+    font_src="'self' data:",
+    connect_src="'self'",
+    **_COMMON_CSP,
+)
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"strict-origin-when-cross-origin"),
+    (
+        b"permissions-policy",
+        b"accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), "
+        b"microphone=(), payment=(), usb=()",
+    ),
+    (b"cross-origin-opener-policy", b"same-origin"),
+)
+_HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
+
+
+class SecurityHeadersMiddleware:
+    """Every response carries the browser's protections: a strict Content-Security-Policy (the
+    docs pages get theirs), nosniff, no framing, a referrer policy, no powerful features, an
+    opener policy, and HSTS when served over https (the public URL, or the request's scheme as
+    a trusted proxy reported it). A header the route set itself is kept (a job's files go out
+    with `Content-Security-Policy: sandbox`). It wraps the whole app, the 500 handler included.
+    """
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.https = settings.public_url.startswith("https://")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope["path"]
+        docs = any(path == page or path.startswith(page + "/") for page in DOCS_PATHS)
+        extra = [(b"content-security-policy", DOCS_CSP if docs else APP_CSP), *_SECURITY_HEADERS]
+        if self.https or scope.get("scheme") == "https":
+            extra.append(_HSTS)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend(item for item in extra if item[0] not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

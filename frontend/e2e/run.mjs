@@ -218,6 +218,18 @@ async function run() {
     });
     const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
     await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+    // Every page runs under the server's Content-Security-Policy: anything it blocks is a defect
+    // (an inline script, a style, a request elsewhere), whether or not the console says so.
+    await context.exposeBinding("__nimbusCspViolation", (_source, report) =>
+      problems.push(`Content-Security-Policy violation: ${report}`),
+    );
+    await context.addInitScript(() => {
+      document.addEventListener("securitypolicyviolation", (event) =>
+        window.__nimbusCspViolation(
+          `${event.violatedDirective} blocked ${event.blockedURI || "inline"} on ${location.pathname}`,
+        ),
+      );
+    });
     const page = await context.newPage();
     page.setDefaultTimeout(10_000);
     if (process.env.E2E_DEBUG)
@@ -766,6 +778,27 @@ async function run() {
     await page.goto(`${base}/projects/OPS`);
     await page.getByText("No project “OPS”").waitFor();
     await shot("11-project-not-member");
+
+    // --- the security headers: the SPA's CSP on the page, the docs under their own ----------
+    const index = await page.request.get(`${base}/`);
+    const csp = index.headers()["content-security-policy"] ?? "";
+    const directive = (name) =>
+      csp
+        .split(";")
+        .map((d) => d.trim())
+        .find((d) => d.startsWith(`${name} `));
+    if (
+      directive("script-src") !== "script-src 'self'" ||
+      directive("style-src-attr") !== "style-src-attr 'none'"
+    )
+      fail(`the SPA's Content-Security-Policy is not strict: ${csp}`);
+    const script = await page.locator("script[src]").first().getAttribute("src");
+    if ((await page.request.get(`${base}${script}.map`)).status() !== 404)
+      fail(`a source map is served for ${script}`);
+    await page.goto(`${base}/docs`);
+    await page.locator(".opblock").first().click();
+    await page.getByRole("button", { name: "Try it out" }).first().waitFor();
+    await shot("12-api-docs");
 
     if (problems.length) fail(`browser reported problems:\n  ${problems.join("\n  ")}`);
     log("all checks passed");
