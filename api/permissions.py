@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api.errors import Forbidden
 from api.models.user import Role
 
 ADMIN = frozenset({Role.admin})
@@ -21,7 +22,11 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "projects:see_all": (ADMIN, "See every project without being a member"),
     "bugs:create": (EVERYONE, "File bugs in projects you are a member of"),
     "bugs:edit_any": (ADMIN, "Edit any bug (reporters and assignees edit their own)"),
-    "bugs:assign": (DEVELOPERS, "Assign any bug of your projects to a project developer"),
+    "bugs:assign": (DEVELOPERS, "Assign and unassign any bug of your projects, also when filing"),
+    "bugs:be_assigned": (
+        frozenset({Role.developer}),
+        "Be a bug's assignee in your projects (starting work on an unassigned bug takes it)",
+    ),
     "bugs:delete": (ADMIN, "Delete bugs"),
     "bugs:work": (DEVELOPERS, "Start, stop and resolve work on bugs"),
     "bugs:verify": (TESTERS, "Verify, close and reopen bugs"),
@@ -41,3 +46,15 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
 
 def has_permission(role: Role, permission: str) -> bool:
     return role in PERMISSIONS[permission][0]
+
+
+def ensure(role: Role, permission: str) -> None:
+    """For rules inside a service (a field of a request, not the route, needs the permission):
+    the same refusal as `deps.require`."""
+    if not has_permission(role, permission):
+        raise Forbidden(f"Your role ({role}) lacks the permission {permission}")
+
+
+def roles_with(permission: str) -> frozenset[Role]:
+    """The roles holding ``permission``, for queries that pick people by what they may do."""
+    return PERMISSIONS[permission][0]

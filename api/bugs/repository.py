@@ -40,9 +40,9 @@ from api.models import (
     Comment,
     Project,
     ProjectMember,
-    Role,
     User,
 )
+from api.permissions import roles_with
 
 BUG_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-(\d{1,9})$")
 
@@ -294,7 +294,10 @@ async def watcher_ids(session: AsyncSession, bug: Bug) -> list[int]:
     rows = await session.scalars(
         select(col(BugWatcher.user_id))
         .join(User, col(User.id) == BugWatcher.user_id)
-        .where(col(BugWatcher.bug_id) == bug.id, or_(col(User.role) == Role.admin, member))
+        .where(
+            col(BugWatcher.bug_id) == bug.id,
+            or_(col(User.role).in_(sorted(roles_with("projects:see_all"))), member),
+        )
     )
     return list(rows)
 
@@ -347,7 +350,8 @@ async def mentionable(session: AsyncSession, project_id: int, emails: set[str]) 
     )
     rows = await session.scalars(
         select(col(User.id)).where(
-            col(User.email).in_(emails), or_(member, col(User.role) == "admin")
+            col(User.email).in_(emails),
+            or_(member, col(User.role).in_(sorted(roles_with("projects:see_all")))),
         )
     )
     return [uid for uid in rows if uid is not None]

@@ -46,12 +46,11 @@ from api.models import (
     Priority,
     Project,
     Resolution,
-    Role,
     User,
 )
 from api.notifications.service import notify
 from api.pagination import PageParams, creation_order, paginate, paginate_rows, resolve_sort
-from api.permissions import has_permission
+from api.permissions import ensure, has_permission
 from api.projects.service import get_visible_project
 from api.webhooks.delivery import emit
 
@@ -168,6 +167,7 @@ async def create_bug(session: AsyncSession, user: User, project_ref: str, data: 
     project = await get_visible_project(session, user, project_ref)
     assert project.id is not None
     if data.assignee_id is not None:
+        ensure(user.role, "bugs:assign")
         await _check_assignee(session, project.id, data.assignee_id)
     bug = Bug(
         project_id=project.id,
@@ -291,7 +291,7 @@ async def _check_assignee(session: AsyncSession, project_id: int, assignee_id: i
     assignee = await session.get(User, assignee_id)
     if (
         assignee is None
-        or assignee.role != Role.developer
+        or not has_permission(assignee.role, "bugs:be_assigned")
         or not assignee.is_active
         or not await repository.is_member(session, project_id, assignee_id)
     ):
@@ -305,6 +305,11 @@ async def update_bug(
     await lock_for_write(session, bug, if_match)
     changes = data.model_dump(exclude_unset=True)
     reassigning = "assignee_id" in changes and changes["assignee_id"] != bug.assignee_id
+    # Editing a bug (reporter, assignee, bugs:edit_any) and assigning it (bugs:assign) are two
+    # rights: an edit that changes the assignee needs both, one that changes only it needs
+    # the second alone. An unchanged assignee sent back with an edit is no assignment.
+    if reassigning:
+        ensure(user.role, "bugs:assign")
     only_assignment = set(changes) <= {"assignee_id"}
     may_assign = has_permission(user.role, "bugs:assign")
     if not _can_edit(user, bug) and not (only_assignment and may_assign):
@@ -411,7 +416,11 @@ async def transition(
     elif rule.requires_resolution:
         bug.resolution = req.resolution
         bug.duplicate_of_id = duplicate_of_id
-    if req.to == BugStatus.in_progress and bug.assignee_id is None and user.role == Role.developer:
+    if (
+        req.to == BugStatus.in_progress
+        and bug.assignee_id is None
+        and has_permission(user.role, "bugs:be_assigned")
+    ):
         bug.assignee_id = user.id  # starting work on an unassigned bug takes it
         await repository.watch(session, bug.id or 0, _uid(user))
     if req.comment:

@@ -17,6 +17,7 @@ from api.config import Settings
 from api.errors import Forbidden
 from api.models import Role, User
 from api.pagination import PageParams, paginate, resolve_sort
+from api.permissions import has_permission
 from api.security import hash_password
 from api.users import repository
 from api.users.exceptions import CurrentPasswordRequired, LastAdmin, UserNotFound
@@ -128,27 +129,28 @@ async def update_user(
         # demoting each other at once both counted two admins and left none.
         await advisory_lock(session, AdvisoryLock.admin_changes)
         await session.refresh(admin)  # an admin demoted while waiting for the lock may not
-        if not (admin.role == Role.admin and admin.is_active):
+        if not (has_permission(admin.role, "users:manage") and admin.is_active):
             raise Forbidden("You are no longer an active administrator")
     await lock_for_write(session, user, if_match)
     if "email" in changes:
         await _ensure_email_free(session, user, str(changes["email"]))
         changes["email"] = str(changes["email"]).lower()
     loses_admin = (
-        user.role == Role.admin
+        has_permission(user.role, "users:manage")
         and user.is_active
         and (
-            changes.get("role", Role.admin) != Role.admin or changes.get("is_active", True) is False
+            not has_permission(changes.get("role", user.role), "users:manage")
+            or changes.get("is_active", True) is False
         )
     )
     if loses_admin and await repository.count_active_admins(session) <= 1:
         raise LastAdmin()
-    was_assignable = user.role == Role.developer and user.is_active
+    was_assignable = has_permission(user.role, "bugs:be_assigned") and user.is_active
     for field, value in changes.items():
         setattr(user, field, value)
     if changes.get("is_active") is False:
         await auth_service.deactivate_sessions(session, user)
-    if was_assignable and not (user.role == Role.developer and user.is_active):
+    if was_assignable and not (has_permission(user.role, "bugs:be_assigned") and user.is_active):
         assert user.id is not None
         await bugs_repository.release_person(session, user.id, None)  # assignees: developers
     return await _bump(session, user)

@@ -44,7 +44,7 @@ async def test_a_list_shows_each_bug_exactly_as_reading_it_does(
     original = await make_bug(client, tester, project)
     full = await make_bug(
         client,
-        tester,
+        developer,
         project,
         labels=["ui", "safari"],
         priority="highest",
@@ -119,11 +119,11 @@ async def test_only_project_developers_can_be_assignees(
         r = await client.post(
             "/api/v1/projects/WEB/bugs",
             json={"title": "x", "assignee_id": assignee},
-            headers=auth_headers(tester),
+            headers=auth_headers(developer),
         )
         assert r.status_code == 422
         assert r.json()["code"] == "invalid_assignee"
-    bug = await make_bug(client, tester, project, assignee_id=developer.id)
+    bug = await make_bug(client, developer, project, assignee_id=developer.id)
     assert bug["assignee"] == {"id": developer.id, "full_name": developer.full_name}
 
 
@@ -241,14 +241,14 @@ async def test_strangers_cannot_edit_but_developers_may_assign(
     assert r.status_code == 200
 
 
-async def test_unassigning_and_removing_the_script(client, project, tester, developer):
+async def test_unassigning_and_removing_the_script(client, project, developer):
     bug = await make_bug(
-        client, tester, project, assignee_id=developer.id, repro_script="raise SystemExit(1)"
+        client, developer, project, assignee_id=developer.id, repro_script="raise SystemExit(1)"
     )
     r = await client.patch(
         f"/api/v1/bugs/{bug['id']}",
         json={"assignee_id": None, "repro_script": None},
-        headers=auth_headers(tester),
+        headers=auth_headers(developer),
     )
     assert r.json()["assignee"] is None and r.json()["repro_script"] is None
 

@@ -111,7 +111,7 @@ async def test_notification_email_reaches_an_smtp_server(
     inbox, url = smtp
     settings.smtp_url = url
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id, title="Checkout <crashes>")
+    await make_bug(client, admin, assignee_id=developer.id, title="Checkout <crashes>")
     assert await drainer(settings, sessionmaker, app).run_once() >= 1
     await asyncio.sleep(0)
     assert len(inbox.messages) == 1
@@ -171,7 +171,7 @@ async def test_users_who_opt_out_get_no_email(client, admin, developer, tester, 
     db.add(developer)
     await db.commit()
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     topics = (await db.scalars(select(OutboxMessage.topic))).all()
     assert "email" not in topics
 
@@ -182,7 +182,7 @@ async def test_smtp_down_delays_but_loses_nothing(
     inbox, url = smtp
     settings.smtp_url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens here
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     await drainer(settings, sessionmaker, app).run_once()
     message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
     await db.refresh(message)
@@ -200,7 +200,7 @@ async def test_an_smtp_outage_of_days_still_ends_delivered(
     inbox, url = smtp
     settings.smtp_url = f"smtp://127.0.0.1:{free_port()}"  # nobody listens here
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
     # As if it had failed every hour for two days: far past any fixed retry budget.
     message.attempts = 50
@@ -226,7 +226,7 @@ async def test_a_recipient_the_server_refuses_for_good_is_not_retried(
     settings.smtp_url = url
     inbox.refuse[developer.email] = "550 5.1.1 No such mailbox"
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     await drainer(settings, sessionmaker, app).run_once()
     message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
     await db.refresh(message)
@@ -246,7 +246,7 @@ async def test_a_recipient_refused_for_now_is_retried(
     settings.smtp_url = url
     inbox.refuse[developer.email] = reply
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     await drainer(settings, sessionmaker, app).run_once()
     message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
     await db.refresh(message)
@@ -274,7 +274,7 @@ async def test_a_message_the_server_rejects_is_settled_only_for_good(
     settings.smtp_url = url
     inbox.reject_data = reply
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     await drainer(settings, sessionmaker, app).run_once()
     message = (await db.scalars(select(OutboxMessage).where(OutboxMessage.topic == "email"))).one()
     await db.refresh(message)

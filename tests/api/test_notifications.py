@@ -16,7 +16,11 @@ async def test_assignment_transition_and_comment_notify_the_right_people(
     client, admin, developer, tester
 ):
     await make_project(client, admin, developer, tester)
-    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    bug = await make_bug(client, tester, title="Crash")  # a tester reports, an admin assigns
+    r = await client.patch(
+        f"/api/v1/bugs/{bug['id']}", json={"assignee_id": developer.id}, headers=auth_headers(admin)
+    )
+    assert r.status_code == 200, r.text
     notes = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"]
     assert [n["kind"] for n in notes] == ["bug.assigned"]
     assert notes[0]["link"] == "/bugs/WEB-1" and "Crash" in notes[0]["title"]
@@ -40,7 +44,7 @@ async def test_reassigning_by_patch_notifies_the_new_assignee(
 ):
     other = await make_user(Role.developer, full_name="Other Dev")
     await make_project(client, admin, developer, other, tester)
-    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    bug = await make_bug(client, admin, assignee_id=developer.id, title="Crash")
     r = await client.patch(
         f"/api/v1/bugs/{bug['id']}", json={"assignee_id": other.id}, headers=auth_headers(admin)
     )
@@ -62,8 +66,8 @@ async def test_reassigning_by_patch_notifies_the_new_assignee(
 
 async def test_read_one_and_read_all(client, admin, developer, tester):
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     h = auth_headers(developer)
     assert (await client.get(f"{NOTES}/unread-count", headers=h)).json() == {"unread": 2}
     first = (await client.get(NOTES, headers=h)).json()["items"][0]
@@ -76,7 +80,7 @@ async def test_read_one_and_read_all(client, admin, developer, tester):
 
 async def test_others_notifications_are_404(client, admin, developer, tester):
     await make_project(client, admin, developer, tester)
-    await make_bug(client, tester, assignee_id=developer.id)
+    await make_bug(client, admin, assignee_id=developer.id)
     note = (await client.get(NOTES, headers=auth_headers(developer))).json()["items"][0]
     r = await client.post(f"{NOTES}/{note['id']}/read", headers=auth_headers(tester))
     assert r.status_code == 404
@@ -106,7 +110,7 @@ async def test_a_removed_member_is_unassigned_and_hears_no_more(
     client, admin, developer, tester, db
 ):
     project = await make_project(client, admin, developer, tester)
-    bug = await make_bug(client, tester, assignee_id=developer.id, title="Crash")
+    bug = await make_bug(client, admin, assignee_id=developer.id, title="Crash")
     await client.put(f"/api/v1/bugs/{bug['id']}/watchers/me", headers=auth_headers(developer))
     r = await client.delete(
         f"/api/v1/projects/{project['id']}/members/{developer.id}", headers=auth_headers(admin)
@@ -155,7 +159,7 @@ async def test_someone_no_longer_an_active_developer_is_unassigned(
     client, admin, developer, tester, change
 ):
     await make_project(client, admin, developer, tester)
-    bug = await make_bug(client, tester, assignee_id=developer.id)
+    bug = await make_bug(client, admin, assignee_id=developer.id)
     r = await client.patch(
         f"/api/v1/users/{developer.id}", json=change, headers=auth_headers(admin)
     )

@@ -32,6 +32,12 @@ PROTECTED = [
     # The actor is neither reporter nor assignee: only admins edit, developers may only assign.
     ("bugs:edit_any", "PATCH", "/api/v1/bugs/{bug}", {"title": "edited"}),
     ("bugs:assign", "PATCH", "/api/v1/bugs/{bug}", {"assignee_id": "{user}"}),
+    (
+        "bugs:assign",
+        "POST",
+        "/api/v1/projects/{project}/bugs",
+        {"title": "t", "assignee_id": "{user}"},
+    ),
     ("comments:create", "POST", "/api/v1/bugs/{bug}/comments", {"body": "hi"}),
     ("webhooks:manage", "GET", "/api/v1/projects/{project}/webhooks", None),
     ("jobs:run", "GET", "/api/v1/jobs", None),
@@ -53,6 +59,7 @@ PROTECTED = [
 TESTED_ELSEWHERE = {
     "projects:see_all": "test_admin_sees_projects_without_membership",
     "jobs:see_all": "jobs/test_jobs_api.py::test_admin_reads_and_lists_everyones_jobs",
+    "bugs:be_assigned": "test_bugs.py::test_only_project_developers_can_be_assignees",
     "bugs:work": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "bugs:verify": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "comments:moderate": "test_bug_comments.py::test_others_cannot_edit_but_admin_can",
@@ -89,7 +96,7 @@ async def test_role_matrix(client, make_user, admin, role, permission, method, p
         )
     url = path.format(project=project["id"], user=target.id, bug=bug["id"])
     if body and body.get("assignee_id") == "{user}":
-        body = {"assignee_id": target.id}
+        body = {**body, "assignee_id": target.id}
     r = await client.request(method, url, json=body, headers=auth_headers(actor))
     if has_permission(role, permission):
         assert r.status_code < 400, r.text
