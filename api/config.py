@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     job_submit_rate_per_minute: int = 60  # job submissions per user per minute before 429
     job_max_request_bytes: int = 5_000_000  # decoded files + stdin of one submission
     job_sse_keepalive_s: float = 15.0
+    # Retention: an ended job's input, output, files and events are removed this many days after
+    # it ended (0: kept forever), and a user's oldest ones once theirs exceed the quota (0: none);
+    # the maintenance loop checks every job_retention_interval_s
+    job_retention_days: float = Field(default=30.0, ge=0)
+    job_storage_per_user_mb: int = Field(default=200, ge=0)
+    job_retention_interval_s: float = Field(default=300.0, gt=0)
     # A plain job that ran at least this long notifies its owner when it ends; shorter ones were
     # almost certainly watched as they ran, and a notification for each would be noise.
     job_notify_after_s: float = 10.0

@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.config import Settings
-from api.jobs import metrics, repository, service
+from api.jobs import metrics, repository, retention, service
 from api.jobs.signals import QUEUE, cancel_topic, signals
 from api.logs import job_id_var
 from api.models import Job
@@ -301,11 +301,13 @@ async def reap_sandboxes(backend: SandboxBackend, older_than_s: float) -> int:
 
 
 async def maintain_once(sessionmaker: async_sessionmaker[AsyncSession], settings: Settings) -> int:
-    """Retry or end jobs whose lease expired; refresh the queue-depth gauge."""
+    """Retry or end jobs whose lease expired; refresh the queue-depth gauge; every
+    ``job_retention_interval_s``, remove what ended jobs keep past their retention."""
     async with sessionmaker() as session:
         handled = await service.reap_expired_leases(session, settings)
         metrics.QUEUE_DEPTH.set(await repository.count_queued(session))
         await session.commit()
+    await retention.run_if_due(sessionmaker, settings)
     return handled
 
 

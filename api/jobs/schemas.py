@@ -145,6 +145,21 @@ class JobCreate(BaseModel):
         return {f.path: f.decoded() for f in self.files or []}
 
 
+PurgeReason = Literal["retention", "quota"]
+
+
+class JobStorageRead(BaseModel):
+    """What the jobs keep in the database, and the retention that bounds it."""
+
+    jobs: int = Field(description="Job rows, purged ones included")
+    purged_jobs: int = Field(description="Jobs whose input, output, files and events were removed")
+    events: int = Field(description="Stored output and status events")
+    stored_bytes: int = Field(description="Input, output, files and events of ended jobs")
+    file_bytes: int = Field(description="Output files, part of stored_bytes")
+    retention_days: float = Field(description="Ended jobs' output is kept this long (0: forever)")
+    storage_per_user_bytes: int = Field(description="Each user's quota (0: none)")
+
+
 class JobFileRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -177,6 +192,15 @@ class JobSummary(BaseModel):
     queued_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    purged_at: datetime | None = Field(
+        default=None,
+        description="When the job's input, output, files and events were removed (its row stays)",
+    )
+    purge_reason: PurgeReason | None = Field(
+        default=None,
+        description="`retention`: older than the retention period; `quota`: the owner's "
+        "storage quota was full and this was among their oldest jobs",
+    )
 
 
 class JobRead(JobSummary):

@@ -68,20 +68,32 @@ JOB_SORTS = {"created_at": Job.created_at, "status": Job.status}
 FinishHook = Callable[[AsyncSession, Job], Awaitable[None]]
 ReaderCheck = Callable[[AsyncSession, User, Job], Awaitable[bool]]
 _finish_hooks: dict[str, FinishHook] = {}
+KeptWhile = Callable[[], ColumnElement[bool]]
 _also_readable_by: dict[str, ReaderCheck] = {}
+kept_while: dict[str, KeptWhile] = {}
+"""Per completion hook: SQL over `Job` true while retention must leave such a job alone."""
 
 
 def register_finish_hook(
-    name: str, hook: FinishHook, *, also_readable_by: ReaderCheck | None = None
+    name: str,
+    hook: FinishHook,
+    *,
+    also_readable_by: ReaderCheck | None = None,
+    keep_while: KeptWhile | None = None,
 ) -> None:
     """Run ``hook(session, job)`` when a job submitted with ``on_finish=name`` ends, in the
     transaction that records the end (a failing hook is logged and does not undo the end).
 
     ``also_readable_by(session, user, job)`` says who besides the owner (and admins) may read
-    such a job: its result, events and files. Only they can cancel it."""
+    such a job: its result, events and files. Only they can cancel it.
+
+    ``keep_while()`` is a condition on the `Job` row (SQL): while it holds, retention removes
+    nothing of such a job (a bug's reproduction while the bug is not closed)."""
     _finish_hooks[name] = hook
     if also_readable_by is not None:
         _also_readable_by[name] = also_readable_by
+    if keep_while is not None:
+        kept_while[name] = keep_while
 
 
 @dataclass(frozen=True)
@@ -189,6 +201,7 @@ async def create_job(
         on_finish=on_finish,
         on_finish_data=on_finish_data,
         last_seq=1,
+        stored_bytes=size,
     )
     if idempotency_key is None:
         session.add(job)  # flushed with its first event below
@@ -610,6 +623,7 @@ async def end_job(
     for file in files:
         save_output_file(session, job.id, file)
     await session.flush()
+    await repository.count_stored_bytes(session, job.id)
     await _run_finish_hook(session, job)
     await publish(session, job_topic(job.id), end_topic(job.id))
     metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()

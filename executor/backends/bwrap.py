@@ -532,8 +532,11 @@ class BwrapBackend:
 
         async def feed() -> None:
             if placed is not None and not await placed:
+                # not in its cpu group: it never gets the inputs, so never runs the program;
+                # the closed socket ends the supervisor even if it outlived bwrap
+                control.close()
                 with contextlib.suppress(ProcessLookupError):
-                    proc.kill()  # not in its cpu group: it never gets to run the program
+                    proc.kill()
                 return
             with contextlib.suppress(OSError):  # the program may exit without reading
                 control.write(_inputs_message(limits, spec.files))

@@ -14,7 +14,7 @@ import pytest
 
 from api.config import Settings
 from api.jobs.runtime import JobRuntime
-from executor.backends import BwrapBackend, Outcome
+from executor.backends import BwrapBackend, ExecutorUnavailable, Outcome
 from executor.backends.bwrap import CFS_PERIOD_US, SLOT_UID_BASE, CpuCgroups
 from tests.executor.helpers import run_job
 
@@ -197,9 +197,10 @@ async def test_spinning_processes_are_bounded_in_cpu_rate(bwrap_backend: BwrapBa
 
 
 async def test_runtime_description_says_whether_the_cpu_rate_is_bounded(
-    bwrap_backend: BwrapBackend, settings: Settings
+    bwrap_backend: BwrapBackend,
 ) -> None:
-    runtime = JobRuntime(settings.model_copy(update={"executor_in_process": True}), None, "")  # type: ignore[arg-type]
+    settings = Settings(env="dev", executor_backend="bwrap", executor_in_process=True)
+    runtime = JobRuntime(settings, None, "")  # type: ignore[arg-type]
     runtime.backend, runtime.worker = bwrap_backend, object()  # type: ignore[assignment]
     detail = runtime.state.detail
     assert bwrap_backend.isolation in detail
@@ -243,3 +244,30 @@ def test_no_cpu_hierarchy_means_no_rate_limit(tmp_path: Path) -> None:
     assert not groups.setup()
     with pytest.raises(RuntimeError, match="no writable cpu hierarchy"):
         groups.procs_file(0, 1.0)
+
+
+async def test_a_job_that_cannot_join_its_cpu_group_never_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    backend = BwrapBackend()
+    await backend.check()
+    if not backend.cpu_rate_limited:
+        pytest.skip("no cpu cgroup this worker may write")
+
+    def refuse(slot: int, cpus: float) -> Path:
+        raise OSError("cgroup refused")
+
+    monkeypatch.setattr(backend.cgroups, "procs_file", refuse)
+    try:
+        result = await run_job(backend, "open('ran.txt', 'w').write('ran')\nprint('ran')")
+    finally:
+        await backend.close()
+    assert result.outcome is Outcome.ERROR
+    assert result.stdout == "" and result.files == []
+
+
+async def test_missing_util_linux_is_explained() -> None:
+    backend = BwrapBackend()
+    backend.prlimit = None
+    with pytest.raises(ExecutorUnavailable, match="apt-get install util-linux"):
+        await backend.check()

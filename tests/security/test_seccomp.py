@@ -294,3 +294,36 @@ def test_every_profile_name_is_known_to_libseccomp() -> None:
 def test_bpf_program_is_a_list_of_filter_instructions() -> None:
     program = seccomp.bpf_program()
     assert program and len(program) % 8 == 0  # struct sock_filter is 8 bytes
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"defaultAction": "SCMP_ACT_ALLOW"}, "default action"),
+        ({"architectures": ["SCMP_ARCH_S390X"]}, "architecture"),
+        ({"syscalls": [{"names": ["read"], "action": "SCMP_ACT_LOG"}]}, "not supported"),
+        (
+            {
+                "syscalls": [
+                    {
+                        "names": ["socket"],
+                        "action": "SCMP_ACT_ALLOW",
+                        "args": [
+                            {"index": 0, "value": 1, "op": "SCMP_CMP_EQ"},
+                            {"index": 0, "value": 2, "op": "SCMP_CMP_EQ"},
+                        ],
+                    }
+                ]
+            },
+            "compared twice",
+        ),
+    ],
+)
+def test_a_profile_the_backends_would_read_differently_is_refused(
+    monkeypatch: pytest.MonkeyPatch, change: dict[str, object], message: str
+) -> None:
+    """Docker and libseccomp must mean the same by every rule, or the compile fails."""
+    changed = {**seccomp.profile(), **change}
+    monkeypatch.setattr(seccomp, "profile", lambda: changed)
+    with pytest.raises(seccomp.SeccompUnavailable, match=message):
+        seccomp.bpf_program.__wrapped__()
