@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy import ColumnElement, exists
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from api.bugs import activity, service
 from api.bugs.exceptions import NoReproScript
@@ -104,4 +106,15 @@ async def _readable_by_who_sees_the_bug(session: AsyncSession, user: User, job: 
     return bug is not None and await service.sees_project(session, user, bug.project_id)
 
 
-register_finish_hook(HOOK, _on_finished, also_readable_by=_readable_by_who_sees_the_bug)
+def _bug_not_closed() -> ColumnElement[bool]:
+    """A reproduction explains a bug's verdict: retention keeps it until the bug is closed."""
+    bug_id = col(Job.on_finish_data)["bug_id"].as_integer()
+    return exists().where(col(Bug.id) == bug_id, col(Bug.status) != BugStatus.closed)
+
+
+register_finish_hook(
+    HOOK,
+    _on_finished,
+    also_readable_by=_readable_by_who_sees_the_bug,
+    keep_while=_bug_not_closed,
+)

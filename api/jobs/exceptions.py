@@ -15,6 +15,12 @@ class JobFileNotFound(NotFound):
     title = "The job wrote no such file"
 
 
+class JobOutputPurged(AppError):
+    status = 410
+    code = "job_output_purged"
+    title = "The job's output was removed by the retention policy"
+
+
 class JobAlreadyFinished(Conflict):
     code = "job_finished"
     title = "The job has already finished"

@@ -18,3 +18,11 @@ JOBS_RUNNING = Gauge("nimbus_jobs_running", "Jobs the workers of this process ar
 POOL_AVAILABLE = Gauge(
     "nimbus_sandbox_pool_available", "Pre-started sandbox containers ready for a job"
 )
+JOB_ROWS = Gauge(
+    "nimbus_job_rows", "Job rows stored, by whether their output is kept or purged", ["output"]
+)
+JOB_EVENT_ROWS = Gauge("nimbus_job_event_rows", "Job events stored (output and status)")
+JOB_STORED_BYTES = Gauge(
+    "nimbus_job_stored_bytes", "Input, output text, files and events stored for ended jobs"
+)
+JOB_FILE_BYTES = Gauge("nimbus_job_file_bytes", "Output files stored (part of stored bytes)")

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, func, select, update
+from sqlalchemy import ColumnElement, Integer, Select, Text, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased, defer, undefer
@@ -294,3 +294,150 @@ async def files_of(
 
 async def file_of(session: AsyncSession, job_id: uuid.UUID, path: str) -> JobFile | None:
     return await session.get(JobFile, (job_id, path))
+
+
+# -- retention ----------------------------------------------------------------------------------
+
+
+def _stored_size() -> ColumnElement[int]:
+    """What a job keeps, in bytes: input, stdin, output text, files and events."""
+    files = (
+        select(func.coalesce(func.sum(col(JobFile.size)), 0))
+        .where(col(JobFile.job_id) == col(Job.id))
+        .scalar_subquery()
+    )
+    events = (
+        select(func.coalesce(func.sum(ByteLength(col(JobEvent.data))), 0))
+        .where(col(JobEvent.job_id) == col(Job.id))
+        .scalar_subquery()
+    )
+    parts = (
+        ByteLength(cast(col(Job.input_files), Text)),
+        ByteLength(col(Job.stdin)),
+        ByteLength(col(Job.stdout)),
+        ByteLength(col(Job.stderr)),
+    )
+    total: ColumnElement[int] = files + events
+    for part in parts:
+        total = total + func.coalesce(part, 0)
+    return total
+
+
+async def count_stored_bytes(session: AsyncSession, job_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Job)
+        .where(col(Job.id) == job_id)
+        .values(stored_bytes=_stored_size())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _kept(now_kept: ColumnElement[bool]) -> list[ColumnElement[bool]]:
+    """Ended jobs whose output is still there and that no completion hook keeps."""
+    return [
+        col(Job.purged_at).is_(None),
+        col(Job.finished_at).is_not(None),
+        now_kept,
+    ]
+
+
+async def expired_jobs(
+    session: AsyncSession, cutoff: datetime, protected: ColumnElement[bool], limit: int
+) -> list[uuid.UUID]:
+    """Up to ``limit`` jobs that ended before ``cutoff``, oldest first, locked (SKIP LOCKED:
+    another process purging at the same time takes others)."""
+    stmt = (
+        select(col(Job.id))
+        .where(*_kept(~protected), col(Job.finished_at) < cutoff)
+        .order_by(col(Job.finished_at), col(Job.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def owners_over(session: AsyncSession, quota: int, limit: int) -> list[int]:
+    """Owners whose kept jobs store more than ``quota`` bytes."""
+    used = func.sum(col(Job.stored_bytes))
+    stmt = (
+        select(col(Job.owner_id))
+        .where(col(Job.purged_at).is_(None))
+        .group_by(col(Job.owner_id))
+        .having(used > quota)
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def stored_by(session: AsyncSession, owner_id: int) -> int:
+    used = await session.scalar(
+        select(func.coalesce(func.sum(col(Job.stored_bytes)), 0)).where(
+            col(Job.owner_id) == owner_id, col(Job.purged_at).is_(None)
+        )
+    )
+    return int(used or 0)
+
+
+async def oldest_kept_of(
+    session: AsyncSession, owner_id: int, protected: ColumnElement[bool], limit: int
+) -> list[tuple[uuid.UUID, int]]:
+    """The owner's oldest ended jobs still kept, with what each stores, locked."""
+    stmt = (
+        select(col(Job.id), col(Job.stored_bytes))
+        .where(col(Job.owner_id) == owner_id, *_kept(~protected))
+        .order_by(col(Job.created_at), col(Job.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return [(row[0], int(row[1])) for row in (await session.execute(stmt)).all()]
+
+
+async def purge(
+    session: AsyncSession, job_ids: Sequence[uuid.UUID], reason: str, now: datetime
+) -> list[Job]:
+    """Remove the jobs' input, output, files and every event but `exit`; mark them purged.
+    The jobs as they are now, without their (emptied) input and output."""
+    await session.execute(
+        delete(JobEvent).where(col(JobEvent.job_id).in_(job_ids), col(JobEvent.kind) != "exit")
+    )
+    await session.execute(delete(JobFile).where(col(JobFile.job_id).in_(job_ids)))
+    stmt = (
+        update(Job)
+        .where(col(Job.id).in_(job_ids), col(Job.purged_at).is_(None))
+        .values(
+            input_files={},
+            stdin=b"",
+            stdout="",
+            stderr="",
+            purged_at=now,
+            purge_reason=reason,
+        )
+        .returning(Job)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def rewrite_exit_event(session: AsyncSession, job: Job, data: str) -> None:
+    await session.execute(
+        update(JobEvent)
+        .where(col(JobEvent.job_id) == job.id, col(JobEvent.kind) == "exit")
+        .values(data=data)
+    )
+    await count_stored_bytes(session, job.id)
+
+
+async def storage_totals(session: AsyncSession) -> tuple[int, int, int, int, int]:
+    """Job rows, purged job rows, event rows, stored bytes of kept jobs, bytes of files."""
+    jobs = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count(col(Job.purged_at)),
+                func.coalesce(func.sum(col(Job.stored_bytes)), 0),
+            )
+        )
+    ).one()
+    events = await session.scalar(select(func.count()).select_from(JobEvent))
+    files = await session.scalar(select(func.coalesce(func.sum(col(JobFile.size)), 0)))
+    return int(jobs[0]), int(jobs[1]), int(events or 0), int(jobs[2]), int(files or 0)

@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.deps import SessionDep, SettingsDep, require
 from api.errors import error_responses
 from api.jobs import repository, service
-from api.jobs.exceptions import JobFileNotFound
+from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
 from api.jobs.runtime import executor_state_without_runtime
 from api.jobs.schemas import JobCreate, JobFileRead, JobRead, RuntimeRead
 from api.jobs.service import ExecutorState
 from api.jobs.sse import event_stream
 from api.jobs.storage import read_output_file
 from api.middleware import body_limit
-from api.models import JobStatus, User
+from api.models import Job, JobStatus, User
 from api.pagination import (
     Page,
     PageParams,
@@ -227,10 +227,23 @@ async def cancel_job(
     return await service.read_job(session, job)
 
 
+def _output_kept(job: Job) -> None:
+    if job.purged_at is not None:
+        raise JobOutputPurged(
+            f"The job's output, files and events were removed on {job.purged_at:%Y-%m-%d} "
+            + (
+                "because its owner's job storage quota was full"
+                if job.purge_reason == "quota"
+                else "after the retention period"
+            ),
+            extra={"purged_at": job.purged_at.isoformat(), "purge_reason": job.purge_reason},
+        )
+
+
 @router.get(
     "/{job_id}/files",
     summary="List the files the job wrote",
-    responses=error_responses(400, 401, 404),
+    responses=error_responses(400, 401, 404, 410),
 )
 async def list_files(
     job_id: JobId,
@@ -241,6 +254,7 @@ async def list_files(
     response: Response,
 ) -> Page[JobFileRead]:
     job = await service.get_visible_job(session, user, job_id)
+    _output_kept(job)
     rows, cursor = await repository.page_of_files(session, job.id, params)
     return linked_page(request, response, [JobFileRead.model_validate(f) for f in rows], cursor)
 
@@ -256,11 +270,12 @@ async def list_files(
             },
             "description": "The file",
         },
-        **error_responses(401, 404),
+        **error_responses(401, 404, 410),
     },
 )
 async def download_file(job_id: JobId, path: str, user: Runner, session: SessionDep) -> Response:
     job = await service.get_visible_job(session, user, job_id)
+    _output_kept(job)
     row = await repository.file_of(session, job.id, path)
     if row is None:
         raise JobFileNotFound(f"The job wrote no file {path!r}")

@@ -7,7 +7,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from api.models.base import created_at_field, timestamp_field
@@ -40,6 +50,13 @@ class Job(SQLModel, table=True):
         Index("ix_job_status_queued_at", "status", "queued_at"),
         Index("ix_job_owner_id_created_at", "owner_id", "created_at"),
         Index("ix_job_owner_id_started_at", "owner_id", "started_at"),
+        # retention: the ended jobs whose output is still kept, oldest first
+        Index(
+            "ix_job_kept_finished_at",
+            "finished_at",
+            postgresql_where=text("purged_at IS NULL"),
+            sqlite_where=text("purged_at IS NULL"),
+        ),
         Index("ix_job_created_at", "created_at"),
     )
 
@@ -81,6 +98,13 @@ class Job(SQLModel, table=True):
     request_fingerprint: str | None = Field(default=None, sa_type=String(64))
     on_finish: str | None = Field(default=None, sa_type=String(100))
     on_finish_data: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+
+    # retention (api.jobs.retention): what the job keeps, and when and why it was removed
+    stored_bytes: int = Field(default=0, sa_type=BigInteger)
+    """Input, output text, files and events of the job, in bytes (known once it ended)."""
+    purged_at: datetime | None = timestamp_field()
+    purge_reason: str | None = Field(default=None, sa_type=String(20))
+    """`retention` (older than the retention period) or `quota` (its owner's storage quota)."""
 
     created_at: datetime = created_at_field()
     queued_at: datetime = created_at_field()
