@@ -15,7 +15,7 @@ from api.errors import error_responses
 from api.jobs import repository, service
 from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
 from api.jobs.runtime import executor_state_without_runtime
-from api.jobs.schemas import JobCreate, JobFileRead, JobRead, RuntimeRead
+from api.jobs.schemas import JobCreate, JobFileRead, JobRead, JobStorageRead, RuntimeRead
 from api.jobs.service import ExecutorState
 from api.jobs.sse import event_stream
 from api.jobs.storage import read_output_file
@@ -147,6 +147,19 @@ async def list_jobs(
     )
     set_link_header(request, response, next_cursor)
     return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get(
+    "/storage",
+    summary="What the jobs store, and the retention that bounds it (admin)",
+    responses=error_responses(401, 403),
+)
+async def job_storage(
+    _: Annotated[User, Depends(require("jobs:see_all"))],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> JobStorageRead:
+    return await service.storage(session, settings)
 
 
 @router.get(

@@ -41,6 +41,7 @@ from api.jobs.schemas import (
     JobLimits,
     JobLimitsRequest,
     JobRead,
+    JobStorageRead,
     JobSummary,
 )
 from api.jobs.signals import (
@@ -317,6 +318,19 @@ def to_summary(job: Job, files: Sequence[JobFileRead]) -> JobSummary:
 async def read_job(session: AsyncSession, job: Job) -> JobRead:
     files = await repository.files_of(session, [job.id])
     return to_read(job, files[job.id])
+
+
+async def storage(session: AsyncSession, settings: Settings) -> JobStorageRead:
+    jobs, purged, events, stored, files = await repository.storage_totals(session)
+    return JobStorageRead(
+        jobs=jobs,
+        purged_jobs=purged,
+        events=events,
+        stored_bytes=stored,
+        file_bytes=files,
+        retention_days=settings.job_retention_days,
+        storage_per_user_bytes=settings.job_storage_per_user_mb * 1024 * 1024,
+    )
 
 
 async def list_jobs(

@@ -4,9 +4,12 @@ Signature: `X-Nimbus-Signature: t=<unix>,v1=<hex>` where hex = HMAC-SHA256(secre
 Receivers deduplicate on `X-Nimbus-Delivery` (one id per event and webhook, stable across retries).
 Targets that are (or resolve to) loopback, private, link-local or otherwise internal addresses are
 refused unless NIMBUS_WEBHOOK_ALLOW_PRIVATE_TARGETS is set: checked at creation and every delivery,
-so a DNS change cannot turn a webhook into a probe of the internal network. A delivery resolves the
-host once and connects to the address it checked (Host header and TLS server name stay the URL's
-host), so a record that changes between check and connect (DNS rebinding) cannot redirect it.
+so a DNS change cannot turn a webhook into a probe of the internal network. "Internal" is decided
+on the address, whatever its spelling: IPv6 must be global unicast (2000::/3), and forms carrying
+an IPv4 address (mapped, NAT64, 6to4) are judged by that address; redirects are never followed.
+A delivery resolves the host once and connects to the address it checked (Host header and TLS
+server name stay the URL's host), so a record that changes between check and connect (DNS
+rebinding) cannot redirect it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import socket
 import time
 import uuid
 from typing import Any
-from urllib.parse import urlparse
 
 import httpx
 from sqlalchemy import select
@@ -43,26 +45,68 @@ class UnsafeWebhookTarget(UnprocessableEntity):
     title = "Webhook targets must be public http(s) addresses"
 
 
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_GLOBAL_UNICAST = ipaddress.IPv6Network("2000::/3")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052: the last 32 bits are the IPv4 address
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+
+
+def internal_reason(address: IPAddress) -> str | None:
+    """Why `address` is not somewhere on the public internet, or None when it is.
+
+    Python's `is_global` knows the special-purpose registries but not what an IPv6 address
+    carries: `::127.0.0.1`, `64:ff9b::7f00:1` and `2002:7f00:1::` all count as global there,
+    and the deprecated site-local `fec0::/10` too.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return internal_reason(address.ipv4_mapped)
+        if address in _NAT64:
+            inner = internal_reason(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+            return f"NAT64 of an address that is {inner}" if inner else None
+        if address in _NAT64_LOCAL:
+            return "a local-use NAT64 prefix"
+        if address in _TEREDO:
+            return "a Teredo tunnel address"
+        if address.sixtofour is not None:
+            inner = internal_reason(address.sixtofour)
+            return f"6to4 of an address that is {inner}" if inner else None
+        if address not in _GLOBAL_UNICAST:
+            return "outside the global unicast range 2000::/3"
+    if address.is_multicast:
+        return "multicast"
+    if not address.is_global or address.is_reserved or address.is_unspecified:
+        return "not a public internet address"
+    return None
+
+
 async def check_target(url: str, allow_private: bool) -> str:
-    """Resolve the URL's host once and return the address to connect to, after refusing any
-    internal one (unless private targets are allowed)."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    """Resolve the URL's host once and return the address to connect to, after refusing the
+    URL if any address it resolves to is internal (unless private targets are allowed)."""
+    try:
+        parsed = httpx.URL(url)  # the parser that sends the request, so both see one host
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise UnsafeWebhookTarget("The URL must be http(s)://host/...") from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UnsafeWebhookTarget("The URL must be http(s)://host/...")
     try:
         infos = await asyncio.get_running_loop().getaddrinfo(
-            parsed.hostname,
+            parsed.host,
             parsed.port or (443 if parsed.scheme == "https" else 80),
             type=socket.SOCK_STREAM,
         )
-    except socket.gaierror as exc:
-        raise UnsafeWebhookTarget(f"{parsed.hostname} does not resolve") from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnsafeWebhookTarget(f"{parsed.host} does not resolve") from exc
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    if not addresses:
+        raise UnsafeWebhookTarget(f"{parsed.host} does not resolve")
     if not allow_private:
         for address in addresses:
-            if not address.is_global or address.is_multicast:
+            why = internal_reason(address)
+            if why is not None:
                 raise UnsafeWebhookTarget(
-                    f"{parsed.hostname} resolves to the internal address {address}"
+                    f"{parsed.host} resolves to the internal address {address} ({why})"
                 )
     return str(addresses[0])
 
