@@ -380,7 +380,10 @@ def test_oversized_request_headers_are_431_without_being_kept(nimbus_serve, size
     assert answer.startswith(b"HTTP/1.1 200")
 
 
-async def test_the_h11_protocol_refuses_oversized_heads_with_431_too():
+@pytest.mark.parametrize("http", ["h11", "httptools"])
+async def test_both_protocols_refuse_oversized_heads_with_431_in_process(http):
+    """The same protocols as `nimbus serve`, served here (so coverage sees them)."""
+
     async def hello(scope, receive, send):
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"hi"})
@@ -392,9 +395,9 @@ async def test_the_h11_protocol_refuses_oversized_heads_with_431_too():
         port=port,
         lifespan="off",
         log_level="warning",
-        http=bounded_http_protocol(32 * 1024, http="h11"),
+        http=bounded_http_protocol(32 * 1024, http=http),
     )
-    assert config.http.__mro__[1] is BoundedH11Protocol
+    assert (config.http.__mro__[1] is BoundedH11Protocol) == (http == "h11")
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
