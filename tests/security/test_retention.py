@@ -266,3 +266,21 @@ async def test_a_purged_job_says_its_output_was_removed(client, sessionmaker, tm
     assert r.status_code == 200
     assert "event: exit" in r.text and "event: stdout" not in r.text
     assert '"purge_reason":"retention"' in r.text
+
+
+async def test_admins_see_what_the_jobs_store(client, sessionmaker, tmp_path):
+    owner = await _user(sessionmaker, Role.developer)
+    admin = await _user(sessionmaker, Role.admin)
+    await _ended_job(sessionmaker, owner, utcnow() - timedelta(days=60), output=3000)
+    await _ended_job(sessionmaker, owner, utcnow(), output=2000)
+    await retention.enforce(sessionmaker, _settings(tmp_path))
+
+    r = await client.get(f"{JOBS}/storage", headers=auth_headers(admin))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["purged_jobs"] >= 1 and body["jobs"] >= 2
+    assert body["file_bytes"] >= 2000 and body["stored_bytes"] >= 6000
+    assert body["retention_days"] == 30
+
+    r = await client.get(f"{JOBS}/storage", headers=auth_headers(owner))
+    assert r.status_code == 403 and r.json()["code"]

@@ -11,6 +11,7 @@ export const jobKeys = {
   list: (pageSize: number) => ["jobs", "list", pageSize] as const,
   detail: (id: string) => ["jobs", "detail", id] as const,
   runtimes: ["runtimes"] as const,
+  storage: ["jobs", "storage"] as const,
 };
 
 export const FINAL_STATUSES: readonly JobStatus[] = [
@@ -32,6 +33,17 @@ export function useRuntimes() {
   return useQuery({
     queryKey: jobKeys.runtimes,
     queryFn: async () => (await unwrap(api.client.GET("/api/v1/runtimes"))).items,
+    staleTime: 60_000,
+  });
+}
+
+/** What the jobs store and the retention that bounds it (admins only). */
+export function useJobStorage({ enabled = true }: { enabled?: boolean } = {}) {
+  const api = useApi();
+  return useQuery({
+    queryKey: jobKeys.storage,
+    queryFn: () => unwrap(api.client.GET("/api/v1/jobs/storage")),
+    enabled,
     staleTime: 60_000,
   });
 }

@@ -10,9 +10,9 @@ import { StatusBadge } from "./bugParts";
 import { ProjectGrid } from "./projectParts";
 import { useDocumentTitle } from "../ui/hooks";
 import { useExpenseSummary } from "../api/expenses";
-import { useJobs } from "../api/jobs";
+import { useJobStorage, useJobs } from "../api/jobs";
 import { Time } from "../ui/bits";
-import { monthRange } from "../ui/format";
+import { formatBytes, monthRange } from "../ui/format";
 import { formatMoney } from "../ui/money";
 import { JobStatusBadge } from "./jobs/jobParts";
 import { formatDuration } from "./jobs/jobText";
@@ -67,6 +67,11 @@ export function Dashboard() {
           <RecentJobs />
         </section>
       </div>
+      {user.role === "admin" && (
+        <section aria-labelledby="job-storage" className="mb-4">
+          <JobStorage />
+        </section>
+      )}
       <section aria-labelledby="my-projects" className="dashboard-section">
         <div className="section-header">
           <h2 id="my-projects" className="h5 mb-0">
@@ -230,6 +235,55 @@ function RecentJobs() {
             ))}
           </ul>
         )}
+      </div>
+    </div>
+  );
+}
+
+function JobStorage() {
+  const storage = useJobStorage();
+  const data = storage.data;
+  return (
+    <div className="card">
+      <div className="card-body">
+        <div className="section-header">
+          <h2 id="job-storage" className="h6 text-uppercase text-body-secondary mb-0">
+            Stored by the code runner
+          </h2>
+        </div>
+        {storage.isPending ? (
+          <SkeletonRows label="Adding up what runs store…" rows={1} />
+        ) : storage.isError ? (
+          <ErrorState error={storage.error} onRetry={() => void storage.refetch()} />
+        ) : data ? (
+          <>
+            <ul className="list-unstyled d-flex flex-wrap gap-4 mb-2" aria-label="Job storage">
+              <li>
+                <div className="fs-4 fw-semibold">{formatBytes(data.stored_bytes)}</div>
+                <div className="small text-body-secondary">
+                  output, files and events ({formatBytes(data.file_bytes)} in files)
+                </div>
+              </li>
+              <li>
+                <div className="fs-4 fw-semibold">{data.jobs}</div>
+                <div className="small text-body-secondary">runs, {data.purged_jobs} with output removed</div>
+              </li>
+              <li>
+                <div className="fs-4 fw-semibold">{data.events}</div>
+                <div className="small text-body-secondary">stored events</div>
+              </li>
+            </ul>
+            <p className="small text-body-secondary mb-0">
+              {data.retention_days > 0
+                ? `Output is removed ${data.retention_days} days after a run ends`
+                : "Output is kept forever"}
+              {data.storage_per_user_bytes > 0
+                ? `, and a user's oldest runs beyond ${formatBytes(data.storage_per_user_bytes)}.`
+                : "."}{" "}
+              Reproductions of bugs that are not closed are kept.
+            </p>
+          </>
+        ) : null}
       </div>
     </div>
   );

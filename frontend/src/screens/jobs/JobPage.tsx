@@ -87,7 +87,16 @@ export function JobPage() {
           <h2 id="run-output" className="h6 text-uppercase text-body-secondary">
             Output
           </h2>
-          <JobOutput jobId={data.id} />
+          {data.purged_at ? (
+            <div className="alert alert-secondary" role="status">
+              The output, files and events of this run were removed on <Time iso={data.purged_at} />
+              {data.purge_reason === "quota"
+                ? ": your stored runs had reached the storage quota, and this was among the oldest."
+                : ", after the retention period for finished runs."}
+            </div>
+          ) : (
+            <JobOutput jobId={data.id} />
+          )}
         </section>
         <aside className="col-lg-4" aria-label="Limits">
           <div className="card card-body">
