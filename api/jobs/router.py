@@ -154,7 +154,7 @@ async def list_jobs(
     summary="What the jobs store, and the retention that bounds it (admin)",
     responses=error_responses(401, 403),
 )
-async def job_storage(
+async def storage(
     _: Annotated[User, Depends(require("jobs:see_all"))],
     session: SessionDep,
     settings: SettingsDep,

@@ -413,6 +413,7 @@ def test_operation_ids_follow_the_tag_name_convention(app):
         "jobs-cancel",
         "jobs-list-files",
         "jobs-download-file",
+        "jobs-storage",
         "runtimes-list",
     }
 
