@@ -2,7 +2,8 @@
 
 Nothing here touches the host file system. Links, devices, FIFOs, directories, sparse members,
 absolute names and ``..`` components are dropped; counts and sizes are capped, and a tar cut
-short (because the reader stopped at its byte cap) yields the members that were complete.
+short (because the reader stopped at its byte cap) yields the members that were complete. A name
+that is not UTF-8 (a program may create any bytes) is kept escaped (`shown_path`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from executor.backends.base import InvalidJob, OutputFile, validate_relative_path
+
+MAX_PATH = 255
+"""What a stored output file's path may hold (the database column)."""
 
 
 @dataclass(slots=True)
@@ -51,14 +55,9 @@ def read_output_files(
                 if path is None or not member.isreg() or member.issparse():
                     result.rejected.append(member.name)
                     continue
-                if member.size > max_file_bytes or (
-                    max_total_bytes is not None and total + member.size > max_total_bytes
-                ):
+                if member.size > max_file_bytes:
                     result.truncated = True
                     continue
-                if len(result.files) >= max_files:
-                    result.truncated = True
-                    break
                 extracted = tar.extractfile(member)
                 if extracted is None:
                     continue
@@ -67,7 +66,13 @@ def read_output_files(
                     result.truncated = True
                     break
                 if unchanged is not None and unchanged.get(path) == content:
+                    continue  # an input, as it came: it takes none of the caps
+                if max_total_bytes is not None and total + member.size > max_total_bytes:
+                    result.truncated = True
                     continue
+                if len(result.files) >= max_files:
+                    result.truncated = True
+                    break
                 total += member.size
                 result.files.append(OutputFile.of(path, content))
     except (tarfile.TarError, EOFError):
@@ -86,9 +91,24 @@ def _safe_name(name: str, strip_prefix: str) -> str | None:
     if not name:
         return ""
     try:
-        return validate_relative_path(name)
+        return shown_path(validate_relative_path(name))
     except InvalidJob:
         return None
+
+
+def shown_path(path: str) -> str:
+    """``path`` as Nimbus keeps it: a name that is not UTF-8 (its undecodable bytes arrive as
+    surrogates) has each such byte written ``\\xNN``. No real name can look like that: a
+    backslash is refused in every file name, so two files never get the same name.
+
+    Raises `InvalidJob` when the escaped name is too long to keep."""
+    try:
+        path.encode()
+    except UnicodeEncodeError:
+        path = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        if len(path) > MAX_PATH:
+            raise InvalidJob(f"file name too long once escaped: {path[:40]!r}...") from None
+    return path
 
 
 def build_input_tar(files: Mapping[str, bytes], *, root: str = "job", uid: int = 65534) -> bytes:
