@@ -135,14 +135,18 @@ async def _run_worker(settings: Settings) -> None:
     from prometheus_client import start_http_server
 
     import api.bugs.reproductions  # noqa: F401  (registers the reproduction completion hook)
-    from api.jobs.runtime import NO_SANDBOX
+    from api.jobs.runtime import NO_SANDBOX, sandbox_instance
     from api.jobs.signals import PgListener
     from executor.backends import select_backend
     from executor.worker import Worker
 
     kind = "auto" if settings.executor_backend == "off" else settings.executor_backend
     backend = await select_backend(
-        kind, settings.docker_host, settings.sandbox_image, pool_size=settings.sandbox_pool_size
+        kind,
+        settings.docker_host,
+        settings.sandbox_image,
+        pool_size=settings.sandbox_pool_size,
+        instance=sandbox_instance(settings),
     )
     if backend is None:
         raise ExecutorUnavailable(NO_SANDBOX)

@@ -117,6 +117,7 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._dispatcher: asyncio.Task[None] | None = None
         self._maintenance: asyncio.Task[None] | None = None
+        self._reaper: asyncio.Task[int] | None = None
         self._stopping = False
 
     @property
@@ -125,7 +126,9 @@ class Worker:
 
     async def start(self) -> None:
         if self.settings.worker_reap_on_start:
-            await reap_sandboxes(self.backend, older_than_s=0.0)
+            # in the background: an engine that hangs on a locked leftover must not hold up
+            # start-up (jobs run meanwhile; the reaper spares this process's own sandboxes)
+            self._reaper = asyncio.create_task(reap_sandboxes(self.backend, older_than_s=0.0))
         metrics.JOBS_RUNNING.set_function(lambda: float(self.running))
         self._dispatcher = asyncio.create_task(self._dispatch(), name=f"worker {self.id}")
         self._maintenance = asyncio.create_task(
@@ -139,7 +142,7 @@ class Worker:
         log.info(
             "worker %s stopping: %d jobs running, grace %.0f s", self.id, self.running, grace_s
         )
-        for task in (self._dispatcher, self._maintenance):
+        for task in (self._dispatcher, self._maintenance, self._reaper):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -319,18 +322,25 @@ async def maintenance_loop(
 ) -> None:
     interval = interval_s or max(0.5, min(settings.job_lease_s / 2, 10.0))
     last_reap = time.monotonic()
+    reaper: asyncio.Task[int] | None = None
     pool_available: Any = getattr(backend, "pool_available", None)
     if pool_available is not None:
         metrics.POOL_AVAILABLE.set_function(lambda: float(getattr(backend, "pool_available", 0)))
-    while True:
-        try:
-            await maintain_once(sessionmaker, settings)
-        except Exception:
-            log.exception("job maintenance failed")
-        if backend is not None and time.monotonic() - last_reap >= DOCKER_REAP_INTERVAL_S:
-            # only sandboxes older than any job may run: another worker's live ones are younger
-            # no live sandbox of any worker is older than this (see executor.pool)
-            max_age = POOL_MAX_IDLE_S + settings.job_max_wall_time_s + 120.0
-            await reap_sandboxes(backend, older_than_s=max_age)
-            last_reap = time.monotonic()
-        await asyncio.sleep(interval)
+    try:
+        while True:
+            try:
+                await maintain_once(sessionmaker, settings)
+            except Exception:
+                log.exception("job maintenance failed")
+            due = time.monotonic() - last_reap >= DOCKER_REAP_INTERVAL_S
+            if backend is not None and due and (reaper is None or reaper.done()):
+                # only sandboxes older than any job may run: another worker's live ones are
+                # younger: no live sandbox of any worker is older than this (see executor.pool).
+                # In the background: a hung engine must not stall the leases' expiry.
+                max_age = POOL_MAX_IDLE_S + settings.job_max_wall_time_s + 120.0
+                reaper = asyncio.create_task(reap_sandboxes(backend, older_than_s=max_age))
+                last_reap = time.monotonic()
+            await asyncio.sleep(interval)
+    finally:
+        if reaper is not None:
+            reaper.cancel()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.config import Settings
@@ -36,6 +38,14 @@ SWITCHED_OFF = (
     "job execution is switched off (NIMBUS_EXECUTOR_BACKEND=off); set it to auto, docker or "
     "bwrap, or run `nimbus worker` elsewhere with NIMBUS_EXECUTOR_IN_PROCESS=false here"
 )
+
+
+def sandbox_instance(settings: Settings) -> str:
+    """This installation's name in its sandboxes' labels: the same for every process and restart
+    that uses its database (the URL without the password), so a worker reaps what an earlier
+    one left and never the sandboxes of another Nimbus sharing the Docker engine."""
+    url = make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
 
 
 def executor_state_without_runtime(settings: Settings) -> ExecutorState:
@@ -100,7 +110,11 @@ class JobRuntime:
             self._problem = SWITCHED_OFF
             return None
         backend = await select_backend(
-            s.executor_backend, s.docker_host, s.sandbox_image, pool_size=s.sandbox_pool_size
+            s.executor_backend,
+            s.docker_host,
+            s.sandbox_image,
+            pool_size=s.sandbox_pool_size,
+            instance=sandbox_instance(s),
         )
         if backend is None:
             self._problem = NO_SANDBOX

@@ -72,22 +72,24 @@ async def select_backend(
     docker_host: str | None = None,
     image: str = DEFAULT_TAG,
     pool_size: int = 0,
+    instance: str | None = None,
 ) -> SandboxBackend | None:
     """The backend for setting ``NIMBUS_EXECUTOR_BACKEND``; None means "executor unavailable".
 
     ``auto``: Docker if an engine answers, else bubblewrap if installed, else None. An explicit
     ``docker`` or ``bwrap`` is returned even when unusable, so that ``await backend.check()``
     raises `ExecutorUnavailable` with the fix. Call ``check()`` before the first job: for Docker
-    it also verifies the image and starts the warm pool.
+    it also verifies the image and starts the warm pool. ``instance`` labels Docker sandboxes
+    with the installation (see `DockerBackend`).
     """
     if kind == "off":
         return None
     if kind == "docker":
-        return DockerBackend(docker_host, image, pool_size=pool_size)
+        return DockerBackend(docker_host, image, pool_size=pool_size, instance=instance)
     if kind == "bwrap":
         return BwrapBackend()
     if await docker_answers(docker_host):
-        return DockerBackend(docker_host, image, pool_size=pool_size)
+        return DockerBackend(docker_host, image, pool_size=pool_size, instance=instance)
     if shutil.which("bwrap") is not None:
         log.warning("no Docker engine answers; falling back to the weaker bubblewrap sandbox")
         return BwrapBackend()

@@ -1,22 +1,31 @@
 """Docker sandbox backend (aiodocker): one hardened, never-reused container per job.
 
-Each job gets a fresh container with a fresh anonymous volume mounted at ``/work``: Docker fills
-it from the image, whose ``/work/job`` is owned by 65534 (mode 0700); the job's files are
-uploaded into it before start, and the container runs ``python3 <entrypoint> <args>`` in
-``/work/job`` with no network, a read-only root, no capabilities, ``no-new-privileges``, uid
-65534, memory == memory+swap, a pids limit, a CPU rate, nofile/fsize/core ulimits, private IPC,
-an init process, a size-capped ``/tmp`` tmpfs, an empty environment and the ``none`` log driver
-(output is read through attach, never stored by Docker).
+Each job gets a fresh container with no network, a read-only root, no capabilities,
+``no-new-privileges``, uid 65534, memory == memory+swap, a pids limit, a CPU rate,
+nofile/fsize/core ulimits, private IPC, an init process, a size-capped ``/tmp`` tmpfs, an empty
+environment and the ``none`` log driver (output is read through attach, never stored by Docker).
+
+The work directory ``/work/job`` is the container's own anonymous volume on a tmpfs whose size
+the kernel enforces: the inputs, the output-files cap, and a page for each file the job may
+return (the file system counts whole pages). A program writing past it gets ENOSPC and the job
+ends ``output_exceeded``. A tmpfs volume lives only while its container runs, so the container
+runs the supervisor in `executor.pool` (``BOOTSTRAP``): it takes the job's files and stdin from
+the attach stream, runs the program as its child exactly as ``python3 -B <entrypoint> <args>``
+would, and when the program has ended (or on SIGUSR1, our "stop" for timeouts, cancellation and
+output floods) kills every process but itself, writes one end-of-run line carrying this job's
+nonce at the end of stdout and of stderr, and waits to be killed. The work directory is then
+read through the archive API from the live container and parsed in memory
+(`executor.archive`); the container is deleted afterwards.
 
 The attach stream is opened before start so no output is lost; stdout and stderr are read
-separately and live, capped while streaming. The worker enforces the wall-clock limit by killing
-the container; OOM is read from ``State.OOMKilled`` (after our own timeout flag, since both end in
-exit 137). After exit the work directory comes back through the archive API and is parsed in
-memory (`executor.archive`). Every container and volume carries the ``nimbus.sandbox`` label; the
-volume belongs to its container and is deleted with it after the job, and `reap_sandboxes`
-removes leftovers after a crash. (A named volume per job costs two more Docker calls and an
-upload of the empty ``job/`` directory: about a fifth of the engine's work per job.) Every Docker
-call runs under a timeout. Images are never pulled: `check` verifies the image exists.
+separately and live, capped while streaming. The worker enforces the wall-clock limit; OOM is
+read from the memory cgroup's count of OOM kills (or ``State.OOMKilled`` when the container
+itself died). Every container and volume carries the ``nimbus.sandbox`` label and the
+installation's ``nimbus.sandbox.instance``; `reap_sandboxes` removes one installation's
+leftovers after a crash and never another's. Every Docker call runs under a timeout, and every
+raw response is read to its end or closed (`engine_response`): a response left mid-body keeps
+an engine connection, and dockerd keeps the container locked while it streams into it. Images
+are never pulled: `check` verifies the image exists.
 
 With ``pool_size > 0`` jobs run in pre-started containers from `executor.pool.WarmPool` instead,
 each still used for exactly one job.
@@ -29,10 +38,13 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import posixpath
+import secrets
 import time
 import uuid
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiodocker
@@ -41,7 +53,7 @@ from aiodocker.containers import DockerContainer
 from aiodocker.stream import Stream
 
 from executor import seccomp
-from executor.archive import CollectedFiles, build_input_tar, read_output_files
+from executor.archive import CollectedFiles, read_output_files
 from executor.backends.base import (
     DEFAULT_LIMITS,
     ExecutorUnavailable,
@@ -51,6 +63,7 @@ from executor.backends.base import (
     Outcome,
     OutputSink,
     RunResult,
+    StreamName,
     outcome_for_exit,
     split_exit_status,
 )
@@ -65,17 +78,20 @@ T = TypeVar("T")
 
 LABEL = "nimbus.sandbox"
 LABEL_CREATED = "nimbus.sandbox.created"
+LABEL_INSTANCE = "nimbus.sandbox.instance"
+"""Which installation made the sandbox: a reaper removes its own installation's only."""
+LABEL_OWNER = "nimbus.sandbox.owner"
+"""Which backend object (one process) made it: a process never reaps its own."""
 API_TIMEOUT_S = 30.0
 """Upper bound for any single Docker API call (create, start, kill, delete, archive, ...)."""
 EXIT_GRACE_S = 5.0
 """How long to wait for the container to be reported dead after we killed it."""
-DRAIN_GRACE_S = 2.0
-"""After exit, how long to wait for the tail of the output stream."""
+STOP_GRACE_S = 2.0
+"""How long the supervisor gets to end the program and report, once asked to stop."""
 CLEANUP_DELAY_S = 0.05
 """After a job, how long the engine-heavy clean-up (deleting its container, starting a warm
 replacement) waits. Started at once, it took both cores from the few statements that record the
 result and answer `?wait`: ~18 ms from exit to response instead of ~10."""
-WORK_MOUNT = "/work"
 JOB_DIR = "/work/job"
 SANDBOX_UID = 65534
 PYTHON = "/usr/bin/python3"
@@ -83,10 +99,27 @@ MIB = 1024 * 1024
 EPOCH_MTIME = "1970-01-01T00:00:00Z"
 MAX_STAT_PROBES = 8
 """Above this many input files/dirs, skip the mtime probe and always read the archive."""
+PAGE = os.sysconf("SC_PAGE_SIZE")
+POOL_INPUT_BYTES = 1024 * 1024
+"""Room a warm container's work directory keeps for the inputs of the job it will get; a job
+with larger inputs gets a one-shot container sized for them. The supervisor trims the unused
+part (see `work_free_bytes`), so the job's cap is the same either way."""
+END_PREFIX = b"\x00nimbus-end "
+"""Begins the supervisor's end-of-run line: prefix, nonce, space, four numbers, newline."""
+MAX_END_LINE = 64
 
 
 class StoppedFromOutside(Exception):
     """The engine, not the program or Nimbus, ended the container: an infrastructure error."""
+
+
+def work_full_message(limits: Limits) -> str:
+    return (
+        "the job's work directory is full: beside its inputs it holds at most "
+        f"{work_free_bytes(limits)} bytes (the output-files cap of {limits.files_total_bytes} "
+        "bytes, and a page for each file the job may return); writing more failed with "
+        "'No space left on device'"
+    )
 
 
 async def api_call(awaitable: Awaitable[T], timeout_s: float = API_TIMEOUT_S) -> T:
@@ -95,14 +128,91 @@ async def api_call(awaitable: Awaitable[T], timeout_s: float = API_TIMEOUT_S) ->
         return await awaitable
 
 
-def sandbox_labels() -> dict[str, str]:
-    return {LABEL: "1", LABEL_CREATED: str(int(time.time()))}
+@contextlib.asynccontextmanager
+async def engine_response(
+    docker: aiodocker.Docker,
+    path: str,
+    method: str = "GET",
+    params: Mapping[str, str] | None = None,
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """One raw Docker API response, released on every path (done, error, timeout, cancel).
+
+    aiodocker's ``_query`` hands the response over and never releases it: one left mid-body
+    keeps its pool connection until garbage collection, and dockerd keeps streaming into it
+    (an archive holds the container's lock meanwhile: inspect and delete hang). A response read
+    to its end goes back to the pool; any other is closed, never pooled half-read.
+    """
+    async with docker._query(path, method=method, params=dict(params or {})) as response:
+        try:
+            yield response
+        finally:
+            if response.content.at_eof():
+                response.release()
+            else:
+                response.close()
 
 
-def container_config(image: str, limits: Limits, command: list[str]) -> dict[str, Any]:
-    """The complete, hardened container configuration. Nothing from the host leaks in."""
+def sandbox_labels(instance: str, owner: str = "") -> dict[str, str]:
+    return {
+        LABEL: "1",
+        LABEL_INSTANCE: instance,
+        LABEL_OWNER: owner,
+        LABEL_CREATED: str(int(time.time())),
+    }
+
+
+def _pages(size: int) -> int:
+    return -(-size // PAGE) * PAGE
+
+
+def work_free_bytes(limits: Limits) -> int:
+    """The room a program gets in its work directory beside its inputs: the output-files cap
+    and a page for each file it may return (and one more), since the file system counts whole
+    pages. Whatever the job may bring back fits; a program that fills it has written more."""
+    return _pages(limits.files_total_bytes) + (limits.max_files + 1) * PAGE
+
+
+def inputs_bytes(files: Mapping[str, bytes]) -> int:
+    """What the job's input files take of its work directory."""
+    return sum(_pages(len(content)) for content in files.values())
+
+
+def work_mount(size: int, limits: Limits, labels: Mapping[str, str]) -> dict[str, Any]:
+    """An anonymous tmpfs volume of ``size`` bytes at ``/work/job``, owned by the sandbox user
+    (0700). Its inodes are capped too: empty files take no pages but kernel memory."""
+    options = (
+        f"size={_pages(size)},nr_inodes={4 * limits.max_files + 64},"
+        f"uid={SANDBOX_UID},gid={SANDBOX_UID},mode=0700,nosuid,nodev"
+    )
+    return {  # anonymous: created with the container, deleted with it (``v=True``)
+        "Type": "volume",
+        "Target": JOB_DIR,
+        "VolumeOptions": {
+            "NoCopy": True,
+            "Labels": dict(labels),
+            "DriverConfig": {
+                "Name": "local",
+                "Options": {"type": "tmpfs", "device": "tmpfs", "o": options},
+            },
+        },
+    }
+
+
+def container_config(
+    image: str,
+    limits: Limits,
+    command: list[str],
+    *,
+    work_bytes: int | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The complete, hardened container configuration. Nothing from the host leaks in.
+
+    ``work_bytes`` sizes the work directory (default: room for a warm container's job)."""
     memory = limits.memory_mb * MIB
-    labels = sandbox_labels()
+    labels = dict(labels or sandbox_labels(""))
+    if work_bytes is None:
+        work_bytes = work_free_bytes(limits) + POOL_INPUT_BYTES
     return {
         "Image": image,
         "Cmd": command,
@@ -136,13 +246,7 @@ def container_config(image: str, limits: Limits, command: list[str]) -> dict[str
             "IpcMode": "private",
             "Init": True,
             "Tmpfs": {"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777"},  # noqa: S108
-            "Mounts": [
-                {  # anonymous: created with the container, deleted with it (``v=True``)
-                    "Type": "volume",
-                    "Target": WORK_MOUNT,
-                    "VolumeOptions": {"NoCopy": False, "Labels": labels},
-                }
-            ],
+            "Mounts": [work_mount(work_bytes, limits, labels)],
             "AutoRemove": False,
             "LogConfig": {"Type": "none", "Config": {}},
             "RestartPolicy": {"Name": "no"},
@@ -163,8 +267,85 @@ def _half_close(stream: Stream) -> None:
         transport.write_eof()
 
 
+@dataclass(frozen=True, slots=True)
+class EndOfRun:
+    """What the supervisor reports once the program and every process it left are gone."""
+
+    status: int
+    """Shell-style: the exit code, or 128 + the signal that killed the program."""
+    oom_killed: bool
+    """The memory cgroup counted an OOM kill during the job."""
+    work_full: bool
+    """The work directory had no free page or inode left."""
+
+
+class EndScanner:
+    """Finds the supervisor's end-of-run line at the end of one output stream.
+
+    Bytes that may begin the line are held back until the next chunk tells; everything else
+    passes through at once, so the program's output reaches the sink byte for byte. The line
+    is the last thing on the stream (nothing else is left to write): whatever follows is dropped.
+    """
+
+    def __init__(self, nonce: str) -> None:
+        self._prefix = END_PREFIX + nonce.encode() + b" "
+        self._held = b""
+        self.line: bytes | None = None
+
+    def feed(self, data: bytes) -> bytes:
+        """The program's bytes in ``data`` (with any held before), minus the end-of-run line."""
+        if self.line is not None:
+            return b""
+        data, self._held = self._held + data, b""
+        at = data.find(self._prefix)
+        if at >= 0:
+            rest = data[at + len(self._prefix) :]
+            end = rest.find(b"\n")
+            if end >= 0:
+                self.line = rest[:end]
+            elif len(rest) <= MAX_END_LINE:
+                self._held = data[at:]
+            else:  # no line of ours is that long: the program printed it
+                return data
+            return data[:at]
+        # a tail that may be the start of the line (it starts with the only NUL in it)
+        at = data.find(b"\x00", max(0, len(data) - len(self._prefix) + 1))
+        while at >= 0:
+            if self._prefix.startswith(data[at:]):
+                self._held = data[at:]
+                return data[:at]
+            at = data.find(b"\x00", at + 1)
+        return data
+
+    def flush(self) -> bytes:
+        """What is held back, at the end of the stream: it was the program's."""
+        held, self._held = self._held, b""
+        return held
+
+
+FORGED = EndOfRun(255, oom_killed=False, work_full=False)
+"""What a report the supervisor did not write reads as (only the program could forge one, and
+only about its own run)."""
+
+
+def parse_end_line(stdout: bytes, stderr: bytes) -> EndOfRun:
+    """The supervisor's report: the same ``status oom full`` line on both streams."""
+    if stdout != stderr:
+        return FORGED
+    try:
+        status, oom, full = (int(field) for field in stdout.split(b" "))
+    except ValueError:
+        return FORGED
+    if not 0 <= status <= 255:
+        return FORGED
+    return EndOfRun(status, oom == 1, full == 1)
+
+
 class Sandbox:
-    """One container and its volume, for exactly one job. Build with `Sandbox.create`."""
+    """One container and its volume, for exactly one job. Build with `Sandbox.create`.
+
+    The container runs the supervisor (``executor.pool.BOOTSTRAP``) and waits for the job's
+    frame (`executor.pool.job_frame`) on its stdin."""
 
     def __init__(self, docker: aiodocker.Docker, name: str) -> None:
         self.docker = docker
@@ -173,6 +354,12 @@ class Sandbox:
         self.created_at = time.time()
         self.started_at: float | None = None
         self.warm_since: float | None = None  # monotonic time it joined a warm pool
+        self.nonce = secrets.token_hex(8)
+        """Marks the supervisor's end-of-run line (not a secret: the program may forge its own
+        report, which only misreports its own run)."""
+        self.work_bytes = 0
+        self.end: EndOfRun | None = None
+        """Set when the supervisor reported: the container still runs and holds the files."""
         self._stream: Stream | None = None
 
     @classmethod
@@ -181,23 +368,18 @@ class Sandbox:
         docker: aiodocker.Docker,
         image: str,
         limits: Limits,
-        command: list[str],
-        files: Mapping[str, bytes],
+        work_bytes: int,
+        labels: Mapping[str, str],
     ) -> Sandbox:
-        """Create the container (and its volume), upload ``files`` into ``/work/job``, attach."""
+        """Create the container (and its ``work_bytes`` work directory) and attach to it."""
+        from executor.pool import BOOTSTRAP
+
         sandbox = cls(docker, f"nimbus-sbx-{uuid.uuid4().hex[:16]}")
+        sandbox.work_bytes = work_bytes
+        command = [PYTHON, "-B", "-c", BOOTSTRAP]
+        config = container_config(image, limits, command, work_bytes=work_bytes, labels=labels)
         try:
-            sandbox.container = await api_call(
-                docker.containers.create(
-                    container_config(image, limits, command), name=sandbox.name
-                )
-            )
-            if files:
-                await api_call(
-                    sandbox.container.put_archive(  # type: ignore[no-untyped-call]
-                        WORK_MOUNT, build_input_tar(files)
-                    )
-                )
+            sandbox.container = await api_call(docker.containers.create(config, name=sandbox.name))
             # open the attach connection now: output written before it exists is lost
             sandbox._stream = sandbox.container.attach(stdin=True, stdout=True, stderr=True)
             await api_call(sandbox._stream.__aenter__())
@@ -254,19 +436,42 @@ class Sandbox:
             # the program exited (or closed stdin) before reading everything: not an error
             log.debug("stdin write to %s stopped: %s", self.name, exc)
 
-    async def _pump(self, collector: OutputCollector) -> None:
-        # Read to EOF even past the cap (the collector drops the excess): a stream left
-        # unread stalls dockerd's exit handling, and then even SIGKILL "hangs".
+    async def _pump(self, collector: OutputCollector) -> EndOfRun | None:
+        """Stream the program's output until the supervisor's report ends both streams, or the
+        stream ends (the container exited without one): None."""
         stream = self._attached()
+        scanners: dict[StreamName, EndScanner] = {
+            "stdout": EndScanner(self.nonce),
+            "stderr": EndScanner(self.nonce),
+        }
         while (message := await stream.read_out()) is not None:
-            await collector.feed("stderr" if message.stream == 2 else "stdout", message.data)
+            name: StreamName = "stderr" if message.stream == 2 else "stdout"
+            data = scanners[name].feed(message.data)
+            if data:
+                await collector.feed(name, data)
+            stdout, stderr = scanners["stdout"].line, scanners["stderr"].line
+            if stdout is not None and stderr is not None:
+                return parse_end_line(stdout, stderr)
+        for stream_name, scanner in scanners.items():  # the stream ended: held bytes are output
+            if tail := scanner.flush():
+                await collector.feed(stream_name, tail)
+        return None
 
-    async def _kill(self) -> None:
+    async def _signal(self, signal: str) -> None:
         try:
-            await api_call(self._container().kill(signal="SIGKILL"))
+            await api_call(self._container().kill(signal=signal))
         except aiodocker.DockerError as exc:
             if exc.status != 409:  # 409: not running any more, which is what we wanted
                 raise
+
+    async def _exit_status(self) -> int:
+        """The status of a container that exited (or is exiting)."""
+        async with (
+            asyncio.timeout(EXIT_GRACE_S),
+            engine_response(self.docker, f"containers/{self.id}/wait", "POST") as response,
+        ):
+            body = await response.json()
+        return int(body.get("StatusCode", -1))
 
     async def execute(
         self,
@@ -285,16 +490,17 @@ class Sandbox:
         collector = OutputCollector(limits.output_bytes, sink)
         writer = asyncio.create_task(self._feed_stdin(payload))
         reader = asyncio.create_task(self._pump(collector))
-        waiter = asyncio.create_task(container.wait())
         cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
         overflow = asyncio.create_task(collector.overflowed.wait())
-        tasks: set[asyncio.Task[Any]] = {writer, reader, waiter, overflow}
-        watch: set[asyncio.Task[Any]] = {reader, waiter, overflow}
+        tasks: set[asyncio.Task[Any]] = {writer, reader, overflow}
+        watch: set[asyncio.Task[Any]] = {reader, overflow}
         if cancelled is not None:
+            tasks.add(cancelled)
             watch.add(cancelled)
-        timed_out = was_cancelled = killed = False
+        timed_out = was_cancelled = stopped = False
+        oom_killed = False
         try:
-            while not waiter.done():
+            while not reader.done():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     timed_out = True
@@ -307,40 +513,44 @@ class Sandbox:
                     break
                 if overflow in done:
                     break
-                if reader in done:
-                    watch.discard(reader)
-                    reader.result()  # surface stream errors as infrastructure errors
-            killed = not waiter.done()  # timed out, cancelled or flooding: we end it
-            if killed:
-                await self._kill()
-                await asyncio.wait({waiter}, timeout=EXIT_GRACE_S)
-            elif not reader.done():
-                await asyncio.wait({reader}, timeout=DRAIN_GRACE_S)
-            if not waiter.done():
+            stopped = not reader.done()  # timed out, cancelled or flooding: we end it
+            if stopped:
+                # the supervisor ends the program and reports; the files stay readable
+                await self._signal("SIGUSR1")
+                await asyncio.wait({reader}, timeout=STOP_GRACE_S)
+            if not reader.done():  # the program stopped its supervisor: kill it all
+                await self._signal("SIGKILL")
+                await asyncio.wait({reader}, timeout=EXIT_GRACE_S)
+            if not reader.done():
                 raise TimeoutError(f"container {self.name} did not exit after SIGKILL")
-            status = int(waiter.result().get("StatusCode", -1))
+            self.end = reader.result()  # stream errors are infrastructure errors
             finished = time.monotonic()
             await collector.finish()
-            # OOMKilled is only in the container's state: worth a call when the program failed
-            oom_killed = False
-            if status != 0 and not (timed_out or was_cancelled):
-                state = (await api_call(container.show()))["State"]
-                oom_killed = bool(state.get("OOMKilled"))
-                if status > 128 and not (oom_killed or killed):
-                    await self._raise_if_stopped_from_outside()
+            if self.end is not None:
+                status, oom_killed = self.end.status, self.end.oom_killed
+            else:  # the container itself ended: its supervisor died or was killed
+                status = await self._exit_status()
+                if status != 0 and not (timed_out or was_cancelled):
+                    state = (await api_call(container.show()))["State"]
+                    oom_killed = bool(state.get("OOMKilled"))
+                    if status > 128 and not (oom_killed or stopped):
+                        await self._raise_if_stopped_from_outside()
         finally:
-            for task in tasks | ({cancelled} if cancelled else set()):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(
-                *tasks, *([cancelled] if cancelled else []), return_exceptions=True
-            )
+            await asyncio.gather(*tasks, return_exceptions=True)
         exit_code, signal = split_exit_status(status)
+        error = None
+        work_full = self.end is not None and self.end.work_full
         if was_cancelled:
             outcome = Outcome.CANCELLED
         elif timed_out:
             outcome = Outcome.TIMED_OUT
-        elif oom_killed:
+        elif oom_killed and status != 0:
             outcome = Outcome.MEMORY_EXCEEDED
+        elif work_full:
+            outcome = Outcome.OUTPUT_EXCEEDED
+            error = work_full_message(limits)
         elif collector.exceeded:
             outcome = Outcome.OUTPUT_EXCEEDED
         else:
@@ -354,6 +564,7 @@ class Sandbox:
             stdout_truncated=collector.truncated["stdout"],
             stderr_truncated=collector.truncated["stderr"],
             duration_ms=round((finished - (self.started_at or started)) * 1000),
+            error=error,
         )
 
     async def _raise_if_stopped_from_outside(self) -> None:
@@ -367,9 +578,9 @@ class Sandbox:
         params = {"since": f"{self.created_at - 1:.6f}", "until": f"{time.time():.6f}"}
         async with (
             asyncio.timeout(API_TIMEOUT_S),
-            self.docker._query("events", params={**params, "filters": filters}) as response,
+            engine_response(self.docker, "events", params={**params, "filters": filters}) as r,
         ):
-            body = await response.read()
+            body = await r.read()
         kills = body.splitlines()
         if kills:
             signal = json.loads(kills[0]).get("Actor", {}).get("Attributes", {}).get("signal")
@@ -383,8 +594,8 @@ class Sandbox:
         try:
             async with (
                 asyncio.timeout(API_TIMEOUT_S),
-                self.docker._query(
-                    f"containers/{self.id}/archive", method="HEAD", params={"path": path}
+                engine_response(
+                    self.docker, f"containers/{self.id}/archive", "HEAD", {"path": path}
                 ) as response,
             ):
                 header = response.headers.get("X-Docker-Container-Path-Stat")
@@ -402,7 +613,7 @@ class Sandbox:
         Inputs (and their directories) are created with mtime 0; any file created, removed or
         renamed bumps a directory's mtime, any write bumps the file's. A program could set mtimes
         back to 0 and so hide its own output from itself, which harms nobody. Building the
-        archive costs ~60 ms on a stopped container; a stat costs ~5 ms.
+        archive costs ~45 ms; a stat costs ~1 ms.
         """
         entries: dict[str, int | None] = {JOB_DIR: None}
         for path, content in inputs.items():
@@ -424,25 +635,31 @@ class Sandbox:
     async def collect_files(
         self, limits: Limits, unchanged: Mapping[str, bytes] | None = None
     ) -> CollectedFiles:
-        """Read ``/work/job`` of the stopped container through the archive API, capped.
+        """Read ``/work/job`` of the live container through the archive API, capped.
 
-        ``unchanged`` are the job's inputs: they are not reported back unless modified.
+        ``unchanged`` are the job's inputs: they are not reported back unless modified. After
+        a run without the supervisor's report the work directory is gone with its container.
         """
+        if self.end is None:
+            return CollectedFiles(truncated=True)
         if unchanged is not None and await self._inputs_untouched(unchanged):
             return CollectedFiles()
-        cap = limits.files_total_bytes + 1024 * (limits.max_files + 1)
+        # the whole work directory, tar headers included (the archive holds the inputs too)
+        cap = _pages(self.work_bytes) + 2048 * (4 * limits.max_files + 64)
         buf = bytearray()
         cut_short = False
-        async with asyncio.timeout(API_TIMEOUT_S):
-            # aiodocker's get_archive buffers the whole body; we need a cap, so stream it
-            async with self.docker._query(
-                f"containers/{self.id}/archive", method="GET", params={"path": JOB_DIR}
-            ) as response:
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    buf += chunk
-                    if len(buf) > cap:
-                        cut_short = True
-                        break
+        # aiodocker's get_archive buffers the whole body; we need a cap, so stream it
+        async with (
+            asyncio.timeout(API_TIMEOUT_S),
+            engine_response(
+                self.docker, f"containers/{self.id}/archive", "GET", {"path": JOB_DIR}
+            ) as response,
+        ):
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                buf += chunk
+                if len(buf) > cap:
+                    cut_short = True
+                    break  # engine_response closes the connection: never pooled half-read
         return read_output_files(
             bytes(buf),
             strip_prefix="job/",
@@ -480,10 +697,17 @@ async def _delete_volume(docker: aiodocker.Docker, name: str) -> None:
 
 
 async def reap_sandboxes(
-    docker: aiodocker.Docker, *, older_than_s: float = 0.0, keep: frozenset[str] = frozenset()
+    docker: aiodocker.Docker,
+    *,
+    instance: str,
+    older_than_s: float = 0.0,
+    keep: frozenset[str] = frozenset(),
+    owner: str | None = None,
 ) -> int:
-    """Delete labelled containers older than ``older_than_s`` and not in ``keep`` (sandbox names
-    still in use by this process), then labelled volumes as old that no container uses.
+    """Delete installation ``instance``'s containers older than ``older_than_s``, neither in
+    ``keep`` (sandbox names still in use) nor made by ``owner`` (the calling backend, whose
+    sandboxes are live or being deleted), then its volumes as old that no container uses.
+    Another installation's sandboxes on a shared engine are never touched.
 
     Run it when a worker starts (after a crash nothing else will) and periodically. A sandbox's
     volume is referenced by its container, so an old unused one is a leftover. The age matters
@@ -491,13 +715,20 @@ async def reap_sandboxes(
     this engine is creating a sandbox its brand-new volume is briefly unused.
     """
     cutoff = time.time() - older_than_s
-    filters = json.dumps({"label": [f"{LABEL}=1"]})
+    label_filter = [f"{LABEL}=1", f"{LABEL_INSTANCE}={instance}"]
+    filters = json.dumps({"label": label_filter})
     removed = 0
+
+    def spared(labels: Mapping[str, str]) -> bool:
+        if owner is not None and labels.get(LABEL_OWNER) == owner:
+            return True
+        return float(labels.get(LABEL_CREATED, 0)) > cutoff
+
     containers = await api_call(docker.containers.list(all=True, filters=filters))
     for container in containers:
         labels = container._container.get("Labels") or {}
         names = {n.lstrip("/") for n in container._container.get("Names") or []}
-        if names & keep or float(labels.get(LABEL_CREATED, 0)) > cutoff:
+        if names & keep or spared(labels):
             continue
         try:
             await api_call(container.delete(force=True, v=True))
@@ -507,11 +738,11 @@ async def reap_sandboxes(
                 log.warning("reaper could not delete container %s: %s", container.id, exc)
     volumes = await api_call(
         docker.volumes.list(  # type: ignore[no-untyped-call]
-            filters={"label": [f"{LABEL}=1"], "dangling": ["true"]}
+            filters={"label": label_filter, "dangling": ["true"]}
         )
     )
     for volume in volumes.get("Volumes") or []:
-        if float((volume.get("Labels") or {}).get(LABEL_CREATED, 0)) > cutoff:
+        if spared(volume.get("Labels") or {}):
             continue
         try:
             await _delete_volume(docker, volume["Name"])
@@ -522,13 +753,18 @@ async def reap_sandboxes(
     return removed
 
 
-def open_docker(docker_host: str | None) -> aiodocker.Docker:
+def open_docker(
+    docker_host: str | None, connector: aiohttp.BaseConnector | None = None
+) -> aiodocker.Docker:
     """An aiodocker client; `ExecutorUnavailable` when there is no engine to talk to.
 
     aiodocker asserts (rather than raising an error) when no host is given and no default socket
-    exists, which is the normal state of a machine without Docker.
+    exists, which is the normal state of a machine without Docker. A ``connector`` (see
+    `unix_connector`) is the caller's to close.
     """
     try:
+        if connector is not None:
+            return aiodocker.Docker(url="unix://localhost", connector=connector)
         return aiodocker.Docker(url=docker_host)
     except AssertionError as exc:
         raise ExecutorUnavailable(
@@ -537,8 +773,22 @@ def open_docker(docker_host: str | None) -> aiodocker.Docker:
         ) from exc
 
 
+def unix_connector(docker_host: str | None, limit: int) -> aiohttp.UnixConnector:
+    """A connection pool of ``limit`` connections to a unix-socket engine (aiodocker's own
+    holds 100)."""
+    host = docker_host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if not host.startswith("unix://"):
+        raise ValueError(f"a connection limit needs a unix:// Docker host, not {host}")
+    return aiohttp.UnixConnector(host.removeprefix("unix://"), limit=limit)
+
+
 class DockerBackend:
-    """`SandboxBackend` on a Docker engine. ``pool_size`` pre-started containers hide start-up."""
+    """`SandboxBackend` on a Docker engine. ``pool_size`` pre-started containers hide start-up.
+
+    ``instance`` names the installation in every sandbox's labels: give a stable one (Nimbus
+    derives it from its database) so that a restarted process reaps what it left; without one
+    this backend only ever reaps its own. ``connection_limit`` bounds the engine connections
+    (default: aiodocker's 100)."""
 
     name = "docker"
 
@@ -550,9 +800,15 @@ class DockerBackend:
         pool_size: int = 0,
         pool_limits: Limits = DEFAULT_LIMITS,
         pool_max_idle_s: float | None = None,
+        instance: str | None = None,
+        connection_limit: int | None = None,
     ) -> None:
         self.docker_host = docker_host
         self.image = image
+        self.instance = instance or uuid.uuid4().hex[:16]
+        self.owner = uuid.uuid4().hex[:16]
+        self.connection_limit = connection_limit
+        self._connector: aiohttp.BaseConnector | None = None
         self._docker: aiodocker.Docker | None = None
         self._pool_size = pool_size
         self._pool_limits = pool_limits
@@ -564,8 +820,14 @@ class DockerBackend:
     @property
     def docker(self) -> aiodocker.Docker:
         if self._docker is None:
-            self._docker = open_docker(self.docker_host)
+            if self.connection_limit is not None and self._connector is None:
+                self._connector = unix_connector(self.docker_host, self.connection_limit)
+            self._docker = open_docker(self.docker_host, self._connector)
         return self._docker
+
+    def labels(self) -> dict[str, str]:
+        """Labels for a new sandbox of this backend."""
+        return sandbox_labels(self.instance, self.owner)
 
     @property
     def pool_available(self) -> int:
@@ -615,13 +877,15 @@ class DockerBackend:
                 if sandbox is not None and cancel is not None and cancel.is_set():
                     return RunResult(outcome=Outcome.CANCELLED)  # while it waited for the pool
             if sandbox is None:
-                command = [PYTHON, "-B", spec.entrypoint, *spec.args]  # -B: no __pycache__
-                sandbox = await Sandbox.create(self.docker, self.image, limits, command, spec.files)
+                from executor.pool import job_frame
+
+                work = work_free_bytes(limits) + inputs_bytes(spec.files) + PAGE
+                sandbox = await Sandbox.create(self.docker, self.image, limits, work, self.labels())
                 self._live.add(sandbox.name)
                 if cancel is not None and cancel.is_set():
                     return RunResult(outcome=Outcome.CANCELLED)
                 await sandbox.start()
-                payload = spec.stdin
+                payload = job_frame(spec, sandbox.nonce) + spec.stdin
             self._live.add(sandbox.name)
             result = await sandbox.execute(payload, limits, sink, cancel)
             collected = await sandbox.collect_files(limits, unchanged=spec.files)
@@ -674,7 +938,13 @@ class DockerBackend:
         keep = set(self._live)
         if self._pool is not None:
             keep |= self._pool.names()
-        return await reap_sandboxes(self.docker, older_than_s=older_than_s, keep=frozenset(keep))
+        return await reap_sandboxes(
+            self.docker,
+            instance=self.instance,
+            older_than_s=older_than_s,
+            keep=frozenset(keep),
+            owner=self.owner,
+        )
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -684,3 +954,6 @@ class DockerBackend:
         if self._docker is not None:
             await self._docker.close()
             self._docker = None
+        if self._connector is not None:
+            await self._connector.close()
+            self._connector = None

@@ -10,6 +10,7 @@ from typing import Any
 import aiodocker
 import pytest
 
+from executor.archive import build_input_tar
 from executor.backends import (
     DockerBackend,
     ExecutorUnavailable,
@@ -19,7 +20,18 @@ from executor.backends import (
     reap_sandboxes,
     select_backend,
 )
-from executor.backends.docker import LABEL, LABEL_CREATED, Sandbox, sandbox_labels
+from executor.backends.base import DEFAULT_LIMITS, split_exit_status
+from executor.backends.docker import (
+    LABEL,
+    LABEL_CREATED,
+    LABEL_INSTANCE,
+    POOL_INPUT_BYTES,
+    PYTHON,
+    Sandbox,
+    container_config,
+    sandbox_labels,
+    work_free_bytes,
+)
 from executor.pool import MAX_IDLE_S
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import run_job
@@ -96,13 +108,37 @@ PROGRAMS_AS_PYTHON_SEES_THEM = {
 }
 
 
+async def plain_python(docker: aiodocker.Docker, image: str, spec: JobSpec) -> RunResult:
+    """``python3 -B <entrypoint> <args>`` itself in a hardened container (no supervisor), its
+    files uploaded to a plain volume: what the sandbox's supervisor must be indistinguishable
+    from."""
+    command = [PYTHON, "-B", spec.entrypoint, *spec.args]
+    config = container_config(image, spec.limits, command)
+    config["HostConfig"]["Mounts"] = [{"Type": "volume", "Target": "/work"}]
+    config["OpenStdin"] = config["StdinOnce"] = config["AttachStdin"] = False
+    container = await docker.containers.create(config)
+    try:
+        await container.put_archive("/work", build_input_tar(spec.files))  # type: ignore[no-untyped-call]
+        out: dict[int, bytes] = {1: b"", 2: b""}
+        async with container.attach(stdout=True, stderr=True) as stream:
+            await container.start()
+            while (message := await stream.read_out()) is not None:
+                out[message.stream] += message.data
+        status = int((await container.wait())["StatusCode"])
+    finally:
+        await container.delete(force=True, v=True)
+    exit_code, signal = split_exit_status(status)
+    outcome = Outcome.SUCCEEDED if status == 0 else Outcome.FAILED
+    return RunResult(outcome, exit_code, signal, out[1].decode(), out[2].decode())
+
+
 @pytest.mark.parametrize("program", PROGRAMS_AS_PYTHON_SEES_THEM)
-async def test_warm_pool_runs_programs_exactly_like_a_one_shot_python(
+async def test_sandboxes_run_programs_exactly_like_a_plain_python(
     program: str, docker_backend: DockerBackend, pool_backend: DockerBackend
 ) -> None:
-    """The pool's bootstrap runs the program in its own interpreter: nothing a program can
-    observe (argv, paths, flags, globals, tracebacks, exit status) may differ from a fresh
-    ``python3 -B main.py`` in a one-shot container."""
+    """The supervisor runs the program in its own interpreter: nothing a program can observe
+    (argv, paths, flags, globals, tracebacks, exit status) may differ from a fresh
+    ``python3 -B main.py``, in a warm container or a one-shot one."""
     source = PROGRAMS_AS_PYTHON_SEES_THEM[program].encode("latin-1")
     spec = JobSpec(
         files={
@@ -117,11 +153,13 @@ async def test_warm_pool_runs_programs_exactly_like_a_one_shot_python(
     await pool_backend.pool.wait_ready()
     warm = await pool_backend.run(spec)
     one_shot = await docker_backend.run(spec)
+    plain = await plain_python(docker_backend.docker, docker_backend.image, spec)
 
     def observed(result: RunResult) -> tuple[object, ...]:
         return (result.outcome, result.exit_code, result.signal, result.stdout, result.stderr)
 
-    assert observed(warm) == observed(one_shot)
+    assert observed(warm) == observed(plain)
+    assert observed(one_shot) == observed(plain)
     assert "<string>" not in warm.stderr  # no frame of the bootstrap shows
     if program == "introspection":
         seen = json.loads(warm.stdout)
@@ -144,11 +182,11 @@ async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
     docker_engine: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Not a one-shot container beside the pool's own refill: under load both would be slower."""
-    commands: list[list[str]] = []
+    created: list[int] = []
     create = Sandbox.create.__func__  # type: ignore[attr-defined]
 
     async def recording(cls: type[Sandbox], *args: Any) -> Sandbox:
-        commands.append(args[3])
+        created.append(args[3])  # the work directory's size: a one-shot's fits its inputs
         return await create(cls, *args)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(Sandbox, "create", classmethod(recording))
@@ -160,8 +198,9 @@ async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
             *(backend.run(JobSpec(files={"main.py": f"print({i})".encode()})) for i in (1, 2))
         )
         assert (first.stdout, second.stdout) == ("1\n", "2\n")
-        assert len(commands) >= 2  # the first container, and the refill the second job ran in
-        assert all(command[1:3] == ["-B", "-c"] for command in commands), commands
+        assert len(created) >= 2  # the first container, and the refill the second job ran in
+        pool_size = work_free_bytes(DEFAULT_LIMITS) + POOL_INPUT_BYTES
+        assert all(size == pool_size for size in created), created  # no one-shot among them
     finally:
         await backend.close()
 
@@ -199,7 +238,11 @@ async def test_reaper_removes_labelled_leftovers(
     docker_engine: Engine, docker_backend: DockerBackend
 ) -> None:
     docker = docker_backend.docker
-    old = {LABEL: "1", LABEL_CREATED: str(int(time.time()) - 3600)}
+    old = {
+        LABEL: "1",
+        LABEL_INSTANCE: docker_backend.instance,
+        LABEL_CREATED: str(int(time.time()) - 3600),
+    }
     volume = await docker.volumes.create({"Name": "nimbus-sbx-leftover", "Labels": old})
     container = await docker.containers.create(
         {
@@ -216,11 +259,15 @@ async def test_reaper_removes_labelled_leftovers(
     await container.start()
     unrelated = await docker.volumes.create({"Name": "not-ours"})
     # unused, like the volume of a sandbox another worker is creating at this very moment
-    fresh = await docker.volumes.create({"Name": "nimbus-sbx-fresh", "Labels": sandbox_labels()})
+    fresh = await docker.volumes.create(
+        {"Name": "nimbus-sbx-fresh", "Labels": sandbox_labels(docker_backend.instance)}
+    )
     try:
         # live sandboxes (the session's pools included) are younger than this by design
-        # ours two, and any old leftover of an earlier run on a shared engine (checked below)
-        assert await reap_sandboxes(docker, older_than_s=MAX_IDLE_S + 600) >= 2
+        reaped = await reap_sandboxes(
+            docker, instance=docker_backend.instance, older_than_s=MAX_IDLE_S + 600
+        )
+        assert reaped == 2
         containers, volumes = await labelled(docker_engine.docker_host)
         assert container.id not in containers
         assert "nimbus-sbx-leftover" not in volumes

@@ -64,9 +64,12 @@ def test_container_config_has_every_hardening_option() -> None:
     assert host["IpcMode"] == "private"
     assert host["Init"] is True
     assert "size=64m" in host["Tmpfs"]["/tmp"]
-    assert [(m["Type"], m["Target"]) for m in host["Mounts"]] == [("volume", "/work")]
+    assert [(m["Type"], m["Target"]) for m in host["Mounts"]] == [("volume", "/work/job")]
     assert "Source" not in host["Mounts"][0]  # anonymous: it goes with its container
-    assert host["Mounts"][0]["VolumeOptions"]["Labels"]["nimbus.sandbox"] == "1"
+    volume = host["Mounts"][0]["VolumeOptions"]
+    assert volume["Labels"]["nimbus.sandbox"] == "1"
+    assert volume["DriverConfig"]["Options"]["type"] == "tmpfs"  # the kernel caps its size
+    assert "size=" in volume["DriverConfig"]["Options"]["o"]
     assert "Binds" not in host
     assert host["Privileged"] is False
     assert host["AutoRemove"] is False

@@ -19,7 +19,7 @@ SPEC = JobSpec(files={"main.py": b"print(1)"})
 
 def pool_of(size: int) -> WarmPool:
     backend: Any = SimpleNamespace(
-        docker=None, image="nimbus-sandbox:test", retire=lambda _sandbox: None
+        docker=None, image="nimbus-sandbox:test", retire=lambda _sandbox: None, labels=dict
     )
     return WarmPool(backend, size, DEFAULT_LIMITS)
 

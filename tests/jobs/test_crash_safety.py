@@ -4,15 +4,20 @@ dead worker left behind is removed by the next worker's reaper."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 
+import aiodocker
 import pytest
 from sqlalchemy import select
 
+from api.jobs.runtime import sandbox_instance
 from api.models import JobEvent, JobStatus
+from executor.backends import DockerBackend
+from executor.backends.docker import LABEL_INSTANCE
 from executor.worker import Worker
-from tests.executor.test_docker_backend import dangling_volumes, labelled
+from tests.executor.test_docker_backend import labelled
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -52,20 +57,27 @@ async def test_killed_worker_job_is_retried_and_its_sandbox_reaped(
         assert job.status == JobStatus.queued and job.attempts == 1 and job.worker_id is None
 
         settings = live.settings.model_copy(update={"worker_reap_on_start": True})
-        worker = Worker(live.sessionmaker, sandbox, settings, worker_id="successor")
+        # the same installation (its database) as the dead worker: it reaps what that one left
+        successor = installation_backend(live.settings, docker_engine)
+        await successor.check()
+        worker = Worker(live.sessionmaker, successor, settings, worker_id="successor")
         await worker.start()
         try:
             job = await live.wait_status(job_id, JobStatus.timed_out, timeout_s=20)
         finally:
             await worker.stop()
+            await successor.close()
         assert job.attempts == 2
         await sandbox.drain()
         async with asyncio.timeout(30):  # the pool refills itself: let it finish
             while sandbox.pool.available < sandbox.pool.size:  # noqa: ASYNC110
                 await asyncio.sleep(0.1)
-        containers, _ = await labelled(docker_engine.docker_host)
-        assert set(containers) <= sandbox.pool.container_ids()
-        assert not await dangling_volumes(docker_engine.docker_host)
+        # nothing of this installation is left (other sandboxes on a shared engine are not ours)
+        filters = json.dumps({"label": [f"{LABEL_INSTANCE}={sandbox_instance(live.settings)}"]})
+        async with aiodocker.Docker(url=docker_engine.docker_host) as docker:
+            assert await docker.containers.list(all=True, filters=filters) == []
+            volumes = await docker.volumes.list(filters={"label": json.loads(filters)["label"]})
+        assert not volumes.get("Volumes")
 
 
 async def _printed(live, job_id, text):
@@ -123,10 +135,18 @@ async def test_a_job_whose_worker_dies_on_every_attempt_ends_error_not_running(
                 if proc.returncode is None:
                     proc.kill()
                     await proc.wait()
-            await sandbox.reap(older_than_s=0)  # the dead workers' containers; spares the pool
+            reaper = installation_backend(live.settings, docker_engine)
+            await reaper.reap(older_than_s=0)  # the dead workers' containers
+            await reaper.close()
     assert job.status == JobStatus.error
     assert job.attempts == 2 and job.finished_at is not None
     assert "doomed-2 stopped responding during attempt 2" in (job.error or "")
+
+
+def installation_backend(settings, docker_engine):
+    """A Docker backend of the installation whose database ``settings`` name."""
+    instance = sandbox_instance(settings)
+    return DockerBackend(docker_engine.docker_host, docker_engine.image, instance=instance)
 
 
 def _worker_env(database_url, docker_engine, tmp_path, worker_id):
