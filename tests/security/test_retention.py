@@ -9,6 +9,7 @@ PostgreSQL and SQLite; /metrics shows what is stored.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
@@ -284,3 +285,41 @@ async def test_admins_see_what_the_jobs_store(client, sessionmaker, tmp_path):
 
     r = await client.get(f"{JOBS}/storage", headers=auth_headers(owner))
     assert r.status_code == 403 and r.json()["code"]
+
+
+async def test_a_pass_stops_at_its_bound_and_the_next_comes_at_once(
+    sessionmaker, tmp_path, monkeypatch
+):
+    """Bounded work per pass: with room for two batches of one, three expired jobs take two
+    passes, and the loop does not wait a whole interval for the second."""
+    monkeypatch.setattr(retention, "BATCH", 1)
+    monkeypatch.setattr(retention, "MAX_BATCHES", 2)
+    owner = await _user(sessionmaker)
+    old = [
+        await _ended_job(sessionmaker, owner, utcnow() - timedelta(days=40 + i)) for i in range(3)
+    ]
+    settings = _settings(tmp_path, job_retention_interval_s=3600)
+    retention._next_pass = 0.0
+
+    await retention.run_if_due(sessionmaker, settings)
+
+    purged = [(await _state(sessionmaker, j))[0].purged_at is not None for j in old]
+    assert purged.count(True) == 2 and not purged[0], "oldest first"
+    assert retention._next_pass <= time.monotonic(), "more to do: due again at once"
+    await retention.run_if_due(sessionmaker, settings)
+    assert (await _state(sessionmaker, old[0]))[0].purged_at is not None
+    assert retention._next_pass > time.monotonic() + 3000
+
+
+async def test_a_failing_pass_is_logged_and_retried_later(
+    sessionmaker, tmp_path, monkeypatch, caplog
+):
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(retention, "enforce", broken)
+    retention._next_pass = 0.0
+
+    await retention.run_if_due(sessionmaker, _settings(tmp_path))
+
+    assert "job retention failed" in caplog.text
