@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     job_retention_days: float = Field(default=30.0, ge=0)
     job_storage_per_user_mb: int = Field(default=200, ge=0)
     job_retention_interval_s: float = Field(default=300.0, gt=0)
+    # Event streams open at once in one API process, per user and per job (429 beyond), and how
+    # long a client may take to accept a write before its stream is dropped
+    job_sse_max_streams_per_user: int = 20
+    job_sse_max_streams_per_job: int = 100
+    job_sse_send_timeout_s: float = 30.0
     # A plain job that ran at least this long notifies its owner when it ends; shorter ones were
     # almost certainly watched as they ran, and a notification for each would be noise.
     job_notify_after_s: float = 10.0

@@ -55,3 +55,8 @@ class TooManyJobs(TooManyRequests):
 class SubmissionRateLimited(TooManyRequests):
     code = "rate_limited"
     title = "Too many job submissions; slow down"
+
+
+class TooManyStreams(TooManyRequests):
+    code = "too_many_streams"
+    title = "Too many event streams are open"

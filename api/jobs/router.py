@@ -17,7 +17,7 @@ from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
 from api.jobs.runtime import executor_state_without_runtime
 from api.jobs.schemas import JobCreate, JobFileRead, JobRead, JobStorageRead, RuntimeRead
 from api.jobs.service import ExecutorState
-from api.jobs.sse import event_stream
+from api.jobs.sse import EventStreamResponse, StreamSlots, event_stream
 from api.jobs.storage import read_output_file
 from api.middleware import body_limit
 from api.models import Job, JobStatus, User
@@ -49,7 +49,21 @@ async def sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     return maker
 
 
+async def stream_slots(request: Request, settings: SettingsDep) -> StreamSlots:
+    """This process's event streams (made at the first one): their caps and shared feeds."""
+    slots: StreamSlots | None = getattr(request.app.state, "job_stream_slots", None)
+    if slots is None:
+        slots = request.app.state.job_stream_slots = StreamSlots(
+            request.app.state.sessionmaker,
+            per_user=settings.job_sse_max_streams_per_user,
+            per_job=settings.job_sse_max_streams_per_job,
+            poll_s=settings.job_poll_interval_s,
+        )
+    return slots
+
+
 ExecutorDep = Annotated[ExecutorState, Depends(executor_state)]
+SlotsDep = Annotated[StreamSlots, Depends(stream_slots)]
 SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(sessionmaker)]
 
 
@@ -180,7 +194,8 @@ async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
         'Events `status` (`{"status"}`), `stdout` and `stderr` (`{"data": text}`) and a '
         "final `exit` (the job without its output) with increasing integer ids. Send "
         "`Last-Event-ID` to resume after an event. The stream ends after `exit`; for a finished "
-        "job it is the stored replay."
+        "job it is the stored replay. Streams open at once are limited per user and per job "
+        "(429 `too_many_streams` with `Retry-After`); a client that stops reading is dropped."
     ),
     response_class=StreamingResponse,
     responses={
@@ -188,7 +203,7 @@ async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
             "description": "The event stream",
         },
-        **error_responses(401, 404, 422),
+        **error_responses(401, 404, 422, 429),
     },
 )
 async def stream_events(
@@ -196,24 +211,25 @@ async def stream_events(
     user: Runner,
     session: SessionDep,
     settings: SettingsDep,
-    maker: SessionmakerDep,
+    slots: SlotsDep,
     request: Request,
     last_event_id: Annotated[
         int | None, Header(ge=0, description="Resume after this event id")
     ] = None,
 ) -> StreamingResponse:
     await service.get_visible_job(session, user, job_id)
+    assert user.id is not None
+    slot = slots.acquire(job_id, user.id)
     stream = event_stream(
-        maker,
-        job_id,
+        slot,
         last_event_id or 0,
         keepalive_s=settings.job_sse_keepalive_s,
-        poll_s=settings.job_poll_interval_s,
         closing=request.app.state.closing,
     )
-    return StreamingResponse(
+    return EventStreamResponse(
         stream,
-        media_type="text/event-stream",
+        slot,
+        send_timeout_s=settings.job_sse_send_timeout_s,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
