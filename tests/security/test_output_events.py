@@ -27,7 +27,7 @@ from executor.backends.streams import (
 )
 from tests.conftest import auth_headers
 from tests.executor.helpers import run_job
-from tests.jobs.conftest import JOBS
+from tests.jobs.fixtures import JOBS
 from tests.jobs.test_jobs_live import parse_sse
 
 N = 20_000
