@@ -90,7 +90,11 @@ class JobLimitsRequest(BaseModel):
         default=None,
         ge=1,
         le=ABSURD_LIMIT_FACTOR * MAX_LIMITS.output_bytes,
-        description="stdout + stderr together; the rest is cut",
+        description=(
+            "stdout + stderr together, counted as stored: their UTF-8 JSON text (a newline is"
+            " 2 bytes) and 128 bytes for each output event after each stream's first; the rest"
+            " is cut"
+        ),
     )
 
 
