@@ -17,6 +17,7 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -66,7 +67,12 @@ OPTIONAL_COLUMNS = ("description", "project")
 # recognises your own expenses (see `_your_exported_rows`), the others are ignored.
 EXPORT_ONLY_COLUMNS = ("id", "user", "created_at")
 # A spreadsheet evaluates a cell starting with these (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "|", "%", "\t", "\r")
+# ...and a cell can start in the middle of ours: where the reader splits on ";" (the default
+# where "," is the decimal mark) or tabs, or ends a record at any line end, even a quoted one.
+# Such a break followed (past any quotes) by a formula character gets a quote after it.
+_INNER_FORMULA = re.compile(r"([,;\t\r\n])(?=['\"]*[=+\-@|%\t\r])")
+_INNER_ESCAPED = re.compile(r"([,;\t\r\n])'(?=['\"]*[=+\-@|%\t\r])")
 BATCH = 1000
 MAX_REPORTED_ERRORS = 1000
 PREVIEW_ROWS = 20
@@ -74,11 +80,18 @@ CHUNK = 64 * 1024
 
 
 def safe_cell(text: str) -> str:
-    """Text a spreadsheet shows as text: a leading formula character gets a quote before it.
+    """Text a spreadsheet shows as text, whatever separator it splits on: a leading formula
+    character gets a quote before it, one after a separator or line end a quote after that.
 
-    Text that already starts with quotes before one (``'=x``) gets one more, so that the import,
-    which takes one quote off, gives back exactly what was exported."""
+    Text that already has quotes there (``'=x``, ``a;'=x``) gets one more, so that the import,
+    which takes one quote off (`_text`), gives back exactly what was exported."""
+    text = _INNER_FORMULA.sub(r"\1'", text)
     return "'" + text if _looks_like_formula(text) else text
+
+
+def _unescape_inner(text: str) -> str:
+    """The inverse of `safe_cell`'s quotes after separators (a cell's own start aside)."""
+    return _INNER_ESCAPED.sub(r"\1", text)
 
 
 def _looks_like_formula(text: str) -> bool:
@@ -277,9 +290,11 @@ def _header(record: list[str]) -> dict[str, int]:
 
 
 def _text(value: str, run: Run, line: int, column: str) -> str | None:
-    """A text cell; one starting like a formula is refused, unless escaped with a quote."""
+    """A text cell; one starting like a formula is refused, unless escaped with a quote. Quotes
+    our export put after separators inside a cell come off; a file that has none there (another
+    tool's, or typed by hand) is taken as it is, to be escaped again on the way out."""
     if value.startswith("'") and _looks_like_formula(value):
-        return value[1:]  # escaped, as our export writes it (`safe_cell`)
+        return _unescape_inner(value[1:])  # escaped, as our export writes it (`safe_cell`)
     if value.startswith(FORMULA_START):
         run.error(
             line,
@@ -288,7 +303,7 @@ def _text(value: str, run: Run, line: int, column: str) -> str | None:
             f"write '{value[:10]}... (a leading quote) to import it as text",
         )
         return None
-    return value
+    return _unescape_inner(value)
 
 
 def _category_index(categories: list[ExpenseCategory]) -> dict[str, list[tuple[int, str]]]:
