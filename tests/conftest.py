@@ -23,6 +23,10 @@ from tests.executor.docker_engine import Engine, acquire_engine
 from tests.support.postgres import Cluster, start_cluster
 from tests.support.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedS3, start_seaweed
 
+# Sandbox and live-server fixtures, shared by the behaviour suites and the attack suite
+# (tests/security): plugins, so each session-scoped one exists once per run.
+pytest_plugins = ["tests.executor.fixtures", "tests.jobs.fixtures"]
+
 DOCKER_FIXTURES = {"docker_engine"}
 
 

@@ -1,4 +1,6 @@
-"""Fixtures for the sandbox tests: a real Docker engine (started here if none answers)."""
+"""Fixtures for the sandbox tests: a real Docker engine (started here if none answers).
+
+A plugin of the root conftest, so tests/security shares these backends."""
 
 from __future__ import annotations
 

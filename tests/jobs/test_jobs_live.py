@@ -10,7 +10,7 @@ import pytest
 
 from api.models import JobStatus
 from tests.conftest import auth_headers
-from tests.jobs.conftest import JOBS
+from tests.jobs.fixtures import JOBS
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

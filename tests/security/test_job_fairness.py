@@ -26,7 +26,7 @@ from api.db import create_engine, create_sessionmaker, utcnow
 from api.jobs import repository, service
 from api.models import Job, JobStatus, Role, User
 from tests.conftest import auth_headers
-from tests.jobs.conftest import JOBS, Live
+from tests.jobs.fixtures import JOBS, Live
 
 LEASE_S = 30.0
 

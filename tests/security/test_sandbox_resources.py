@@ -31,7 +31,7 @@ from executor.backends.docker import (
 )
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import FAST, run_job
-from tests.jobs.conftest import JOBS, LiveFactory
+from tests.jobs.fixtures import JOBS, LiveFactory
 
 MIB = 1024 * 1024
 FILL_WORK_DIR = """
