@@ -44,6 +44,7 @@ import os
 import shutil
 import socket
 import time
+import uuid
 import zlib
 from collections.abc import Mapping
 from pathlib import Path
@@ -200,7 +201,8 @@ os._exit(code)
 class CpuCgroups:
     """One cgroup v1 ``cpu`` group per slot, under the worker's own cgroup, where it may write.
 
-    Layout: ``<cpu hierarchy>/<our cgroup>/nimbus-bwrap-<pid>/slot-<n>``; each job's quota is
+    Layout: ``<cpu hierarchy>/<our cgroup>/nimbus-bwrap-<pid>-<tag>/slot-<n>``, a tag per backend
+    (a process may hold two, and closing one must not remove the other's); each job's quota is
     written before it starts (``limits.cpus`` of ``CFS_PERIOD_US``). Groups left by a worker that
     died are removed at `setup`.
     """
@@ -215,10 +217,10 @@ class CpuCgroups:
         if parent is None or not (parent / "cpu.cfs_quota_us").exists():
             return False
         for stale in parent.glob("nimbus-bwrap-*"):
-            pid = stale.name.rpartition("-")[2]
+            pid = stale.name.split("-")[2]
             if pid.isdigit() and not Path("/proc", pid).exists():
                 self._remove(stale)
-        base = parent / f"nimbus-bwrap-{os.getpid()}"
+        base = parent / f"nimbus-bwrap-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             base.mkdir(exist_ok=True)
         except OSError:

@@ -230,13 +230,29 @@ def test_cpu_groups_get_the_jobs_quota_and_are_removed_on_close(tmp_path: Path) 
     assert groups.setup()
     assert not stale.exists()
     procs = groups.procs_file(3, 0.5)
-    assert procs == parent / f"nimbus-bwrap-{os.getpid()}" / "slot-3" / "cgroup.procs"
+    base = groups.base
+    assert base is not None and base.parent == parent
+    assert base.name.startswith(f"nimbus-bwrap-{os.getpid()}-")  # a tag per backend
+    assert procs == base / "slot-3" / "cgroup.procs"
     assert (procs.parent / "cpu.cfs_quota_us").read_text() == str(CFS_PERIOD_US // 2)
     assert (procs.parent / "cpu.cfs_period_us").read_text() == str(CFS_PERIOD_US)
     for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"):
         (procs.parent / name).unlink()  # real cgroup files vanish with the group
     groups.close()
-    assert not (parent / f"nimbus-bwrap-{os.getpid()}").exists()
+    assert not base.exists()
+
+
+def test_closing_one_backends_cpu_groups_keeps_anothers(tmp_path: Path) -> None:
+    # one process may hold two backends (a worker and a check): the first close once removed
+    # the groups the second's jobs were being moved into
+    parent = _fake_hierarchy(tmp_path)
+    first, second = CpuCgroups(tmp_path), CpuCgroups(tmp_path)
+    assert first.setup() and second.setup()
+    procs = second.procs_file(0, 1.0)
+    for name in ("cpu.cfs_quota_us", "cpu.cfs_period_us"):
+        (first.procs_file(0, 1.0).parent / name).unlink()
+    first.close()
+    assert procs.parent.is_dir() and second.base is not None and second.base.parent == parent
 
 
 def test_no_cpu_hierarchy_means_no_rate_limit(tmp_path: Path) -> None:
