@@ -81,7 +81,9 @@ def acquired(backend: DockerBackend) -> int:
     return len(connector._acquired)
 
 
-@pytest.fixture(params=["docker", "pool"])
+@pytest.fixture(  # marked here: getfixturevalue hides the engine from the docker marking
+    params=[pytest.param(k, marks=pytest.mark.docker) for k in ("docker", "pool")]
+)
 def docker_kind(request: pytest.FixtureRequest) -> DockerBackend:
     """One-shot containers and warm ones: both carry the work directory's cap."""
     backend: DockerBackend = request.getfixturevalue(f"{request.param}_backend")
