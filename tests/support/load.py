@@ -25,7 +25,7 @@ import httpx
 from executor.image.build import DEFAULT_TAG
 from tests.support.server import nimbus_env, start_server
 
-PASSWORD = "load-test-password"
+PASSWORD = "quokka-harbour-71-lantern"  # strong: the password policy refuses "load"
 WORDS = ("crash", "timeout", "invoice", "login", "slow", "blank", "export", "upload")
 # group → weight of the actions the virtual users pick from
 MIX = {
