@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -77,7 +78,18 @@ def require(permission: str) -> Callable[[User], Awaitable[User]]:
 
 
 async def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """Who a per-client limit counts: the peer's address, an IPv6 one by its /64 (a site gets a
+    whole /64, so counting single addresses gave one attacker 2**64 fresh starts)."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return host
 
 
 ClientAddress = Annotated[str, Depends(client_address)]

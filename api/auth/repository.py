@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -137,11 +138,15 @@ class Recent:
 
 
 async def recent_events(
-    session: AsyncSession, subjects: tuple[str, ...], since: datetime
+    session: AsyncSession,
+    subjects: tuple[str, ...],
+    since: datetime,
+    *,
+    excluding: Sequence[int] = (),
 ) -> dict[str, Recent]:
-    """For each of ``subjects`` with rows since ``since``: how many, the oldest and the newest
-    (one statement for all of them: a sign-in asks for three)."""
-    rows = await session.execute(
+    """For each of ``subjects`` with rows since ``since``, but for the rows ``excluding``: how
+    many, the oldest and the newest (one statement for all of them: a sign-in asks for three)."""
+    query = (
         select(
             col(LoginFailure.subject),
             func.count(),
@@ -151,7 +156,15 @@ async def recent_events(
         .where(col(LoginFailure.subject).in_(subjects), col(LoginFailure.created_at) >= since)
         .group_by(LoginFailure.subject)
     )
+    if excluding:
+        query = query.where(col(LoginFailure.id).not_in(excluding))
+    rows = await session.execute(query)
     return {subject: Recent(int(n), oldest, newest) for subject, n, oldest, newest in rows}
+
+
+async def forget_failures_by_id(session: AsyncSession, ids: Sequence[int]) -> None:
+    if ids:
+        await session.execute(delete(LoginFailure).where(col(LoginFailure.id).in_(ids)))
 
 
 async def forget_failures(session: AsyncSession, subject: str) -> None:

@@ -157,13 +157,18 @@ async def login(
         account=_subject("account", email),
     )
     # The same queries and the same argon2 work whether or not the account exists.
-    await _check_login_limits(session, settings, subjects)
+    attempt = await _count_attempt(session, settings, subjects)
+    try:
+        await _check_login_limits(session, settings, subjects, attempt)
+    except TooManyRequests:
+        await _forget_attempt_and_commit(session, attempt)
+        raise
     user = await repository.user_by_email(session, email)
     if not await verify_password(password, user.password_hash if user else None) or user is None:
-        await _record_failure(session, settings, subjects)
-        raise InvalidCredentials()
+        raise InvalidCredentials()  # the attempt stays counted: it was committed
     if not user.is_active:
         raise AccountInactive()
+    await repository.forget_failures_by_id(session, attempt)
     await repository.forget_failures(session, subjects.pair)
     return await _issue_pair(session, settings, user, family_id=uuid.uuid4().hex)
 
@@ -180,13 +185,15 @@ class _LoginSubjects:
 
 
 async def _check_login_limits(
-    session: AsyncSession, settings: Settings, subjects: _LoginSubjects
+    session: AsyncSession, settings: Settings, subjects: _LoginSubjects, attempt: list[int]
 ) -> None:
     """429 for a client that failed too often lately; never for one with a clean record on the
-    account, however many failures others caused (no one can lock the owner out)."""
+    account, however many failures others caused (no one can lock the owner out). Attempts
+    still in flight count as failures, so a burst of guesses sent at once is judged as a
+    sequence; this one's own rows (``attempt``) do not."""
     now = utcnow()
     window = timedelta(seconds=settings.login_window_s)
-    recent = await repository.recent_events(session, subjects.all, now - window)
+    recent = await repository.recent_events(session, subjects.all, now - window, excluding=attempt)
     free = settings.login_max_failures
     client = recent.get(subjects.client)
     if client is not None and client.count >= free * CLIENT_FAILURE_FACTOR:
@@ -211,15 +218,28 @@ async def _check_login_limits(
         )
 
 
-async def _record_failure(
+async def _count_attempt(
     session: AsyncSession, settings: Settings, subjects: _LoginSubjects
-) -> None:
+) -> list[int]:
+    """Record this attempt as a failure before it is judged, and commit: checking first and
+    recording after the password check let N guesses sent at once all pass the check. A
+    success or a refusal takes the attempt back (`_forget_attempt_and_commit`); a wrong
+    password leaves it. Returns the rows' ids."""
     expired = utcnow() - timedelta(seconds=settings.login_window_s)
     await repository.prune_failures(session, subjects.all, expired)
-    session.add_all(LoginFailure(subject=s) for s in subjects.all)
-    # The request is about to fail with 401, which rolls the session back; the failures must
-    # survive that, or the rate limit would never trigger. This is the one commit in a service.
+    rows = [LoginFailure(subject=s) for s in subjects.all]
+    session.add_all(rows)
+    await session.flush()
+    attempt = [row.id for row in rows if row.id is not None]
+    # The request may fail with 401, which rolls the session back; the failure must survive
+    # that, or the rate limit would never trigger. Services never commit, but for this.
     await session.commit()
+    return attempt
+
+
+async def _forget_attempt_and_commit(session: AsyncSession, attempt: list[int]) -> None:
+    await repository.forget_failures_by_id(session, attempt)
+    await session.commit()  # before the 429 rolls the request back
 
 
 async def refresh(session: AsyncSession, settings: Settings, refresh_token: str) -> TokenPair:

@@ -9,6 +9,7 @@ ProxyHeadersMiddleware decides in `nimbus serve` — exercised here on a live pr
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from api.config import Settings
 from api.models import LoginFailure
 from tests.conftest import PASSWORD
 from tests.security.embedded import client_at, sqlite_app
@@ -86,6 +88,36 @@ async def test_the_account_ceiling_slows_dirty_clients_but_admits_a_clean_one(
     finally:
         for bot in bots:
             await bot.aclose()
+
+
+async def test_guesses_sent_at_once_are_limited_like_guesses_in_a_row(tmp_path):
+    # the limits were read before the password check and written after it: a burst of guesses
+    # all passed the check before any failure was stored (own sessions per request: SQLite)
+    async with sqlite_app(tmp_path) as at:
+        attacker, owner = at("198.51.100.9"), at("203.0.113.9")
+        account = {"email": "burst@example.com", "password": PASSWORD, "full_name": "Owner"}
+        assert (await owner.post("/api/v1/auth/register", json=account)).status_code == 201
+        free = Settings().login_max_failures
+        burst = free * 3
+        statuses = await asyncio.gather(
+            *(attempt(attacker, account["email"]) for _ in range(burst))
+        )
+        assert statuses.count(401) <= free, statuses
+        assert statuses.count(429) >= burst - free
+        assert await attempt(owner, account["email"], PASSWORD) == 200
+
+
+async def test_an_ipv6_attacker_cannot_start_afresh_from_each_address_of_its_64(
+    app, tester, settings
+):
+    statuses = []
+    for n in range(settings.login_max_failures * 2):
+        async with client_at(app, f"2001:db8:1:2::{n + 1:x}") as attacker:
+            statuses.append(await attempt(attacker, tester.email))
+    assert statuses[: settings.login_max_failures] == [401] * settings.login_max_failures
+    assert set(statuses[settings.login_max_failures :]) == {429}
+    async with client_at(app, "2001:db8:1:3::1") as owner:  # another /64 is another client
+        assert await attempt(owner, tester.email, PASSWORD) == 200
 
 
 async def test_unknown_accounts_are_limited_like_real_ones(app, tester, settings):
