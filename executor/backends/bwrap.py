@@ -628,11 +628,11 @@ class BwrapBackend:
         )
         if was_cancelled:
             outcome = Outcome.CANCELLED
-        elif timed_out:
-            outcome = Outcome.TIMED_OUT
-        elif not report.started:
+        elif not report.started:  # before timed_out: a program that never ran is not to blame
             detail = stderr.strip().splitlines()[-1:] or [f"exit status {status}"]
             return RunResult(outcome=Outcome.ERROR, error=f"sandbox failure: {detail[0]}")
+        elif timed_out:
+            outcome = Outcome.TIMED_OUT
         elif collector.exceeded or report.work_full:
             outcome = Outcome.OUTPUT_EXCEEDED
         elif exit_code != 0 and stderr.rstrip().endswith("MemoryError"):
