@@ -20,6 +20,10 @@ from tests.executor.helpers import run_job
 
 pytestmark = pytest.mark.slow
 MIB = 1024 * 1024
+NO_CPU_CGROUP = (
+    "no cpu cgroup this test may write, so the CPU rate of bubblewrap jobs is not limited here: "
+    "run the tests as root on a host with the cgroup v1 cpu controller at /sys/fs/cgroup/cpu"
+)
 
 FILL = """
 import errno, os, sys
@@ -173,7 +177,7 @@ async def test_one_jobs_fork_bomb_does_not_fail_anothers(bwrap_backend: BwrapBac
 
 async def test_spinning_processes_are_bounded_in_cpu_rate(bwrap_backend: BwrapBackend) -> None:
     if not bwrap_backend.cpu_rate_limited:
-        pytest.skip("no cpu cgroup this worker may write: the rate is not limited (and says so)")
+        pytest.fail(NO_CPU_CGROUP)
     source = (
         "import os, time\n"
         "start = time.monotonic()\n"
@@ -268,7 +272,7 @@ async def test_a_job_that_cannot_join_its_cpu_group_never_runs(
     backend = BwrapBackend()
     await backend.check()
     if not backend.cpu_rate_limited:
-        pytest.skip("no cpu cgroup this worker may write")
+        pytest.fail(NO_CPU_CGROUP)
 
     def refuse(slot: int, cpus: float) -> Path:
         raise OSError("cgroup refused")
