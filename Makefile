@@ -44,6 +44,7 @@ frontend-build: frontend-deps
 lint:
 	$(UV) run ruff format --check .
 	$(UV) run ruff check .
+	$(UV) run lint-imports
 
 typecheck:
 	$(UV) run mypy
