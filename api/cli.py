@@ -137,8 +137,8 @@ async def _run_worker(settings: Settings) -> None:
     import api.bugs.reproductions  # noqa: F401  (registers the reproduction completion hook)
     from api.jobs.runtime import NO_SANDBOX, sandbox_instance
     from api.jobs.signals import PgListener
+    from api.jobs.worker import Worker
     from executor.backends import select_backend
-    from executor.worker import Worker
 
     kind = "auto" if settings.executor_backend == "off" else settings.executor_backend
     backend = await select_backend(
@@ -249,9 +249,16 @@ def seed_demo(
     bugs: Annotated[
         int, typer.Option(min=0, help="How many bugs (bulk beyond the first 300)")
     ] = 300,
+    migrate: Annotated[
+        bool, typer.Option(help="Apply migrations first, so a fresh data directory works")
+    ] = True,
 ) -> None:
     """Fill an empty instance with demo users, projects, bugs, comments and history."""
     from api.demo import seed_demo as run_seed
+
+    if migrate:
+        get_settings().data_dir.mkdir(parents=True, exist_ok=True)
+        migrations.upgrade()
 
     async def go() -> None:
         engine = create_engine(get_settings().effective_database_url)

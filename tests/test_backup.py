@@ -22,6 +22,7 @@ from api.backup import BackupError, backup, restore
 from api.cli import app as cli
 from api.config import Settings
 from api.db import create_engine, create_sessionmaker, metadata
+from api.jobs import queue
 from api.jobs import service as jobs
 from api.jobs.schemas import JobCreate
 from api.main import create_app
@@ -139,10 +140,10 @@ async def _fill_every_table(application) -> None:
             owner,
             JobCreate(source="print(1)", stdin="in\x01put"),
         )
-        await jobs.claim_next(session, "w1", 30)
+        await queue.claim_next(session, "w1", 30)
         files = [OutputFile.of("out/ü.bin", os.urandom(100))]
         result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout="1\n", files=files)
-        await jobs.finish_run(
+        await queue.finish_run(
             session, job.id, "w1", 1, result, [("stdout", "1\n")], notify_after_s=0
         )
         await session.commit()

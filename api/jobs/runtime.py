@@ -19,13 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.config import Settings
 from api.jobs.service import ExecutorState
 from api.jobs.signals import PgListener
+from api.jobs.worker import Worker, maintenance_loop
 from executor.backends import (
     BwrapBackend,
     ExecutorUnavailable,
     SandboxBackend,
     select_backend,
 )
-from executor.worker import Worker, maintenance_loop
 
 log = logging.getLogger(__name__)
 

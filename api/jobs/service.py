@@ -1,5 +1,6 @@
-"""Job rules: submission (caps, idempotency), visibility, cancel, the queue's state changes and
-the end of a job (with its completion hook). Never commits; callers own the transaction."""
+"""Job rules: submission (caps, idempotency), visibility, cancel and the end of a job (with its
+completion hook); the queue's lease protocol is `api.jobs.queue`. Never commits; callers own
+the transaction."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ from api.jobs.storage import save_output_file
 from api.models import Job, JobFile, JobStatus, User
 from api.notifications.service import notify
 from api.pagination import PageParams, cursor_after, paginate_rows, resolve_sort
-from api.permissions import has_permission
+from api.permissions import has_permission, may
 from executor.backends import DEFAULT_LIMITS, MAX_LIMITS, Limits, OutputFile, RunResult
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ def fingerprint(data: JobCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _event(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
+def event(kind: str, payload: dict[str, Any]) -> tuple[str, str]:
     return kind, json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -217,7 +218,7 @@ async def create_job(
             if earlier is None:
                 raise
             return earlier, True
-    repository.add_events(session, job, [_event("status", {"status": JobStatus.queued.value})])
+    repository.add_events(session, job, [event("status", {"status": JobStatus.queued.value})])
     await session.flush()
     await publish(session, QUEUE, job_topic(job.id))
     return job, False
@@ -294,7 +295,7 @@ async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) 
     job = await repository.get_job(session, job_id)
     if job is None:
         raise JobNotFound()
-    if job.owner_id == user.id or sees_all(user):
+    if may(user.role, "jobs:manage", own=job.owner_id == user.id):
         return job
     check = _also_readable_by.get(job.on_finish or "")
     if check is None or not await check(session, user, job):
@@ -412,12 +413,12 @@ async def wait_for_job(
 async def cancel_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Job:
     """Queued: cancelled now. Running: the worker is told to kill it (it ends `cancelled`)."""
     job = await get_visible_job(session, user, job_id)
-    if job.owner_id != user.id and not sees_all(user):
+    if not may(user.role, "jobs:manage", own=job.owner_id == user.id):
         raise Forbidden("Only whoever started the job, or an admin, can cancel it")
     ended = await repository.transition(
         session,
         [col(Job.id) == job.id, col(Job.status) == JobStatus.queued],
-        _final_values(JobStatus.cancelled),
+        final_values(JobStatus.cancelled),
         events=2,
     )
     if ended is not None:
@@ -434,19 +435,10 @@ async def cancel_job(session: AsyncSession, user: User, job_id: uuid.UUID) -> Jo
     raise JobAlreadyFinished(f"The job already ended with status {job.status}")
 
 
-# -- the queue ----------------------------------------------------------------------------------
+# -- the end of a job (the lease protocol is in `api.jobs.queue`) ---------------------------------
 
 
-def _owned(job_id: uuid.UUID, worker_id: str, attempt: int) -> list[ColumnElement[bool]]:
-    return [
-        col(Job.id) == job_id,
-        col(Job.status) == JobStatus.running,
-        col(Job.worker_id) == worker_id,
-        col(Job.attempts) == attempt,
-    ]
-
-
-def _final_values(
+def final_values(
     status: JobStatus, result: RunResult | None = None, **extra: Any
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
@@ -470,150 +462,6 @@ def _final_values(
     return values
 
 
-async def claim(session: AsyncSession, worker_id: str, lease_s: float, limit: int) -> list[Job]:
-    """Take up to ``limit`` queued jobs for this worker in one statement, round robin by owner
-    (`repository.fair_claim_order`); the caller commits at once."""
-    now = utcnow()
-    jobs = await repository.claim_queued(
-        session,
-        {
-            "status": JobStatus.running,
-            "worker_id": worker_id,
-            "attempts": col(Job.attempts) + 1,
-            "started_at": now,
-            "heartbeat_at": now,
-            "lease_expires_at": now + timedelta(seconds=lease_s),
-        },
-        limit,
-    )
-    for job in jobs:
-        repository.add_events(
-            session,
-            job,
-            [_event("status", {"status": JobStatus.running.value, "attempt": job.attempts})],
-        )
-        metrics.QUEUE_WAIT.observe(max(0.0, (now - job.queued_at).total_seconds()))
-    await publish(session, *(job_topic(job.id) for job in jobs))
-    return jobs
-
-
-async def claim_next(session: AsyncSession, worker_id: str, lease_s: float) -> Job | None:
-    """Take the next queued job for this worker (the caller commits at once)."""
-    jobs = await claim(session, worker_id, lease_s, 1)
-    return jobs[0] if jobs else None
-
-
-async def heartbeat(
-    session: AsyncSession,
-    job_id: uuid.UUID,
-    worker_id: str,
-    attempt: int,
-    lease_s: float,
-    output: Sequence[tuple[str, str]] = (),
-) -> Job | None:
-    """Extend the lease and append output events; None when the job is no longer ours."""
-    now = utcnow()
-    job = await repository.transition(
-        session,
-        _owned(job_id, worker_id, attempt),
-        {"heartbeat_at": now, "lease_expires_at": now + timedelta(seconds=lease_s)},
-        events=len(output),
-    )
-    if job is not None and output:
-        repository.add_events(session, job, [_event(k, {"data": text}) for k, text in output])
-        await publish(session, job_topic(job_id))
-    return job
-
-
-async def finish_run(
-    session: AsyncSession,
-    job_id: uuid.UUID,
-    worker_id: str,
-    attempt: int,
-    result: RunResult,
-    output: Sequence[tuple[str, str]] = (),
-    *,
-    notify_after_s: float,
-) -> Job | None:
-    """Record how a run ended (with its last output); None when the job is no longer ours.
-    A plain job (no completion hook) that ran at least `notify_after_s` notifies its owner."""
-    status = JobStatus(result.outcome.value)
-    job = await repository.transition(
-        session,
-        _owned(job_id, worker_id, attempt),
-        _final_values(status, result),
-        events=len(output) + 2,
-    )
-    if job is not None:
-        await end_job(session, job, result.files, output)
-        await _notify_if_long(session, job, notify_after_s)
-    return job
-
-
-async def release(session: AsyncSession, job_id: uuid.UUID, worker_id: str, attempt: int) -> bool:
-    """Give a job back to the queue without spending an attempt (worker shutting down)."""
-    job = await repository.transition(
-        session,
-        _owned(job_id, worker_id, attempt),
-        _requeue_values(attempts=attempt - 1),
-        events=1,
-    )
-    if job is None:
-        return False
-    repository.add_events(
-        session, job, [_event("status", {"status": "queued", "reason": "worker stopped"})]
-    )
-    await publish(session, QUEUE, job_topic(job_id))
-    return True
-
-
-def _requeue_values(**extra: Any) -> dict[str, Any]:
-    return {
-        "status": JobStatus.queued,
-        "worker_id": None,
-        "lease_expires_at": None,
-        "heartbeat_at": None,
-        "started_at": None,
-        **extra,
-    }
-
-
-async def reap_expired_leases(session: AsyncSession, settings: Settings) -> int:
-    """Jobs whose worker stopped heartbeating: retried (once by default), else ended `error`."""
-    now = utcnow()
-    handled = 0
-    for stale in await repository.expired_leases(session, now):
-        where = [
-            col(Job.id) == stale.id,
-            col(Job.status) == JobStatus.running,
-            col(Job.lease_expires_at) < now,
-        ]
-        lost = f"worker {stale.worker_id} stopped responding during attempt {stale.attempts}"
-        if stale.cancel_requested:
-            job = await repository.transition(
-                session, where, _final_values(JobStatus.cancelled), events=2
-            )
-            if job is not None:
-                await end_job(session, job, [])
-        elif stale.attempts < settings.job_max_attempts:
-            job = await repository.transition(session, where, _requeue_values(), events=1)
-            if job is not None:
-                log.warning("job %s: %s; retrying", job.id, lost)
-                repository.add_events(
-                    session, job, [_event("status", {"status": "queued", "reason": lost})]
-                )
-                await publish(session, QUEUE, job_topic(job.id))
-        else:
-            job = await repository.transition(
-                session, where, _final_values(JobStatus.error, error=lost), events=2
-            )
-            if job is not None:
-                log.warning("job %s: %s; giving up", job.id, lost)
-                await end_job(session, job, [])
-        handled += job is not None
-    return handled
-
-
 async def end_job(
     session: AsyncSession,
     job: Job,
@@ -629,9 +477,9 @@ async def end_job(
         session,
         job,
         [
-            *(_event(k, {"data": text}) for k, text in output),
-            _event("status", {"status": job.status}),
-            _event("exit", summary.model_dump(mode="json")),
+            *(event(k, {"data": text}) for k, text in output),
+            event("status", {"status": job.status}),
+            event("exit", summary.model_dump(mode="json")),
         ],
     )
     for file in files:
@@ -645,7 +493,7 @@ async def end_job(
         metrics.JOB_DURATION.observe(job.duration_ms / 1000)
 
 
-async def _notify_if_long(session: AsyncSession, job: Job, notify_after_s: float) -> None:
+async def notify_if_long(session: AsyncSession, job: Job, notify_after_s: float) -> None:
     """Jobs with a completion hook tell people themselves (a reproduction notifies the bug's
     watchers); only runs end here, so cancelled-while-queued and reaped jobs never notify."""
     if job.on_finish is None and (job.duration_ms or 0) >= notify_after_s * 1000:

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from api.db import utcnow
 from api.errors import NotFound
-from api.models import Notification, User
+from api.models import Notification
+from api.notifications import repository
 from api.outbox import enqueue
-from api.pagination import PageParams, creation_order, paginate
+from api.pagination import PageParams
 
 
 class NotificationNotFound(NotFound):
@@ -36,13 +35,7 @@ async def notify(
     wanted = sorted(set(recipients) - {exclude})
     if not wanted:
         return
-    people = await session.execute(
-        select(col(User.id), col(User.email), col(User.email_notifications)).where(
-            col(User.id).in_(wanted), col(User.is_active).is_(True)
-        )
-    )
-    for user_id, email, wants_email in people:
-        assert user_id is not None
+    for user_id, email, wants_email in await repository.active_recipients(session, wanted):
         session.add(
             Notification(user_id=user_id, kind=kind, title=title[:300], body=body, link=link)
         )
@@ -54,22 +47,15 @@ async def notify(
 async def list_notifications(
     session: AsyncSession, user_id: int, params: PageParams, unread_only: bool
 ) -> tuple[list[Notification], str | None]:
-    stmt = select(Notification).where(col(Notification.user_id) == user_id)
-    if unread_only:
-        stmt = stmt.where(col(Notification.read_at).is_(None))
-    key = creation_order(params.sort, Notification.id, default="-created_at")
-    return await paginate(session, stmt, key, params)
+    return await repository.page_of_notifications(session, user_id, params, unread_only)
 
 
 async def unread_count(session: AsyncSession, user_id: int) -> int:
-    stmt = select(func.count()).where(
-        col(Notification.user_id) == user_id, col(Notification.read_at).is_(None)
-    )
-    return await session.scalar(stmt) or 0
+    return await repository.unread_count(session, user_id)
 
 
 async def mark_read(session: AsyncSession, user_id: int, notification_id: int) -> Notification:
-    note = await session.get(Notification, notification_id)
+    note = await repository.notification_by_id(session, notification_id)
     if note is None or note.user_id != user_id:
         raise NotificationNotFound()
     if note.read_at is None:
@@ -79,8 +65,4 @@ async def mark_read(session: AsyncSession, user_id: int, notification_id: int) -
 
 
 async def mark_all_read(session: AsyncSession, user_id: int) -> None:
-    await session.execute(
-        update(Notification)
-        .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
-        .values(read_at=utcnow())
-    )
+    await repository.mark_all_read(session, user_id, utcnow())

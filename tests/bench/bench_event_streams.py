@@ -25,7 +25,7 @@ from sqlalchemy import event
 
 from api import migrations
 from api.config import Settings
-from api.jobs import service
+from api.jobs import queue, service
 from api.jobs.schemas import JobCreate
 from api.main import create_app
 from api.models import User
@@ -57,7 +57,7 @@ async def feed_output(app: Any, owner_id: int, stop: asyncio.Event) -> str:
             session, app.state.settings, executor, owner, JobCreate(source="pass")
         )
         await session.commit()
-        claimed = await service.claim(session, "bench", 600, 1)
+        claimed = await queue.claim(session, "bench", 600, 1)
         await session.commit()
     assert claimed and claimed[0].id == job.id
 
@@ -66,7 +66,7 @@ async def feed_output(app: Any, owner_id: int, stop: asyncio.Event) -> str:
         while not stop.is_set():
             async with maker() as session:
                 output = [("stdout", f"line {i}\n")]
-                await service.heartbeat(session, job.id, "bench", 1, 600, output)
+                await queue.heartbeat(session, job.id, "bench", 1, 600, output)
                 await session.commit()
             i += 1
             await asyncio.sleep(0.05)

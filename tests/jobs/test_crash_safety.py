@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import select
 
 from api.jobs.runtime import sandbox_instance
+from api.jobs.worker import Worker
 from api.models import JobEvent, JobStatus
 from executor.backends import DockerBackend
 from executor.backends.docker import LABEL_INSTANCE
-from executor.worker import Worker
 from tests.executor.test_docker_backend import labelled
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

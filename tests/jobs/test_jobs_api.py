@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from api.db import utcnow
-from api.jobs import service
+from api.jobs import queue, service
 from api.jobs.schemas import JobCreate
 from api.models import Job, JobEvent, JobFile, JobStatus, Role
 from executor.backends import Outcome, OutputFile, RunResult
@@ -357,7 +357,7 @@ async def test_cancelling_a_queued_job_ends_it_with_status_and_exit_events(clien
 
 async def test_cancelling_a_running_job_asks_its_worker(client, developer, db):
     job_id = (await submit(client, developer)).json()["id"]
-    claimed = await service.claim_next(db, "w1", 30)
+    claimed = await queue.claim_next(db, "w1", 30)
     await db.commit()
     assert claimed is not None and str(claimed.id) == job_id
     r = await client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(developer))
@@ -432,47 +432,45 @@ async def _queued(db, owner, **fields):
 async def test_claim_takes_the_oldest_queued_job_once(db, developer):
     old = await _queued(db, developer, queued_at=utcnow() - timedelta(minutes=1))
     await _queued(db, developer)
-    first = await service.claim_next(db, "w1", 30)
+    first = await queue.claim_next(db, "w1", 30)
     assert first is not None and first.id == old.id
     assert first.status == JobStatus.running and first.attempts == 1 and first.worker_id == "w1"
-    second = await service.claim_next(db, "w2", 30)
+    second = await queue.claim_next(db, "w2", 30)
     assert second is not None and second.id != old.id
-    assert await service.claim_next(db, "w3", 30) is None
+    assert await queue.claim_next(db, "w3", 30) is None
 
 
 async def test_claim_takes_as_many_as_asked_oldest_first(db, developer):
     now = utcnow()
     jobs = [await _queued(db, developer, queued_at=now - timedelta(minutes=m)) for m in (1, 3, 2)]
-    claimed = await service.claim(db, "w1", 30, 2)
+    claimed = await queue.claim(db, "w1", 30, 2)
     assert [j.id for j in claimed] == [jobs[1].id, jobs[2].id]  # oldest first, exactly two
     assert all(j.status == JobStatus.running and j.worker_id == "w1" for j in claimed)
-    assert [j.id for j in await service.claim(db, "w2", 30, 5)] == [jobs[0].id]
-    assert await service.claim(db, "w3", 30, 5) == []
+    assert [j.id for j in await queue.claim(db, "w2", 30, 5)] == [jobs[0].id]
+    assert await queue.claim(db, "w3", 30, 5) == []
 
 
 async def test_a_worker_that_lost_its_lease_cannot_write(db, developer):
     await _queued(db, developer)
-    job = await service.claim_next(db, "w1", 30)
+    job = await queue.claim_next(db, "w1", 30)
     assert job is not None
-    assert await service.heartbeat(db, job.id, "w2", 1, 30) is None
-    assert await service.heartbeat(db, job.id, "w1", 2, 30) is None
-    beat = await service.heartbeat(db, job.id, "w1", 1, 30, [("stdout", "hi")])
+    assert await queue.heartbeat(db, job.id, "w2", 1, 30) is None
+    assert await queue.heartbeat(db, job.id, "w1", 2, 30) is None
+    beat = await queue.heartbeat(db, job.id, "w1", 1, 30, [("stdout", "hi")])
     assert beat is not None and beat.last_seq == 3
     result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout="hi")
-    assert await service.finish_run(db, job.id, "w2", 1, result, notify_after_s=10) is None
-    done = await service.finish_run(
-        db, job.id, "w1", 1, result, [("stdout", "!")], notify_after_s=10
-    )
+    assert await queue.finish_run(db, job.id, "w2", 1, result, notify_after_s=10) is None
+    done = await queue.finish_run(db, job.id, "w1", 1, result, [("stdout", "!")], notify_after_s=10)
     assert done is not None and done.status == JobStatus.succeeded and done.last_seq == 6
 
 
 async def test_expired_lease_is_retried_once_then_ends_error(db, developer, settings):
     job = await _queued(db, developer)
     for attempt in (1, 2):
-        claimed = await service.claim_next(db, f"w{attempt}", 30)
+        claimed = await queue.claim_next(db, f"w{attempt}", 30)
         assert claimed is not None and claimed.attempts == attempt
         await db.execute(update(Job).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
-        assert await service.reap_expired_leases(db, settings) == 1
+        assert await queue.reap_expired_leases(db, settings) == 1
         await db.commit()
         await db.refresh(job)
         expected = JobStatus.queued if attempt == 1 else JobStatus.error
@@ -484,22 +482,22 @@ async def test_expired_lease_is_retried_once_then_ends_error(db, developer, sett
 
 async def test_expired_lease_of_a_job_being_cancelled_ends_cancelled(db, developer, settings):
     job = await _queued(db, developer)
-    await service.claim_next(db, "w1", 30)
+    await queue.claim_next(db, "w1", 30)
     await db.execute(
         update(Job).values(cancel_requested=True, lease_expires_at=utcnow() - timedelta(seconds=1))
     )
-    await service.reap_expired_leases(db, settings)
+    await queue.reap_expired_leases(db, settings)
     await db.refresh(job)
     assert job.status == JobStatus.cancelled
 
 
 async def test_release_requeues_without_spending_an_attempt(db, developer):
     job = await _queued(db, developer)
-    await service.claim_next(db, "w1", 30)
-    assert await service.release(db, job.id, "w1", 1) is True
+    await queue.claim_next(db, "w1", 30)
+    assert await queue.release(db, job.id, "w1", 1) is True
     await db.refresh(job)
     assert job.status == JobStatus.queued and job.attempts == 0 and job.worker_id is None
-    assert await service.release(db, job.id, "w1", 1) is False
+    assert await queue.release(db, job.id, "w1", 1) is False
 
 
 async def test_finish_hook_runs_in_the_ending_transaction(db, developer, settings):
@@ -538,10 +536,10 @@ async def test_finish_hook_runs_in_the_ending_transaction(db, developer, setting
 
 async def test_output_files_are_stored_and_served_as_attachments(client, developer, db):
     job = await _queued(db, developer)
-    await service.claim_next(db, "w1", 30)
+    await queue.claim_next(db, "w1", 30)
     files = [OutputFile.of("out/résumé.txt", b"hello"), OutputFile.of("a.csv", b"1,2")]
     result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, files=files)
-    await service.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
+    await queue.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
     await db.commit()
     listed = await client.get(f"{JOBS}/{job.id}/files", headers=auth_headers(developer))
     assert [f["path"] for f in listed.json()["items"]] == ["a.csv", "out/résumé.txt"]
@@ -578,9 +576,9 @@ async def test_a_page_of_jobs_stops_once_its_output_reaches_the_budget(
     outputs = ["a" * 600, "b" * 300, "c" * 2000, "d" * 10]
     for text in outputs:  # oldest first; the list is newest first
         job = await _queued(db, developer)
-        await service.claim_next(db, "w1", 30)
+        await queue.claim_next(db, "w1", 30)
         result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout=text)
-        await service.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
+        await queue.finish_run(db, job.id, "w1", 1, result, notify_after_s=10)
         await db.commit()
     monkeypatch.setattr(service, "LIST_OUTPUT_BUDGET", 1000)
     pages, params = [], {"limit": 200}

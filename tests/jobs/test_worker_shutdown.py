@@ -13,8 +13,8 @@ import uuid
 import httpx
 import pytest
 
+from api.jobs.worker import Worker
 from api.models import JobStatus
-from executor.worker import Worker
 from tests.jobs.test_crash_safety import _printed
 from tests.support.postgres import free_port
 from tests.support.processes import nimbus_env, start

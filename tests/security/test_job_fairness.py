@@ -23,7 +23,7 @@ from sqlmodel import col
 
 from api import migrations
 from api.db import create_engine, create_sessionmaker, utcnow
-from api.jobs import repository, service
+from api.jobs import queue, repository
 from api.models import Job, JobStatus, Role, User
 from tests.conftest import auth_headers
 from tests.jobs.fixtures import JOBS, Live
@@ -83,7 +83,7 @@ async def _queue(maker: async_sessionmaker[AsyncSession], owners: list[int]) -> 
 
 async def _claim(maker: async_sessionmaker[AsyncSession], limit: int) -> list[Job]:
     async with maker() as session:
-        jobs = await service.claim(session, "w1", LEASE_S, limit)
+        jobs = await queue.claim(session, "w1", LEASE_S, limit)
         await session.commit()
         return jobs
 
@@ -175,9 +175,9 @@ async def test_two_workers_claiming_at_once_skip_each_others_jobs(engine):
     try:
         await _queue(maker, [ids["a"], ids["b"], ids["c"]] * 2)
         async with maker() as first, maker() as second:
-            mine = await service.claim(first, "w1", LEASE_S, 2)
+            mine = await queue.claim(first, "w1", LEASE_S, 2)
             async with asyncio.timeout(10):  # blocking on the first's locks would hang here
-                theirs = await service.claim(second, "w2", LEASE_S, 2)
+                theirs = await queue.claim(second, "w2", LEASE_S, 2)
             await second.commit()
             await first.commit()
         assert len(mine) == len(theirs) == 2

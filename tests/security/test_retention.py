@@ -232,7 +232,7 @@ async def test_metrics_show_what_is_stored(maker, tmp_path):
 
 
 async def test_the_maintenance_loop_runs_the_retention(sessionmaker, tmp_path):
-    from executor.worker import maintain_once
+    from api.jobs.worker import maintain_once
 
     owner = await _user(sessionmaker)
     old = await _ended_job(sessionmaker, owner, utcnow() - timedelta(days=365))

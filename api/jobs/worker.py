@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.config import Settings
-from api.jobs import metrics, repository, retention, service
+from api.jobs import metrics, queue, repository, retention, service
 from api.jobs.signals import QUEUE, cancel_topic, signals
 from api.logs import job_id_var
 from api.models import Job
@@ -173,7 +173,7 @@ class Worker:
         """Up to ``limit`` queued jobs, in one statement: a wake-up claims what fits."""
         try:
             async with self.sessionmaker() as session:
-                jobs = await service.claim(session, self.id, self.settings.job_lease_s, limit)
+                jobs = await queue.claim(session, self.id, self.settings.job_lease_s, limit)
                 await session.commit()
                 return jobs
         except Exception:  # the database may be briefly away; the poll retries
@@ -210,7 +210,7 @@ class Worker:
             log.warning("job %s: lease lost to another worker; dropping this run", job.id)
             return
         if run.stopping and not run.user_cancelled and result.outcome == Outcome.CANCELLED:
-            await self._with_session(lambda s: service.release(s, job.id, self.id, run.attempt))
+            await self._with_session(lambda s: queue.release(s, job.id, self.id, run.attempt))
             log.info("job %s: handed back to the queue (worker stopping)", job.id)
             return
         if result.outcome == Outcome.CANCELLED and not run.user_cancelled:
@@ -220,7 +220,7 @@ class Worker:
         for attempt in range(FINISH_ATTEMPTS):
             try:
                 await self._with_session(
-                    lambda s: service.finish_run(
+                    lambda s: queue.finish_run(
                         s,
                         job.id,
                         self.id,
@@ -268,7 +268,7 @@ class Worker:
                 output = run.take_output()
                 try:
                     job = await self._with_session(
-                        lambda s, o=output: service.heartbeat(  # type: ignore[misc]
+                        lambda s, o=output: queue.heartbeat(  # type: ignore[misc]
                             s, run.job_id, self.id, run.attempt, self.settings.job_lease_s, o
                         )
                     )
@@ -307,7 +307,7 @@ async def maintain_once(sessionmaker: async_sessionmaker[AsyncSession], settings
     """Retry or end jobs whose lease expired; refresh the queue-depth gauge; every
     ``job_retention_interval_s``, remove what ended jobs keep past their retention."""
     async with sessionmaker() as session:
-        handled = await service.reap_expired_leases(session, settings)
+        handled = await queue.reap_expired_leases(session, settings)
         metrics.QUEUE_DEPTH.set(await repository.count_queued(session))
         await session.commit()
     await retention.run_if_due(sessionmaker, settings)
