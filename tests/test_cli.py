@@ -114,3 +114,13 @@ def test_invalid_settings_are_one_clear_line_not_a_traceback(tmp_path, env, expe
     assert "Traceback" not in r.stderr + r.stdout
     assert "weak-but-secret-value" not in r.stderr + r.stdout  # never echo a value
     assert not (tmp_path / "nimbus.db").exists()  # stopped before doing anything
+
+
+def test_seed_demo_on_a_fresh_data_directory_migrates_first(tmp_path):
+    r = _nimbus(["seed-demo", "--bugs", "3"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "seeded 3 projects and 3 bugs" in r.stdout
+    assert "no such table" not in r.stderr + r.stdout
+    again = _nimbus(["seed-demo", "--bugs", "1"], tmp_path)  # migrated already: only refused
+    assert again.returncode == 1
+    assert "empty instance" in again.stderr
