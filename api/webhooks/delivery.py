@@ -24,14 +24,12 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlmodel import col
 
 from api.errors import UnprocessableEntity
-from api.models import Webhook
 from api.outbox import Undeliverable, enqueue
 from api.security import decrypt_at_rest, hmac_sha256_hex
+from api.webhooks import repository
 
 log = logging.getLogger("nimbus.webhooks")
 
@@ -128,12 +126,7 @@ def pinned_request(
 
 async def emit(session: AsyncSession, project_id: int, event: str, data: dict[str, Any]) -> None:
     """Queue `event` for every active webhook of the project subscribed to it."""
-    hooks = await session.scalars(
-        select(Webhook).where(
-            col(Webhook.project_id) == project_id, col(Webhook.is_active).is_(True)
-        )
-    )
-    for hook in hooks:
+    for hook in await repository.active_webhooks(session, project_id):
         if event in hook.events:
             enqueue(
                 session,
@@ -156,7 +149,7 @@ def webhook_handler(
 ) -> Any:
     async def deliver(payload: dict[str, Any]) -> None:
         async with sessionmaker() as session, session.begin():
-            hook = await session.get(Webhook, payload["webhook_id"])
+            hook = await repository.webhook_by_id(session, payload["webhook_id"])
             # Deleted or disabled since: the delivery stays recorded as failed, not delivered.
             if hook is None:
                 raise Undeliverable(f"webhook {payload['webhook_id']} was deleted")

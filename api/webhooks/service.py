@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from api.config import Settings
 from api.errors import NotFound
 from api.models import User, Webhook
-from api.pagination import PageParams, creation_order, paginate
+from api.pagination import PageParams
 from api.projects.service import get_visible_project
 from api.security import encrypt_at_rest
+from api.webhooks import repository
 from api.webhooks.delivery import check_target
 from api.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookRead
 
@@ -46,14 +45,12 @@ async def list_for_project(
     session: AsyncSession, user: User, project_ref: str, params: PageParams
 ) -> tuple[list[Webhook], str | None]:
     project = await get_visible_project(session, user, project_ref)
-    key = creation_order(params.sort, col(Webhook.id))
-    return await paginate(
-        session, select(Webhook).where(col(Webhook.project_id) == project.id), key, params
-    )
+    assert project.id is not None
+    return await repository.page_for_project(session, project.id, params)
 
 
 async def delete(session: AsyncSession, user: User, webhook_id: int) -> None:
-    hook = await session.get(Webhook, webhook_id)
+    hook = await repository.webhook_by_id(session, webhook_id)
     if hook is None:
         raise WebhookNotFound()
     await get_visible_project(session, user, str(hook.project_id))
