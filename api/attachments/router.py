@@ -12,13 +12,13 @@ from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import AppError, error_responses
-from api.middleware import MULTIPART_FRAMING, body_limit
+from api.middleware import MULTIPART_FRAMING, CheckedJsonRoute, body_limit
 from api.pagination import Page, Pages, linked_page
 from api.storage import Storage
 from api.storage.backends import BlobNotFound
 from api.storage.names import content_disposition
 
-router = APIRouter(tags=["attachments"])
+router = APIRouter(route_class=CheckedJsonRoute, tags=["attachments"])
 
 BugRef = Annotated[str, Path(max_length=30, description="Bug id or key")]
 PRESIGNED_TTL_S = 60

@@ -18,11 +18,12 @@ from api.auth.schemas import (
 )
 from api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, SignedInUser
 from api.errors import error_responses
+from api.middleware import CheckedJsonRoute
 from api.pagination import Page, Pages, linked_page
 from api.users.schemas import UserRead
 
-router = APIRouter(tags=["auth"])
-tokens_router = APIRouter(prefix="/users/me/tokens", tags=["users"])
+router = APIRouter(route_class=CheckedJsonRoute, tags=["auth"])
+tokens_router = APIRouter(route_class=CheckedJsonRoute, prefix="/users/me/tokens", tags=["users"])
 
 
 @router.post(
@@ -36,6 +37,7 @@ tokens_router = APIRouter(prefix="/users/me/tokens", tags=["users"])
         "limited per client address (429 with Retry-After)."
     ),
     responses=error_responses(403, 409, 422, 429),
+    openapi_extra={"security": []},  # no token needed
 )
 async def register(
     data: RegisterRequest, session: SessionDep, settings: SettingsDep, client: ClientAddress
@@ -47,6 +49,7 @@ async def register(
     "/auth/token",
     summary="Sign in with email and password (OAuth2 password flow)",
     responses=error_responses(401, 403, 422, 429),
+    openapi_extra={"security": []},  # no token needed
 )
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
@@ -63,6 +66,7 @@ async def token(
     "/auth/refresh",
     summary="Exchange a refresh token for a new token pair",
     responses=error_responses(401, 422),
+    openapi_extra={"security": []},  # no token needed
 )
 async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsDep) -> TokenPair:
     return await service.refresh(session, settings, data.refresh_token)
@@ -73,6 +77,7 @@ async def refresh(data: RefreshRequest, session: SessionDep, settings: SettingsD
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke a refresh token and its session",
     responses=error_responses(422),
+    openapi_extra={"security": []},  # no token needed
 )
 async def logout(data: RefreshRequest, session: SessionDep) -> None:
     await service.logout(session, data.refresh_token)

@@ -27,11 +27,12 @@ from api.errors import BadRequest, error_responses
 from api.jobs.router import ExecutorDep
 from api.jobs.schemas import JobRead
 from api.jobs.service import read_job
+from api.middleware import CheckedJsonRoute
 from api.models import BugStatus, Priority, Severity, User
 from api.pagination import Page, Pages, page_response, set_link_header, whole_list
 
-router = APIRouter(tags=["bugs"])
-comments_router = APIRouter(tags=["comments"])
+router = APIRouter(route_class=CheckedJsonRoute, tags=["bugs"])
+comments_router = APIRouter(route_class=CheckedJsonRoute, tags=["comments"])
 
 BugRef = Annotated[str, Path(max_length=30, description="Bug id or key, e.g. 42 or WEB-7")]
 ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")]

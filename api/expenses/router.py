@@ -33,13 +33,13 @@ from api.expenses.schemas import (
     ExpenseUpdate,
     ImportReport,
 )
-from api.middleware import MULTIPART_FRAMING, body_limit
+from api.middleware import MULTIPART_FRAMING, CheckedJsonRoute, body_limit
 from api.models import User
 from api.pagination import Page, Pages, set_link_header
 
-router = APIRouter(tags=["expenses"])
-categories_router = APIRouter(tags=["categories"])
-budgets_router = APIRouter(tags=["budgets"])
+router = APIRouter(route_class=CheckedJsonRoute, tags=["expenses"])
+categories_router = APIRouter(route_class=CheckedJsonRoute, tags=["categories"])
+budgets_router = APIRouter(route_class=CheckedJsonRoute, tags=["budgets"])
 
 IdempotencyKey = Annotated[
     str | None,

@@ -15,11 +15,19 @@ from api.errors import error_responses
 from api.jobs import repository, service
 from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
 from api.jobs.runtime import executor_state_without_runtime
-from api.jobs.schemas import JobCreate, JobFileRead, JobRead, JobStorageRead, RuntimeRead
+from api.jobs.schemas import (
+    MAX_INPUT_FILES,
+    JobCreate,
+    JobDetail,
+    JobFileRead,
+    JobRead,
+    JobStorageRead,
+    RuntimeRead,
+)
 from api.jobs.service import ExecutorState
 from api.jobs.sse import EventStreamResponse, StreamSlots, event_stream
 from api.jobs.storage import read_output_file
-from api.middleware import body_limit
+from api.middleware import CheckedJsonRoute, body_limit
 from api.models import Job, JobStatus, User
 from api.pagination import (
     Page,
@@ -31,8 +39,8 @@ from api.pagination import (
     whole_list,
 )
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
-runtimes_router = APIRouter(tags=["runtimes"])
+router = APIRouter(route_class=CheckedJsonRoute, prefix="/jobs", tags=["jobs"])
+runtimes_router = APIRouter(route_class=CheckedJsonRoute, tags=["runtimes"])
 
 MAX_WAIT_S = 30.0
 Runner = Annotated[User, Depends(require("jobs:run"))]
@@ -179,12 +187,16 @@ async def storage(
 @router.get(
     "/{job_id}",
     summary="Read a job and its result",
-    description="Your own jobs (admins: all), and the reproductions of bugs you can see.",
+    description=(
+        "Your own jobs (admins: all), and the reproductions of bugs you can see. With what the"
+        " job ran, as submitted (`source` or `input_files`, `stdin`, `args`): lists leave"
+        " that out."
+    ),
     responses=error_responses(401, 404),
 )
-async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobRead:
+async def read_job(job_id: JobId, user: Runner, session: SessionDep) -> JobDetail:
     job = await service.get_visible_job(session, user, job_id)
-    return await service.read_job(session, job)
+    return await service.read_job_detail(session, job)
 
 
 @router.get(
@@ -338,7 +350,10 @@ async def list_runtimes(
         available=executor.available,
         backend=executor.backend,
         detail=executor.detail,
+        notice=executor.notice,
         default_limits=service.default_limits(settings),
         max_limits=service.max_limits(settings),
+        max_input_bytes=settings.job_max_request_bytes,
+        max_input_files=MAX_INPUT_FILES,
     )
     return whole_list([python])

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Request, Response, status
 
 from api.deps import CurrentUser, SessionDep
 from api.errors import error_responses
+from api.middleware import CheckedJsonRoute
 from api.notifications import service
 from api.notifications.schemas import NotificationRead, UnreadCount
 from api.pagination import Page, PageParams, page_params, set_link_header
 
-router = APIRouter(prefix="/notifications", tags=["notifications"])
+router = APIRouter(route_class=CheckedJsonRoute, prefix="/notifications", tags=["notifications"])
 
 
 @router.get("", summary="My notifications, newest first", responses=error_responses(400, 401))

@@ -12,14 +12,15 @@ from sqlalchemy import text
 
 from api.config import Settings
 from api.jobs.runtime import executor_state_without_runtime
+from api.middleware import CheckedJsonRoute
 from api.models import Role
 from api.permissions import PERMISSIONS
 from api.storage import StorageUnavailable
 
 log = logging.getLogger("nimbus.health")
 
-health_router = APIRouter(tags=["ops"])
-roles_router = APIRouter(tags=["roles"])
+health_router = APIRouter(route_class=CheckedJsonRoute, tags=["ops"])
+roles_router = APIRouter(route_class=CheckedJsonRoute, tags=["roles"])
 
 
 class HealthStatus(StrEnum):
@@ -33,7 +34,11 @@ class Health(BaseModel):
     details: dict[str, str] = {}
 
 
-@health_router.get("/healthz", summary="Liveness: the process answers")
+@health_router.get(
+    "/healthz",
+    summary="Liveness: the process answers",
+    openapi_extra={"security": []},  # probes carry no token
+)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -43,6 +48,7 @@ async def healthz() -> Health:
     response_model=Health,
     summary="Readiness: database, storage and executor answer",
     responses={503: {"model": Health, "description": "A dependency is down"}},
+    openapi_extra={"security": []},  # probes carry no token
 )
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
@@ -60,7 +66,7 @@ async def readyz(request: Request) -> JSONResponse:
         log.warning("readiness: storage check failed: %s", exc)
         checks["storage"] = "unavailable"
     checks["executor"], executor_detail = _executor_check(request)
-    details = {"executor": executor_detail} if checks["executor"] != "ok" else {}
+    details = {"executor": executor_detail} if executor_detail else {}
     ok = all(v in ("ok", "disabled") for v in checks.values())
     body = Health(status="ok" if ok else "unavailable", checks=checks, details=details)
     return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
@@ -68,12 +74,13 @@ async def readyz(request: Request) -> JSONResponse:
 
 def _executor_check(request: Request) -> tuple[str, str]:
     """ok (a worker here, or jobs left to `nimbus worker`s), disabled (switched off on
-    purpose) or unavailable (wanted but no sandbox works: the detail says how to fix it)."""
+    purpose) or unavailable (wanted but no sandbox works: the detail says how to fix it).
+    An ok on the weaker bubblewrap sandbox comes with its notice (how to get Docker)."""
     settings: Settings = request.app.state.settings
     runtime = getattr(request.app.state, "jobs", None)
     state = runtime.state if runtime is not None else executor_state_without_runtime(settings)
     if state.available:
-        return "ok", state.detail
+        return "ok", state.notice or ""  # ready, but say so when on the weaker sandbox
     if settings.executor_in_process and settings.executor_backend == "off":
         return "disabled", state.detail
     return "unavailable", state.detail
@@ -90,7 +97,11 @@ class RolesRead(BaseModel):
     permissions: list[PermissionRead]
 
 
-@roles_router.get("/roles", summary="The roles and the permission matrix the API enforces")
+@roles_router.get(
+    "/roles",
+    summary="The roles and the permission matrix the API enforces",
+    openapi_extra={"security": []},  # the matrix is public
+)
 async def list_roles() -> RolesRead:
     return RolesRead(
         roles=list(Role),

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 from api.concurrency import IfMatch, set_etag
 from api.deps import SessionDep, require
 from api.errors import error_responses
+from api.middleware import CheckedJsonRoute
 from api.models import User
 from api.pagination import Page, PageParams, Pages, linked_page, page_params, set_link_header
 from api.projects import service
 from api.projects.schemas import ProjectCreate, ProjectMemberRead, ProjectRead, ProjectUpdate
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(route_class=CheckedJsonRoute, prefix="/projects", tags=["projects"])
 
 ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key (e.g. 3 or WEB)")]
 Reader = Annotated[User, Depends(require("projects:read"))]
@@ -30,7 +31,7 @@ async def list_projects(
 ) -> Page[ProjectRead]:
     rows, next_cursor = await service.list_projects(session, user, params)
     set_link_header(request, response, next_cursor)
-    return Page(items=[ProjectRead.model_validate(p) for p in rows], next_cursor=next_cursor)
+    return Page(items=[service.read(p, user) for p in rows], next_cursor=next_cursor)
 
 
 @router.post(
@@ -41,14 +42,14 @@ async def list_projects(
 )
 async def create_project(
     data: ProjectCreate,
-    _: Annotated[User, Depends(require("projects:create"))],
+    user: Annotated[User, Depends(require("projects:create"))],
     session: SessionDep,
     response: Response,
 ) -> ProjectRead:
     project = await service.create_project(session, data)
     set_etag(response, project.version)
     response.headers["Location"] = f"/api/v1/projects/{project.id}"
-    return ProjectRead.model_validate(project)
+    return service.read(project, user)
 
 
 @router.get("/{project_id}", summary="Read a project", responses=error_responses(401, 404))
@@ -57,7 +58,7 @@ async def read_project(
 ) -> ProjectRead:
     project = await service.get_visible_project(session, user, project_id)
     set_etag(response, project.version)
-    return ProjectRead.model_validate(project)
+    return service.read(project, user)
 
 
 @router.patch(
@@ -75,7 +76,7 @@ async def update_project(
 ) -> ProjectRead:
     project = await service.update_project(session, user, project_id, data, if_match)
     set_etag(response, project.version)
-    return ProjectRead.model_validate(project)
+    return service.read(project, user)
 
 
 @router.delete(

@@ -9,21 +9,22 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from api.concurrency import IfMatch, set_etag
 from api.deps import CurrentUser, SessionDep, SettingsDep, require
 from api.errors import error_responses
+from api.middleware import CheckedJsonRoute
 from api.models import Role, User
 from api.pagination import Page, PageParams, page_params, set_link_header
 from api.users import service
-from api.users.schemas import MeUpdate, MeUpdated, UserCreate, UserRead, UserUpdate
+from api.users.schemas import MeRead, MeUpdate, MeUpdated, UserCreate, UserRead, UserUpdate
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(route_class=CheckedJsonRoute, prefix="/users", tags=["users"])
 
 Admin = Annotated[User, Depends(require("users:manage"))]
 Reader = Annotated[User, Depends(require("users:read"))]
 
 
 @router.get("/me", summary="Read my profile", responses=error_responses(401))
-async def read_me(user: CurrentUser, response: Response) -> UserRead:
+async def read_me(user: CurrentUser, response: Response) -> MeRead:
     set_etag(response, user.version)
-    return UserRead.model_validate(user)
+    return MeRead.of(user)
 
 
 @router.patch(
@@ -47,7 +48,7 @@ async def update_me(
     updated = await service.update_me(session, settings, user, data, if_match)
     set_etag(response, updated.user.version)
     return MeUpdated(
-        **UserRead.model_validate(updated.user).model_dump(),
+        **MeRead.of(updated.user).model_dump(),
         session=updated.session,
         warnings=list(updated.warnings),
     )

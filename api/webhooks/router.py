@@ -8,12 +8,13 @@ from fastapi import APIRouter, Depends, Path, Request, Response, status
 
 from api.deps import SessionDep, SettingsDep, require
 from api.errors import error_responses
+from api.middleware import CheckedJsonRoute
 from api.models import User
 from api.pagination import Page, Pages, linked_page
 from api.webhooks import service
 from api.webhooks.schemas import WebhookCreate, WebhookCreated, WebhookRead
 
-router = APIRouter(tags=["webhooks"])
+router = APIRouter(route_class=CheckedJsonRoute, tags=["webhooks"])
 
 Manager = Annotated[User, Depends(require("webhooks:manage"))]
 ProjectRef = Annotated[str, Path(max_length=20, description="Project id or key")]
