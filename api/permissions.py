@@ -21,7 +21,8 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "projects:manage_members": (ADMIN, "Add and remove project members"),
     "projects:see_all": (ADMIN, "See every project without being a member"),
     "bugs:create": (EVERYONE, "File bugs in projects you are a member of"),
-    "bugs:edit_any": (ADMIN, "Edit any bug (reporters and assignees edit their own)"),
+    "bugs:edit_own": (EVERYONE, "Edit the bugs you reported or are assigned to"),
+    "bugs:edit_any": (ADMIN, "Edit any bug, and delete anyone's bug attachment"),
     "bugs:assign": (DEVELOPERS, "Assign and unassign any bug of your projects, also when filing"),
     "bugs:be_assigned": (
         frozenset({Role.developer}),
@@ -31,7 +32,9 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "bugs:work": (DEVELOPERS, "Start, stop and resolve work on bugs"),
     "bugs:verify": (TESTERS, "Verify, close and reopen bugs"),
     "comments:create": (EVERYONE, "Comment on bugs you can see"),
-    "comments:moderate": (ADMIN, "Edit or delete anyone's comment (authors edit their own)"),
+    "comments:edit_own": (EVERYONE, "Edit and delete your own comments"),
+    "comments:moderate": (ADMIN, "Edit or delete anyone's comment"),
+    "attachments:delete_own": (EVERYONE, "Delete the bug attachments you uploaded"),
     "webhooks:manage": (ADMIN, "Add and remove project webhooks"),
     "jobs:run": (EVERYONE, "Run code in the sandbox and follow, cancel and read your own jobs"),
     "jobs:see_all": (ADMIN, "See and cancel everyone's jobs"),
@@ -44,8 +47,37 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
 }
 
 
+# Operations on something a user may own: operation -> (the permission enough when it is the
+# caller's own, the permission needed when it is anyone's). Whose it is: a bug is its reporter's
+# and its assignee's; a comment its author's; an attachment its uploader's; an expense its
+# spender's; a job whoever started it. The second permission covers the first case too.
+SCOPED: dict[str, tuple[str, str]] = {
+    "bugs:edit": ("bugs:edit_own", "bugs:edit_any"),
+    "comments:edit": ("comments:edit_own", "comments:moderate"),
+    "attachments:delete": ("attachments:delete_own", "bugs:edit_any"),
+    "expenses:edit": ("expenses:create", "expenses:edit_any"),
+    "jobs:manage": ("jobs:run", "jobs:see_all"),
+}
+
+
 def has_permission(role: Role, permission: str) -> bool:
     return role in PERMISSIONS[permission][0]
+
+
+def may(role: Role, operation: str, *, own: bool = False) -> bool:
+    """Whether ``role`` may do ``operation``: a permission, or a `SCOPED` operation on the
+    caller's own thing (``own``) or on anyone's."""
+    if operation in SCOPED:
+        own_permission, any_permission = SCOPED[operation]
+        return has_permission(role, any_permission) or (
+            own and has_permission(role, own_permission)
+        )
+    return has_permission(role, operation)
+
+
+def permissions_of(role: Role) -> list[str]:
+    """The permissions ``role`` holds, in table order (what GET /users/me tells the web app)."""
+    return _HELD[role]
 
 
 def ensure(role: Role, permission: str) -> None:
@@ -58,3 +90,7 @@ def ensure(role: Role, permission: str) -> None:
 def roles_with(permission: str) -> frozenset[Role]:
     """The roles holding ``permission``, for queries that pick people by what they may do."""
     return PERMISSIONS[permission][0]
+
+
+_HELD = {role: [p for p, (roles, _) in PERMISSIONS.items() if role in roles] for role in Role}
+assert all(p in PERMISSIONS for pair in SCOPED.values() for p in pair)

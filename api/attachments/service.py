@@ -19,7 +19,7 @@ from api.expenses import service as expenses
 from api.expenses.exceptions import ExpenseDeleted
 from api.models import Attachment, User
 from api.pagination import PageParams, creation_order, paginate
-from api.permissions import has_permission
+from api.permissions import may
 from api.storage import Storage
 from api.storage.backends import CHUNK, new_key
 from api.storage.names import GENERIC, is_text, safe_filename, sniff
@@ -181,7 +181,7 @@ async def get_visible(session: AsyncSession, user: User, attachment_id: int) -> 
 async def delete(session: AsyncSession, user: User, attachment_id: int) -> None:
     attachment = await get_visible(session, user, attachment_id)
     if attachment.bug_id is not None:
-        if attachment.uploader_id != user.id and not has_permission(user.role, "bugs:edit_any"):
+        if not may(user.role, "attachments:delete", own=attachment.uploader_id == user.id):
             raise Forbidden("Only the uploader or an admin can delete an attachment")
         activity.record(session, attachment.bug_id, "attachment", attachment.filename, None)
     else:

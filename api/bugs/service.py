@@ -50,7 +50,7 @@ from api.models import (
 )
 from api.notifications.service import notify
 from api.pagination import PageParams, creation_order, paginate, paginate_rows, resolve_sort
-from api.permissions import ensure, has_permission
+from api.permissions import ensure, has_permission, may
 from api.projects.service import get_visible_project
 from api.webhooks.delivery import emit
 
@@ -282,9 +282,7 @@ async def _notify_watchers(
 
 
 def _can_edit(user: User, bug: Bug) -> bool:
-    return user.id in (bug.reporter_id, bug.assignee_id) or has_permission(
-        user.role, "bugs:edit_any"
-    )
+    return may(user.role, "bugs:edit", own=user.id in (bug.reporter_id, bug.assignee_id))
 
 
 async def _check_assignee(session: AsyncSession, project_id: int, assignee_id: int) -> None:
@@ -524,7 +522,7 @@ async def _editable_comment(session: AsyncSession, user: User, comment_id: int) 
         await get_visible_bug(session, user, str(comment.bug_id))
     except BugNotFound as exc:
         raise CommentNotFound() from exc
-    if comment.author_id != user.id and not has_permission(user.role, "comments:moderate"):
+    if not may(user.role, "comments:edit", own=comment.author_id == user.id):
         raise NotCommentAuthor()
     return comment
 

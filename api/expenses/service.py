@@ -45,7 +45,7 @@ from api.expenses.schemas import (
 from api.models import Expense, ExpenseActivity, ExpenseCategory, ExpenseIdempotencyKey, User
 from api.money import fits_currency, format_amount, minor_units
 from api.pagination import PageParams, paginate, resolve_sort
-from api.permissions import has_permission
+from api.permissions import has_permission, may
 
 EXPENSE_SORTS = {
     "spent_on": Expense.spent_on,
@@ -87,7 +87,7 @@ async def get_expense(session: AsyncSession, user: User, expense_id: int) -> Exp
 
 async def editable_expense(session: AsyncSession, user: User, expense_id: int) -> Expense:
     expense = await get_expense(session, user, expense_id)
-    if expense.user_id != user.id and not has_permission(user.role, "expenses:edit_any"):
+    if not may(user.role, "expenses:edit", own=expense.user_id == user.id):
         raise Forbidden("Only the owner or an admin can change this expense")
     return expense
 

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from api.models import Role, User
+from api.permissions import roles_with
 
 
 def list_query(*, role: Role | None, is_active: bool | None, q: str | None) -> Select[Any]:
@@ -26,5 +27,7 @@ def list_query(*, role: Role | None, is_active: bool | None, q: str | None) -> S
 
 
 async def count_active_admins(session: AsyncSession) -> int:
-    stmt = select(func.count()).where(col(User.role) == Role.admin, col(User.is_active).is_(True))
+    """Active accounts that may manage users: the last of them cannot lose that right."""
+    managers = sorted(roles_with("users:manage"))
+    stmt = select(func.count()).where(col(User.role).in_(managers), col(User.is_active).is_(True))
     return await session.scalar(stmt) or 0
