@@ -37,7 +37,7 @@ from api.logs import job_id_var
 from api.models import Job
 from executor.backends import JobSpec, Outcome, RunResult, SandboxBackend
 from executor.backends.base import StreamName
-from executor.pool import MAX_IDLE_S as POOL_MAX_IDLE_S
+from executor.backends.docker import MAX_IDLE_S as POOL_MAX_IDLE_S
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -335,7 +335,7 @@ async def maintenance_loop(
             due = time.monotonic() - last_reap >= DOCKER_REAP_INTERVAL_S
             if backend is not None and due and (reaper is None or reaper.done()):
                 # only sandboxes older than any job may run: another worker's live ones are
-                # younger: no live sandbox of any worker is older than this (see executor.pool).
+                # younger: no live sandbox of any worker is older than this (see the warm pool).
                 # In the background: a hung engine must not stall the leases' expiry.
                 max_age = POOL_MAX_IDLE_S + settings.job_max_wall_time_s + 120.0
                 reaper = asyncio.create_task(reap_sandboxes(backend, older_than_s=max_age))

@@ -21,18 +21,17 @@ from executor.backends import (
     select_backend,
 )
 from executor.backends.base import DEFAULT_LIMITS, split_exit_status
-from executor.backends.docker import (
+from executor.backends.docker import MAX_IDLE_S
+from executor.backends.docker.sandbox import (
     LABEL,
     LABEL_CREATED,
     LABEL_INSTANCE,
-    POOL_INPUT_BYTES,
     PYTHON,
     Sandbox,
     container_config,
     sandbox_labels,
-    work_free_bytes,
 )
-from executor.pool import MAX_IDLE_S
+from executor.backends.docker.supervisor import POOL_INPUT_BYTES, work_free_bytes
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import run_job
 
@@ -190,7 +189,8 @@ async def test_a_job_finding_the_pool_empty_waits_for_its_refill(
         return await create(cls, *args)  # type: ignore[no-any-return]
 
     monkeypatch.setattr(Sandbox, "create", classmethod(recording))
-    monkeypatch.setattr("executor.pool.TAKE_WAIT_S", 60.0)  # a slow engine is no one-shot excuse
+    # a slow engine is no one-shot excuse
+    monkeypatch.setattr("executor.backends.docker.pool.TAKE_WAIT_S", 60.0)
     backend = DockerBackend(docker_engine.docker_host, docker_engine.image, pool_size=1)
     await backend.check()  # returns with the pool full
     try:

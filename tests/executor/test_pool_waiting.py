@@ -11,8 +11,7 @@ import aiodocker
 import pytest
 
 from executor.backends.base import DEFAULT_LIMITS, JobSpec
-from executor.backends.docker import Sandbox
-from executor.pool import WarmPool
+from executor.backends.docker import Sandbox, WarmPool
 
 SPEC = JobSpec(files={"main.py": b"print(1)"})
 
@@ -33,7 +32,7 @@ async def until(condition: Any) -> None:
 @pytest.fixture(autouse=True)
 def patient(monkeypatch: pytest.MonkeyPatch) -> None:
     """Long enough that a job waiting it out would fail these tests' 10 s bounds."""
-    monkeypatch.setattr("executor.pool.TAKE_WAIT_S", 60.0)
+    monkeypatch.setattr("executor.backends.docker.pool.TAKE_WAIT_S", 60.0)
 
 
 async def test_a_job_does_not_wait_for_a_pool_whose_engine_fails(

@@ -22,13 +22,8 @@ import pytest
 from api.jobs.runtime import sandbox_instance
 from api.models import JobStatus
 from executor.backends import DockerBackend, Outcome, SandboxBackend
-from executor.backends.docker import (
-    LABEL,
-    LABEL_CREATED,
-    LABEL_INSTANCE,
-    LABEL_OWNER,
-    work_free_bytes,
-)
+from executor.backends.docker.sandbox import LABEL, LABEL_CREATED, LABEL_INSTANCE, LABEL_OWNER
+from executor.backends.docker.supervisor import work_free_bytes
 from tests.executor.docker_engine import Engine
 from tests.executor.helpers import FAST, run_job
 from tests.jobs.fixtures import JOBS, LiveFactory
