@@ -7,12 +7,16 @@ UV := uv
 NPM := npm --prefix frontend
 POSTMAN := tests/clients/postman
 
-.PHONY: run test bench bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
+.PHONY: run sandbox test bench bootstrap-run bootstrap-test python-deps frontend-deps frontend-build \
         lint typecheck pytest frontend-check e2e openapi openapi-check client \
         postman-deps postman
 
-run: bootstrap-run python-deps frontend-build  ## install what is missing, migrate, serve on 127.0.0.1:8000
+run: bootstrap-run python-deps frontend-build sandbox  ## install what is missing, migrate, serve on 127.0.0.1:8000
 	$(UV) run nimbus serve
+
+# The Docker runtime image when an engine answers (built once, offline), else bubblewrap (apt).
+sandbox: python-deps
+	@.ci/bootstrap.sh sandbox
 
 test: bootstrap-test python-deps openapi-check postman-deps lint typecheck pytest frontend-check e2e  ## every suite, real services
 	@echo "make test: all suites passed"

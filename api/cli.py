@@ -7,6 +7,7 @@ import getpass
 import signal
 import socket
 from collections.abc import AsyncIterator
+from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -190,11 +191,46 @@ def sandbox_build(
 
     settings = get_settings()
     try:
-        built = build_image(docker_host=settings.docker_host, tag=tag or settings.sandbox_image)
+        built = build_image(
+            docker_host=settings.docker_host,
+            tag=tag or settings.sandbox_image,
+            progress=_progress,
+        )
     except ImageBuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc
     typer.echo(f"sandbox image {built} is ready")
+
+
+NEEDS_PACKAGES = 3
+"""`nimbus sandbox prepare`'s exit status when Debian packages must be installed first."""
+
+
+@sandbox_app.command("prepare")
+def sandbox_prepare(
+    missing_file: Annotated[
+        Path | None,
+        typer.Option(help="Where to write the Debian packages still needed (then exit 3)"),
+    ] = None,
+) -> None:
+    """Make jobs runnable here and say on which sandbox: the Docker image when an engine
+    answers (built when missing), else bubblewrap. `make run` runs this before serving."""
+    from api.jobs.setup import prepare
+
+    result = prepare(get_settings(), _progress)
+    if result.missing:
+        typer.echo(f"sandbox: {result.message}; needs {' '.join(result.missing)}", err=True)
+        if missing_file is not None:
+            missing_file.write_text(" ".join(result.missing) + "\n")
+        raise typer.Exit(NEEDS_PACKAGES)
+    if not result.ok:
+        typer.echo(f"error: {result.message}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"sandbox: {result.message}")
+
+
+def _progress(line: str) -> None:
+    typer.echo(f"  {line}", err=True)
 
 
 @app.command()

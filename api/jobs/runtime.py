@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import shutil
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -31,8 +32,14 @@ log = logging.getLogger(__name__)
 
 NO_SANDBOX = (
     "no sandbox is available: no Docker engine answers and bubblewrap is not installed. "
-    "Start dockerd (then run `nimbus sandbox build`) or set NIMBUS_DOCKER_HOST, "
-    "or install bubblewrap (apt-get install bubblewrap)"
+    "Run `make run` (it sets one up), or install bubblewrap (`apt-get install bubblewrap`) "
+    "and restart `nimbus serve`; for the Docker sandbox start dockerd (or set "
+    "NIMBUS_DOCKER_HOST) and run `nimbus sandbox build`"
+)
+WEAKER_SANDBOX = (
+    "Jobs run in bubblewrap, a weaker sandbox than Docker: no cgroup memory limit and no "
+    "container boundary. For the Docker sandbox start dockerd (or set NIMBUS_DOCKER_HOST), "
+    "run `nimbus sandbox build` and restart `nimbus serve`"
 )
 SWITCHED_OFF = (
     "job execution is switched off (NIMBUS_EXECUTOR_BACKEND=off); set it to auto, docker or "
@@ -80,9 +87,13 @@ class JobRuntime:
             return executor_state_without_runtime(self.settings)
         if self.worker is not None and self.backend is not None:
             detail = f"in-process worker on {self.backend.name}"
+            notice = None
             if isinstance(self.backend, BwrapBackend):
                 detail += f" ({self.backend.isolation})"  # e.g. whether the CPU rate is bounded
-            return ExecutorState(True, self.backend.name, detail)
+                notice = WEAKER_SANDBOX
+                if self._problem is not None:  # auto chose it over an unusable Docker engine
+                    notice = f"{WEAKER_SANDBOX}. Docker was not used: {self._problem}"
+            return ExecutorState(True, self.backend.name, detail, notice)
         return ExecutorState(False, None, self._problem or SWITCHED_OFF)
 
     async def start(self, backend: SandboxBackend | None = None) -> None:
@@ -126,8 +137,28 @@ class JobRuntime:
             self._problem = str(exc)
             log.warning("jobs: executor unavailable: %s", exc)
             await backend.close()
-            return None
+            if s.executor_backend != "auto" or isinstance(backend, BwrapBackend):
+                return None
+            # auto: an engine answers but cannot run jobs (e.g. no image yet): bubblewrap, if
+            # it works here, runs them meanwhile; the runner page says how to get Docker.
+            fallback = await self._bwrap_fallback()
+            if fallback is None:
+                return None
+            backend = fallback
         self._owns_backend = True
+        return backend
+
+    async def _bwrap_fallback(self) -> SandboxBackend | None:
+        if shutil.which("bwrap") is None:
+            return None
+        backend = BwrapBackend()
+        try:
+            await backend.check()
+        except ExecutorUnavailable as exc:
+            log.warning("jobs: bubblewrap unavailable too: %s", exc)
+            await backend.close()
+            return None
+        log.warning("jobs: using the weaker bubblewrap sandbox: %s", self._problem)
         return backend
 
     async def stop(self) -> None:

@@ -250,5 +250,9 @@ class RuntimeRead(BaseModel):
     available: bool
     backend: str | None = Field(description="docker, bwrap, or null when unavailable/external")
     detail: str
+    notice: str | None = Field(
+        default=None,
+        description="Set when jobs run on a weaker sandbox than Docker: what and how to get Docker",
+    )
     default_limits: JobLimits
     max_limits: JobLimits

@@ -105,6 +105,8 @@ class ExecutorState:
     available: bool
     backend: str | None
     detail: str
+    notice: str | None = None
+    """Set when jobs run, but on less than the Docker sandbox: what is weaker and the fix."""
 
 
 # -- limits -------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 DEFAULT_TAG = "nimbus-sandbox:py3-r2"
@@ -30,6 +32,10 @@ DEFAULT_MIRROR = "http://deb.debian.org/debian"
 EXTRA_PACKAGES = ("python3",)
 # Removed after install: nothing in the sandbox needs a package manager or login tooling.
 PRUNE_PATHS = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
+
+
+Progress = Callable[[str], None]
+"""Told each line of a long build step as it happens (``nimbus sandbox`` prints them)."""
 
 
 class ImageBuildError(RuntimeError):
@@ -78,17 +84,36 @@ def _registry_reachable(timeout_s: float = 2.0) -> bool:
         return False
 
 
-def _run(cmd: list[str], what: str, timeout_s: float) -> None:
-    proc = subprocess.run(cmd, check=False, capture_output=True, timeout=timeout_s)  # noqa: S603
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).decode(errors="replace")[-2000:]
-        raise ImageBuildError(f"{what} failed ({proc.returncode}): {tail}")
+def _run(cmd: list[str], what: str, timeout_s: float, progress: Progress | None = None) -> None:
+    if progress is None:
+        proc = subprocess.run(cmd, check=False, capture_output=True, timeout=timeout_s)  # noqa: S603
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).decode(errors="replace")[-2000:]
+            raise ImageBuildError(f"{what} failed ({proc.returncode}): {tail}")
+        return
+    # Line by line as it runs (debootstrap takes minutes), killed past the timeout.
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as live:  # noqa: S603
+        killer = threading.Timer(timeout_s, live.kill)
+        killer.start()
+        last: list[str] = []
+        try:
+            assert live.stdout is not None
+            for raw in live.stdout:
+                line = raw.decode(errors="replace").rstrip()
+                progress(line)
+                last = [*last[-29:], line]
+        finally:
+            killer.cancel()
+        if live.wait() != 0:
+            raise ImageBuildError(f"{what} failed ({live.returncode}): " + "\n".join(last))
 
 
-def build_rootfs_tarball(mirror: str | None = None) -> Path:
+def build_rootfs_tarball(mirror: str | None = None, progress: Progress | None = None) -> Path:
     """Create (or reuse) the cached rootfs tarball and return its path."""
     tarball = cache_dir() / f"rootfs-{SUITE}-python3-r{RECIPE}.tar"
     if tarball.exists():
+        if progress is not None:
+            progress(f"reusing the cached rootfs {tarball}")
         return tarball
     debootstrap = shutil.which("debootstrap")
     if debootstrap is None:
@@ -97,6 +122,8 @@ def build_rootfs_tarball(mirror: str | None = None) -> Path:
         raise ImageBuildError("debootstrap needs root to build the sandbox rootfs")
     with tempfile.TemporaryDirectory(prefix="nimbus-rootfs-", dir=cache_dir()) as tmp:
         root = Path(tmp) / "rootfs"
+        if progress is not None:
+            progress(f"debootstrap: a Debian {SUITE} rootfs with python3 (a few minutes)")
         _run(
             [
                 debootstrap,
@@ -108,6 +135,7 @@ def build_rootfs_tarball(mirror: str | None = None) -> Path:
             ],
             "debootstrap",
             timeout_s=1800,
+            progress=progress,
         )
         _harden_rootfs(root)
         _add_work_dir(root)
@@ -152,8 +180,12 @@ def _add_work_dir(root: Path) -> None:
     os.chown(job, 65534, 65534)
 
 
-def build_offline(tag: str = DEFAULT_TAG, docker_host: str | None = None) -> str:
-    tarball = build_rootfs_tarball()
+def build_offline(
+    tag: str = DEFAULT_TAG, docker_host: str | None = None, progress: Progress | None = None
+) -> str:
+    tarball = build_rootfs_tarball(progress=progress)
+    if progress is not None:
+        progress(f"docker import: {tarball.name} as {tag}")
     with tarball.open("rb") as data:
         proc = _docker(
             docker_host,
@@ -181,19 +213,24 @@ def build_from_dockerfile(tag: str = DEFAULT_TAG, docker_host: str | None = None
     return tag
 
 
-def build_image(docker_host: str | None = None, tag: str = DEFAULT_TAG) -> str:
+def build_image(
+    docker_host: str | None = None, tag: str = DEFAULT_TAG, progress: Progress | None = None
+) -> str:
     """Make sure image ``tag`` exists on the engine at ``docker_host``; return the tag.
 
-    Uses the Dockerfile when a registry is reachable, otherwise the offline debootstrap build.
+    Uses the Dockerfile when a registry is reachable, otherwise the offline debootstrap build;
+    ``progress`` hears what the build is doing.
     """
     if image_exists(tag, docker_host):
         return tag
+    if progress is not None:
+        progress(f"building the sandbox image {tag} (once; later starts reuse it)")
     if _registry_reachable():
         try:
             return build_from_dockerfile(tag, docker_host)
         except ImageBuildError:
             pass  # e.g. the registry answers TCP but refuses pulls: the offline build still works
-    return build_offline(tag, docker_host)
+    return build_offline(tag, docker_host, progress)
 
 
 def main() -> None:

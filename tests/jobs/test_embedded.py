@@ -112,3 +112,79 @@ def test_sandbox_build_command_reports_the_image(docker_engine, monkeypatch):
         get_settings.cache_clear()
     assert r.exit_code == 0, r.output
     assert f"sandbox image {docker_engine.image} is ready" in r.output
+
+
+async def _embedded(settings: Settings):
+    await asyncio.to_thread(migrations.upgrade, settings.effective_database_url)
+    return create_app(settings)
+
+
+async def test_auto_without_docker_runs_on_bwrap_and_says_it_is_weaker(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        docker_host=f"unix://{tmp_path}/nothing.sock",  # no engine answers here
+        worker_shutdown_grace_s=1.0,
+    )
+    app = await _embedded(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            assert python["available"] is True and python["backend"] == "bwrap"
+            assert "weaker sandbox" in python["notice"]
+            assert "`nimbus sandbox build`" in python["notice"]
+            ready = await c.get("/readyz")
+            assert ready.status_code == 200 and ready.json()["checks"]["executor"] == "ok"
+            assert ready.json()["details"]["executor"] == python["notice"]
+            r = await c.post("/api/v1/jobs?wait=10", json={"source": "print(6*7)"}, headers=h)
+            assert r.json()["status"] == "succeeded", r.text
+
+
+async def test_auto_without_docker_or_bwrap_names_the_commands_that_fix_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # bubblewrap is not installed
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        docker_host=f"unix://{tmp_path}/nothing.sock",
+    )
+    app = await _embedded(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            ready = await c.get("/readyz")
+            assert ready.status_code == 503
+            fix = ready.json()["details"]["executor"]
+            for command in ("make run", "apt-get install bubblewrap", "nimbus sandbox build"):
+                assert command in fix
+            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            assert python["available"] is False and python["detail"] == fix
+            assert python["notice"] is None
+            r = await c.post("/api/v1/jobs", json={"source": "print(1)"}, headers=h)
+            assert r.status_code == 503 and r.json()["detail"] == fix
+
+
+@pytest.mark.docker
+async def test_auto_with_an_engine_but_no_image_runs_on_bwrap_until_it_is_built(
+    docker_engine, tmp_path
+):
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        docker_host=docker_engine.docker_host,
+        sandbox_image="nimbus-sandbox:never-built",
+        worker_shutdown_grace_s=1.0,
+    )
+    app = await _embedded(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            assert python["available"] is True and python["backend"] == "bwrap"
+            assert "nimbus-sandbox:never-built is missing" in python["notice"]
+            assert "`nimbus sandbox build`" in python["notice"]
+            r = await c.post("/api/v1/jobs?wait=10", json={"source": "print(6*7)"}, headers=h)
+            assert r.json()["status"] == "succeeded", r.text
