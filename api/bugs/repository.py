@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     bindparam,
     cast,
@@ -87,6 +88,10 @@ async def next_bug_number(session: AsyncSession, project_id: int) -> int:
     return int(result.scalar_one())
 
 
+def _dialect(session: AsyncSession) -> str:
+    return session.get_bind().dialect.name
+
+
 def read_query(dialect: str) -> Select[Any]:
     """Bugs as a `BugRead` shows them, one row each, for the viewer bound as `VIEWER`.
 
@@ -97,14 +102,26 @@ def read_query(dialect: str) -> Select[Any]:
     return _READ_QUERIES[dialect]
 
 
+async def read_row(session: AsyncSession, bug_id: int, viewer_id: int) -> Row[Any]:
+    """One bug as `read_query` shows it to ``viewer_id``."""
+    stmt = read_query(_dialect(session)).where(col(Bug.id) == bug_id)
+    row: Row[Any] = (await session.execute(stmt, {VIEWER: viewer_id})).one()
+    return row
+
+
 def list_query(
-    *, dialect: str, visible_to: int | None, project_id: int | None, filters: BugFilters
+    session: AsyncSession,
+    *,
+    visible_to: int | None,
+    project_id: int | None,
+    filters: BugFilters,
 ) -> tuple[Select[Any], dict[str, Any]]:
     """`read_query` narrowed to the visible bugs that match ``filters``, and the values to bind.
 
     The statement depends only on which filters are set, so each such shape is built once:
     building it per request, and SQLAlchemy deriving its cache key, cost ~15% of a list page.
     The values are bound (names ``f_*``) when it runs."""
+    dialect = _dialect(session)
     f = filters
     values: dict[str, Any] = {
         "f_project_id": project_id,
@@ -213,7 +230,7 @@ CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
 async def plan_for_the_words(session: AsyncSession) -> None:
-    """Make PostgreSQL plan this transaction's statements for their own parameters.
+    """On PostgreSQL, plan this transaction's statements for their own parameters.
 
     A prepared statement (asyncpg prepares every one) gets five plans made for its parameters;
     then PostgreSQL may settle on one generic plan. For full-text search that plan knows nothing
@@ -221,7 +238,8 @@ async def plan_for_the_words(session: AsyncSession) -> None:
     (at 10k bugs: 3-4 ms -> 23-38 ms a search, from the sixth search on a connection). Planning
     each search anew costs ~1 ms; at 1M bugs PostgreSQL already chose to.
     """
-    await session.execute(CUSTOM_PLANS)
+    if _dialect(session) == "postgresql":
+        await session.execute(CUSTOM_PLANS)
 
 
 def _text_match(dialect: str, q: Any) -> ColumnElement[bool]:

@@ -99,16 +99,15 @@ async def list_bugs(
     if project_ref is not None:
         project_id = (await get_visible_project(session, user, project_ref)).id
     sees_all = has_permission(user.role, "projects:see_all")
-    dialect = session.get_bind().dialect.name
     stmt, values = repository.list_query(
-        dialect=dialect,
+        session,
         visible_to=None if sees_all else _uid(user),
         project_id=project_id,
         filters=filters,
     )
     key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
     values[repository.VIEWER] = _uid(user)
-    if filters.q and dialect == "postgresql":
+    if filters.q:
         await repository.plan_for_the_words(session)
     rows, next_cursor = await paginate_rows(session, stmt, key, params, values, reused=True)
     return [_fields(row) for row in rows], next_cursor
@@ -154,9 +153,8 @@ def _fields(row: Any) -> dict[str, Any]:
 async def read_one(session: AsyncSession, user: User, bug: Bug) -> BugRead:
     """The bug as the API shows it, as of now (one query)."""
     await session.flush()
-    dialect = session.get_bind().dialect.name
-    stmt = repository.read_query(dialect).where(col(Bug.id) == bug.id)
-    row = (await session.execute(stmt, {repository.VIEWER: _uid(user)})).one()
+    assert bug.id is not None
+    row = await repository.read_row(session, bug.id, _uid(user))
     return BugRead.model_validate(_fields(row))
 
 
