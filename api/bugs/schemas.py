@@ -50,6 +50,21 @@ class UserRef(BaseModel):
     full_name: str
 
 
+class BugCan(BaseModel):
+    """What the caller may do to this bug now, from the permission table: a screen offers these
+    and only these."""
+
+    edit: bool = Field(description="Change its title, description, priority, severity, labels")
+    assign: bool = Field(description="Change its assignee")
+    delete: bool
+    comment: bool
+    reproduce: bool = Field(description="Run its reproduction script")
+    transition: list[BugStatus] = Field(
+        description="The statuses the caller may move it to now (what each needs: "
+        "GET /bugs/{id}/transitions)"
+    )
+
+
 class BugCreate(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -122,6 +137,14 @@ class BugRead(BaseModel):
                     "version": 3,
                     "created_at": "2026-11-21T10:00:00Z",
                     "updated_at": "2026-11-21T10:05:00Z",
+                    "can": {
+                        "edit": True,
+                        "assign": True,
+                        "delete": False,
+                        "comment": True,
+                        "reproduce": True,
+                        "transition": ["open", "resolved"],
+                    },
                 }
             ]
         }
@@ -150,6 +173,7 @@ class BugRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    can: BugCan
 
 
 class TransitionRequest(BaseModel):

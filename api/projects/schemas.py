@@ -36,6 +36,17 @@ class ProjectUpdate(BaseModel):
     description: Description | None = None
 
 
+class ProjectCan(BaseModel):
+    """What the caller may do with this project, from the permission table."""
+
+    update: bool = Field(description="Rename it and change its description")
+    delete: bool
+    manage_members: bool
+    file_bugs: bool
+    manage_webhooks: bool
+    manage_budget: bool
+
+
 class ProjectRead(BaseModel):
     model_config = ConfigDict(
         from_attributes=True,
@@ -49,6 +60,14 @@ class ProjectRead(BaseModel):
                     "version": 1,
                     "created_at": "2026-11-21T10:00:00Z",
                     "updated_at": "2026-11-21T10:00:00Z",
+                    "can": {
+                        "update": False,
+                        "delete": False,
+                        "manage_members": False,
+                        "file_bugs": True,
+                        "manage_webhooks": False,
+                        "manage_budget": False,
+                    },
                 }
             ]
         },
@@ -61,8 +80,12 @@ class ProjectRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+    can: ProjectCan
 
 
 class ProjectMemberRead(BaseModel):
     user: UserRead
     joined_at: datetime
+    assignable: bool = Field(
+        description="Whether bugs of the project can be assigned to this member now"
+    )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -9,16 +12,46 @@ from sqlmodel import col
 from api.attachments.repository import blob_keys_for_bugs, forget_blobs
 from api.bugs import repository as bugs_repository
 from api.concurrency import flush_new, lock_for_write
-from api.models import Bug, Project, ProjectMember, User
+from api.models import Bug, Project, ProjectMember, Role, User
 from api.pagination import PageParams, paginate, resolve_sort
-from api.permissions import has_permission
+from api.permissions import has_permission, may
 from api.projects import repository
 from api.projects.exceptions import MemberNotFound, ProjectKeyTaken, ProjectNotFound
-from api.projects.schemas import ProjectCreate, ProjectMemberRead, ProjectUpdate
+from api.projects.schemas import (
+    ProjectCan,
+    ProjectCreate,
+    ProjectMemberRead,
+    ProjectRead,
+    ProjectUpdate,
+)
 from api.users.schemas import UserRead
 from api.users.service import get_user
 
 PROJECT_SORTS = {"key": Project.key, "name": Project.name, "created_at": Project.created_at}
+
+
+def read(project: Project, user: User) -> ProjectRead:
+    """The project as ``user`` sees it: with what they may do to it."""
+    return ProjectRead.model_validate({**project.model_dump(), "can": _project_can(user.role)})
+
+
+@functools.cache
+def _project_can(role: Role) -> ProjectCan:
+    return ProjectCan(
+        update=may(role, "projects:update"),
+        delete=may(role, "projects:delete"),
+        manage_members=may(role, "projects:manage_members"),
+        file_bugs=may(role, "bugs:create"),
+        manage_webhooks=may(role, "webhooks:manage"),
+        manage_budget=may(role, "budgets:manage"),
+    )
+
+
+def _member_read(user: User, joined_at: datetime) -> ProjectMemberRead:
+    assignable = user.is_active and may(user.role, "bugs:be_assigned")
+    return ProjectMemberRead(
+        user=UserRead.model_validate(user), joined_at=joined_at, assignable=assignable
+    )
 
 
 def _sees_all(user: User) -> bool:
@@ -76,9 +109,7 @@ async def list_members(
     project = await get_visible_project(session, user, ref)
     assert project.id is not None
     rows, cursor = await repository.members(session, project.id, params)
-    members = [
-        ProjectMemberRead(user=UserRead.model_validate(u), joined_at=m.created_at) for u, m in rows
-    ]
+    members = [_member_read(u, m.created_at) for u, m in rows]
     return members, cursor
 
 
@@ -97,9 +128,7 @@ async def add_member(
         created = await flush_new(session, added)  # False: added by a PUT at the same moment
         existing = added if created else await session.get(ProjectMember, key)
         assert existing is not None
-    return ProjectMemberRead(
-        user=UserRead.model_validate(member), joined_at=existing.created_at
-    ), created
+    return _member_read(member, existing.created_at), created
 
 
 async def remove_member(session: AsyncSession, admin: User, ref: str, user_id: int) -> None:

@@ -5,30 +5,27 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic.config import JsonDict
 
 from api.auth.schemas import FullName, Password, TokenPair
-from api.models import Role
+from api.models import Role, User
+from api.permissions import permissions_of
+
+_USER_EXAMPLE: JsonDict = {
+    "id": 2,
+    "email": "dev@example.com",
+    "full_name": "Ada Developer",
+    "role": "developer",
+    "is_active": True,
+    "email_notifications": True,
+    "version": 1,
+    "created_at": "2026-11-21T10:00:00Z",
+    "updated_at": "2026-11-21T10:00:00Z",
+}
 
 
 class UserRead(BaseModel):
-    model_config = ConfigDict(
-        from_attributes=True,
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": 2,
-                    "email": "dev@example.com",
-                    "full_name": "Ada Developer",
-                    "role": "developer",
-                    "is_active": True,
-                    "email_notifications": True,
-                    "version": 1,
-                    "created_at": "2026-11-21T10:00:00Z",
-                    "updated_at": "2026-11-21T10:00:00Z",
-                }
-            ]
-        },
-    )
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_USER_EXAMPLE]})
 
     id: int
     email: str
@@ -39,6 +36,30 @@ class UserRead(BaseModel):
     version: int
     created_at: datetime
     updated_at: datetime
+
+
+class MeRead(UserRead):
+    """My profile, with what my role allows: the web app decides from this, never from a role."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_USER_EXAMPLE,
+                    "permissions": ["projects:read", "bugs:create", "bugs:assign"],
+                }
+            ]
+        },
+    )
+
+    permissions: list[str] = Field(
+        description="The permissions my role holds (names as in GET /roles)"
+    )
+
+    @classmethod
+    def of(cls, user: User) -> MeRead:
+        fields = UserRead.model_validate(user).__dict__  # validated once, not twice
+        return cls.model_construct(**fields, permissions=permissions_of(user.role))
 
 
 class UserCreate(BaseModel):
@@ -96,7 +117,7 @@ class MeUpdate(BaseModel):
         return self
 
 
-class MeUpdated(UserRead):
+class MeUpdated(MeRead):
     """My profile after an edit; a new password also ends every session and gives a new one."""
 
     session: TokenPair | None = Field(

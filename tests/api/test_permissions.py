@@ -11,9 +11,7 @@ from tests.conftest import auth_headers
 from tests.test_permissions_policy import ROWS
 
 # permission -> roles the hand-written policy table gives it
-BY_TABLE = {
-    (operation, role): allowed for operation, whose, role, allowed in ROWS if whose == "-"
-}
+BY_TABLE = {(operation, role): allowed for operation, whose, role, allowed in ROWS if whose == "-"}
 
 # (permission, method, path template, body). {project} and {user} are filled per test.
 PROTECTED = [
