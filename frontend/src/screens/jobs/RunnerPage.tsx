@@ -109,7 +109,12 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
       <form className="col-lg-7" onSubmit={submit} aria-label="Run a script">
         {unavailable && (
           <div className="alert alert-warning" role="alert">
-            <strong>The sandbox is not available.</strong> {runtime.detail}
+            <strong>The sandbox is not available.</strong> <WithCommands text={runtime.detail} />
+          </div>
+        )}
+        {!unavailable && runtime?.notice && (
+          <div className="alert alert-info" role="status">
+            <strong>Weaker sandbox in use.</strong> <WithCommands text={runtime.notice} />
           </div>
         )}
         <div className="d-flex align-items-baseline justify-content-between">
@@ -221,6 +226,11 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
       </section>
     </div>
   );
+}
+
+/** The server's advice, its `commands` set as code (the text itself stays escaped). */
+function WithCommands({ text }: { text: string }) {
+  return <>{text.split("`").map((part, i) => (i % 2 === 1 ? <code key={i}>{part}</code> : part))}</>;
 }
 
 function JobHistory() {
