@@ -135,12 +135,13 @@ def worker(
 async def _run_worker(settings: Settings) -> None:
     from prometheus_client import start_http_server
 
-    import api.bugs.reproductions  # noqa: F401  (registers the reproduction completion hook)
     from api.jobs.runtime import NO_SANDBOX, sandbox_instance
     from api.jobs.signals import PgListener
     from api.jobs.worker import Worker
+    from api.wiring import wire_job_hooks
     from executor.backends import select_backend
 
+    wire_job_hooks()  # as `nimbus serve` does: a reproduction's verdict is recorded here too
     kind = "auto" if settings.executor_backend == "off" else settings.executor_backend
     backend = await select_backend(
         kind,

@@ -51,6 +51,7 @@ from api.storage import Storage, open_storage
 from api.users.router import router as users_router
 from api.webhooks.delivery import webhook_handler
 from api.webhooks.router import router as webhooks_router
+from api.wiring import wire_job_hooks
 
 API_PREFIX = "/api/v1"
 SCHEMA_REF = "#/components/schemas/"
@@ -182,6 +183,7 @@ class NimbusAPI(FastAPI):
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    wire_job_hooks()  # before any job can end in this process (its worker, its lease reaper)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

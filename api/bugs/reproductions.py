@@ -19,8 +19,9 @@ from api.bugs.schemas import TransitionRequest
 from api.concurrency import lock_for_write
 from api.config import Settings
 from api.errors import AppError
+from api.jobs.hooks import JobHook
 from api.jobs.schemas import JobCreate
-from api.jobs.service import ExecutorState, register_finish_hook, submit_job
+from api.jobs.service import ExecutorState, submit_job
 from api.models import Bug, BugStatus, Job, JobStatus, Resolution, User
 
 log = logging.getLogger("nimbus.reproductions")
@@ -112,9 +113,10 @@ def _bug_not_closed() -> ColumnElement[bool]:
     return exists().where(col(Bug.id) == bug_id, col(Bug.status) != BugStatus.closed)
 
 
-register_finish_hook(
+REPRODUCTION_HOOK = JobHook(
     HOOK,
     _on_finished,
     also_readable_by=_readable_by_who_sees_the_bug,
     keep_while=_bug_not_closed,
 )
+"""Records a reproduction's verdict; wired at start-up by `api.wiring.wire_job_hooks`."""

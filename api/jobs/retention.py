@@ -26,7 +26,7 @@ from sqlmodel import col
 
 from api.config import Settings
 from api.db import utcnow
-from api.jobs import metrics, repository, service
+from api.jobs import hooks, metrics, repository, service
 from api.models import Job
 
 log = logging.getLogger(__name__)
@@ -48,10 +48,10 @@ class Purged:
 
 
 def protected() -> ColumnElement[bool]:
-    """Jobs a completion hook keeps (see `service.register_finish_hook`)."""
+    """Jobs a completion hook keeps (see `hooks.JobHook.keep_while`)."""
     kept = [
         and_(func.coalesce(col(Job.on_finish), "") == name, keep())
-        for name, keep in service.kept_while.items()
+        for name, keep in hooks.registry.kept_while().items()
     ]
     return or_(*kept) if kept else false()
 

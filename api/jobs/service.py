@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
@@ -25,7 +24,7 @@ from sqlmodel import col
 from api.config import Settings
 from api.db import utcnow
 from api.errors import Forbidden
-from api.jobs import metrics, repository
+from api.jobs import hooks, metrics, repository
 from api.jobs.exceptions import (
     ExecutorUnavailable,
     IdempotencyKeyReused,
@@ -66,36 +65,6 @@ log = logging.getLogger(__name__)
 RATE_WINDOW_S = 60
 QUEUE_FULL_RETRY_AFTER_S = 5
 JOB_SORTS = {"created_at": Job.created_at, "status": Job.status}
-
-FinishHook = Callable[[AsyncSession, Job], Awaitable[None]]
-ReaderCheck = Callable[[AsyncSession, User, Job], Awaitable[bool]]
-_finish_hooks: dict[str, FinishHook] = {}
-KeptWhile = Callable[[], ColumnElement[bool]]
-_also_readable_by: dict[str, ReaderCheck] = {}
-kept_while: dict[str, KeptWhile] = {}
-"""Per completion hook: SQL over `Job` true while retention must leave such a job alone."""
-
-
-def register_finish_hook(
-    name: str,
-    hook: FinishHook,
-    *,
-    also_readable_by: ReaderCheck | None = None,
-    keep_while: KeptWhile | None = None,
-) -> None:
-    """Run ``hook(session, job)`` when a job submitted with ``on_finish=name`` ends, in the
-    transaction that records the end (a failing hook is logged and does not undo the end).
-
-    ``also_readable_by(session, user, job)`` says who besides the owner (and admins) may read
-    such a job: its result, events and files. Only they can cancel it.
-
-    ``keep_while()`` is a condition on the `Job` row (SQL): while it holds, retention removes
-    nothing of such a job (a bug's reproduction while the bug is not closed)."""
-    _finish_hooks[name] = hook
-    if also_readable_by is not None:
-        _also_readable_by[name] = also_readable_by
-    if keep_while is not None:
-        kept_while[name] = keep_while
 
 
 @dataclass(frozen=True)
@@ -299,7 +268,8 @@ async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) 
         raise JobNotFound()
     if may(user.role, "jobs:manage", own=job.owner_id == user.id):
         return job
-    check = _also_readable_by.get(job.on_finish or "")
+    hook = hooks.registry.get(job.on_finish)
+    check = None if hook is None else hook.also_readable_by
     if check is None or not await check(session, user, job):
         raise JobNotFound()
     return job
@@ -511,12 +481,12 @@ async def notify_if_long(session: AsyncSession, job: Job, notify_after_s: float)
 async def _run_finish_hook(session: AsyncSession, job: Job) -> None:
     if job.on_finish is None:
         return
-    hook = _finish_hooks.get(job.on_finish)
+    hook = hooks.registry.get(job.on_finish)
     if hook is None:
         log.error("job %s: no completion hook named %r is registered", job.id, job.on_finish)
         return
     try:
         async with session.begin_nested():
-            await hook(session, job)
+            await hook.on_finish(session, job)
     except Exception:  # the job's end is recorded whatever the hook does
         log.exception("job %s: completion hook %r failed", job.id, job.on_finish)

@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import select, update
 
 from api.db import utcnow
-from api.jobs import queue, service
+from api.jobs import hooks, queue, service
+from api.jobs.hooks import JobHook, JobHooks
 from api.jobs.schemas import JobCreate
 from api.models import Job, JobEvent, JobFile, JobStatus, Role
 from executor.backends import Outcome, OutputFile, RunResult
@@ -500,7 +501,7 @@ async def test_release_requeues_without_spending_an_attempt(db, developer):
     assert await queue.release(db, job.id, "w1", 1) is False
 
 
-async def test_finish_hook_runs_in_the_ending_transaction(db, developer, settings):
+async def test_finish_hook_runs_in_the_ending_transaction(db, developer, settings, monkeypatch):
     seen = []
 
     async def hook(session, job):
@@ -509,8 +510,10 @@ async def test_finish_hook_runs_in_the_ending_transaction(db, developer, setting
     async def broken(session, job):
         raise RuntimeError("boom")
 
-    service.register_finish_hook("test_hook", hook)
-    service.register_finish_hook("broken_hook", broken)
+    registry = JobHooks()
+    registry.register(JobHook("test_hook", hook))
+    registry.register(JobHook("broken_hook", broken))
+    monkeypatch.setattr(hooks, "registry", registry)  # this test's hooks, not the process's
     state = service.ExecutorState(True, None, "")
     job = await service.submit_job(
         db,

@@ -21,12 +21,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlmodel import col
 
-import api.bugs.reproductions  # noqa: F401 - registers the hook that keeps reproductions
 from api import migrations
 from api.config import Settings
 from api.db import create_engine, create_sessionmaker, utcnow
 from api.jobs import repository, retention
 from api.models import Bug, BugStatus, Job, JobEvent, JobFile, JobStatus, Project, Role, User
+from api.wiring import wire_job_hooks
 from tests.conftest import auth_headers
 
 JOBS = "/api/v1/jobs"
@@ -172,6 +172,7 @@ async def test_jobs_past_retention_lose_their_output_and_recent_ones_keep_it(mak
 
 
 async def test_reproductions_of_bugs_not_closed_are_kept(maker, tmp_path):
+    wire_job_hooks()  # as every process does at start-up: the reproduction hook keeps its jobs
     owner = await _user(maker)
     now = utcnow()
     open_bug = await _bug(maker, owner, BugStatus.open)
