@@ -60,9 +60,9 @@ from executor.backends.base import (
     OutputSink,
     RunResult,
     StreamName,
-    outcome_for_exit,
 )
 from executor.backends.streams import OutputCollector
+from executor.backends.supervision import Ending, rank_outcome, supervise
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +81,7 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 TAR_MEMBER_OVERHEAD = 3 * 512
 """A PAX header, its ustar header and padding: what one output file costs in the stream."""
 CFS_PERIOD_US = 100_000
+SIGXCPU = 24
 INSTALL_HINT = "apt-get install bubblewrap"
 BOUND_ROOTS = ("usr", "bin", "lib", "lib64", "sbin")
 
@@ -564,47 +565,32 @@ class BwrapBackend:
         receiver = asyncio.create_task(report.receive(control_reader, control))
         writer = asyncio.create_task(feed())
         exited = asyncio.create_task(proc.wait())
-        cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
-        overflow = asyncio.create_task(collector.overflowed.wait())
-        watch: set[asyncio.Task[object]] = {exited, overflow}
-        if cancelled is not None:
-            watch.add(cancelled)
-        deadline = started + limits.wall_time_s
-        timed_out = was_cancelled = False
-        try:
-            while not exited.done():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                done, _ = await asyncio.wait(
-                    watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                if cancelled is not None and cancelled in done:
-                    was_cancelled = True
-                    break
-                if overflow in done:
-                    break
-            if not exited.done() and not control.is_closing():
+
+        async def stop() -> None:
+            if not control.is_closing():
                 with contextlib.suppress(OSError):
                     control.write(b"!")  # the supervisor ends the program and sends the files
-                await asyncio.wait({exited}, timeout=STOP_GRACE_S)
-            if not exited.done():
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()  # bwrap dies, --die-with-parent takes the sandbox's pid 1 along
-                await asyncio.wait({exited}, timeout=KILL_GRACE_S)
+
+        async def kill() -> None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()  # bwrap dies, --die-with-parent takes the sandbox's pid 1 along
+
+        try:
+            run = await supervise(
+                exited,
+                deadline=started + limits.wall_time_s,
+                cancel=cancel,
+                overflow=collector.overflowed,
+                stop=stop,
+                kill=kill,
+                stop_grace_s=STOP_GRACE_S,
+                kill_grace_s=KILL_GRACE_S,
+            )
             await asyncio.wait([*readers, receiver], timeout=READ_GRACE_S)
             finished = time.monotonic()
             await collector.finish()
         finally:
-            helpers = (
-                *readers,
-                receiver,
-                writer,
-                exited,
-                overflow,
-                *([cancelled] if cancelled else []),
-            )
+            helpers = (*readers, receiver, writer, exited)
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -626,21 +612,20 @@ class BwrapBackend:
             unchanged=spec.files,
             cut_short=report.cut_short or report.work_full,
         )
-        if was_cancelled:
-            outcome = Outcome.CANCELLED
-        elif not report.started:  # before timed_out: a program that never ran is not to blame
+        outcome = rank_outcome(
+            Ending(
+                exit_code,
+                cancelled=run.cancelled,
+                never_started=not report.started,
+                timed_out=run.timed_out or signal == SIGXCPU,  # the CPU-seconds rlimit
+                memory_exceeded=exit_code != 0 and stderr.rstrip().endswith("MemoryError"),
+                work_full=report.work_full,
+                output_exceeded=collector.exceeded,
+            )
+        )
+        if outcome == Outcome.ERROR:  # a program that never ran is not to blame
             detail = stderr.strip().splitlines()[-1:] or [f"exit status {status}"]
             return RunResult(outcome=Outcome.ERROR, error=f"sandbox failure: {detail[0]}")
-        elif timed_out:
-            outcome = Outcome.TIMED_OUT
-        elif collector.exceeded or report.work_full:
-            outcome = Outcome.OUTPUT_EXCEEDED
-        elif exit_code != 0 and stderr.rstrip().endswith("MemoryError"):
-            outcome = Outcome.MEMORY_EXCEEDED
-        elif signal == 24:
-            outcome = Outcome.TIMED_OUT  # SIGXCPU: the CPU-seconds rlimit
-        else:
-            outcome = outcome_for_exit(exit_code)
         return RunResult(
             outcome=outcome,
             exit_code=exit_code,

@@ -59,7 +59,6 @@ from executor.backends.base import (
     OutputSink,
     RunResult,
     StreamName,
-    outcome_for_exit,
     split_exit_status,
 )
 from executor.backends.docker.supervisor import (
@@ -70,6 +69,7 @@ from executor.backends.docker.supervisor import (
     work_free_bytes,
 )
 from executor.backends.streams import OutputCollector
+from executor.backends.supervision import Ending, rank_outcome, supervise
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -463,37 +463,20 @@ class Sandbox:
         collector = OutputCollector(limits.output_bytes, sink)
         writer = asyncio.create_task(self._feed_stdin(payload))
         reader = asyncio.create_task(self._pump(collector))
-        cancelled = asyncio.create_task(cancel.wait()) if cancel is not None else None
-        overflow = asyncio.create_task(collector.overflowed.wait())
-        tasks: set[asyncio.Task[Any]] = {writer, reader, overflow}
-        watch: set[asyncio.Task[Any]] = {reader, overflow}
-        if cancelled is not None:
-            tasks.add(cancelled)
-            watch.add(cancelled)
-        timed_out = was_cancelled = stopped = False
         oom_killed = False
         try:
-            while not reader.done():
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                done, _ = await asyncio.wait(
-                    watch, timeout=remaining, return_when=asyncio.FIRST_COMPLETED
-                )
-                if cancelled is not None and cancelled in done:
-                    was_cancelled = True
-                    break
-                if overflow in done:
-                    break
-            stopped = not reader.done()  # timed out, cancelled or flooding: we end it
-            if stopped:
+            run = await supervise(
+                reader,
+                deadline=deadline,
+                cancel=cancel,
+                overflow=collector.overflowed,
                 # the supervisor ends the program and reports; the files stay readable
-                await self._signal("SIGUSR1")
-                await asyncio.wait({reader}, timeout=STOP_GRACE_S)
-            if not reader.done():  # the program stopped its supervisor: kill it all
-                await self._signal("SIGKILL")
-                await asyncio.wait({reader}, timeout=EXIT_GRACE_S)
+                stop=lambda: self._signal("SIGUSR1"),
+                # the program stopped its supervisor: kill it all
+                kill=lambda: self._signal("SIGKILL"),
+                stop_grace_s=STOP_GRACE_S,
+                kill_grace_s=EXIT_GRACE_S,
+            )
             if not reader.done():
                 raise TimeoutError(f"container {self.name} did not exit after SIGKILL")
             self.end = reader.result()  # stream errors are infrastructure errors
@@ -503,31 +486,29 @@ class Sandbox:
                 status, oom_killed = self.end.status, self.end.oom_killed
             else:  # the container itself ended: its supervisor died or was killed
                 status = await self._exit_status()
-                if status != 0 and not (timed_out or was_cancelled):
+                if status != 0 and not (run.timed_out or run.cancelled):
                     state = (await api_call(container.show()))["State"]
                     oom_killed = bool(state.get("OOMKilled"))
-                    if status > 128 and not (oom_killed or stopped):
+                    if status > 128 and not (oom_killed or run.stopped):
                         await self._raise_if_stopped_from_outside()
         finally:
-            for task in tasks:
+            for task in (writer, reader):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(writer, reader, return_exceptions=True)
         exit_code, signal = split_exit_status(status)
-        error = None
         work_full = self.end is not None and self.end.work_full
-        if was_cancelled:
-            outcome = Outcome.CANCELLED
-        elif timed_out:
-            outcome = Outcome.TIMED_OUT
-        elif oom_killed and status != 0:
-            outcome = Outcome.MEMORY_EXCEEDED
-        elif work_full:
-            outcome = Outcome.OUTPUT_EXCEEDED
-            error = work_full_message(limits)
-        elif collector.exceeded:
-            outcome = Outcome.OUTPUT_EXCEEDED
-        else:
-            outcome = outcome_for_exit(exit_code)
+        outcome = rank_outcome(
+            Ending(
+                exit_code,
+                cancelled=run.cancelled,
+                timed_out=run.timed_out,
+                memory_exceeded=oom_killed and status != 0,
+                work_full=work_full,
+                output_exceeded=collector.exceeded,
+            )
+        )
+        full = work_full and outcome == Outcome.OUTPUT_EXCEEDED
+        error = work_full_message(limits) if full else None
         return RunResult(
             outcome=outcome,
             exit_code=exit_code,
