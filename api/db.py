@@ -22,6 +22,8 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
+from api.state import sessionmaker_of
+
 # Stable constraint names so Alembic migrations are reproducible on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -138,8 +140,7 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's unit of work: commit once when the handler succeeded, else roll back."""
-    sessionmaker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with sessionmaker() as session:
+    async with sessionmaker_of(request.app)() as session:
         try:
             yield session
         except BaseException:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Annotated
@@ -10,7 +11,7 @@ from fastapi import Depends, Request
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import service as auth_service
 from api.bugs.activity import ACTOR_KEY
@@ -20,17 +21,35 @@ from api.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from api.models import User
 from api.permissions import PERMISSIONS, has_permission
 from api.security import PAT_PREFIX
+from api.state import closing_of, sessionmaker_of, settings_of, storage_of
+from api.storage import Storage
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def app_settings(request: Request) -> Settings:
     """The settings the app was created with (tests build apps with their own)."""
-    settings: Settings = request.app.state.settings
-    return settings
+    return settings_of(request.app)
+
+
+async def app_storage(request: Request) -> Storage:
+    """Where blobs (attachments, receipts) are kept."""
+    return storage_of(request.app)
+
+
+async def app_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For work that outlives the request's session (streams, long polls)."""
+    return sessionmaker_of(request.app)
+
+
+async def closing(request: Request) -> asyncio.Event:
+    return closing_of(request.app)
 
 
 SettingsDep = Annotated[Settings, Depends(app_settings)]
+StorageDep = Annotated[Storage, Depends(app_storage)]
+SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(app_sessionmaker)]
+ClosingDep = Annotated[asyncio.Event, Depends(closing)]
 
 _bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 

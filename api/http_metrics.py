@@ -20,6 +20,7 @@ from prometheus_fastapi_instrumentator.middleware import PrometheusInstrumentato
 from starlette.requests import Request
 
 from api.errors import Forbidden, InvalidToken
+from api.state import settings_of
 
 ROUTE_NAMES_KEPT = 4096
 """Request paths whose route template is remembered (the oldest is forgotten first)."""
@@ -70,7 +71,7 @@ async def metrics_access(request: Request) -> None:
     """`/metrics` tells the world about every route, the queue and the sandboxes. With
     `NIMBUS_METRICS_TOKEN` set it answers whoever sends it as a Bearer token (Prometheus can);
     without one, only clients on this host."""
-    token: str | None = request.app.state.settings.metrics_token
+    token = settings_of(request.app).metrics_token
     if token is None:
         if not _from_this_host(request):
             raise MetricsNotPublic(

@@ -10,11 +10,10 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from api.attachments import service
 from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
 from api.attachments.schemas import AttachmentRead
-from api.deps import CurrentUser, SessionDep, SettingsDep
+from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
 from api.errors import AppError, error_responses
 from api.middleware import MULTIPART_FRAMING, CheckedJsonRoute, body_limit
 from api.pagination import Page, Pages, linked_page
-from api.storage import Storage
 from api.storage.backends import BlobNotFound
 from api.storage.names import content_disposition
 
@@ -22,14 +21,6 @@ router = APIRouter(route_class=CheckedJsonRoute, tags=["attachments"])
 
 BugRef = Annotated[str, Path(max_length=30, description="Bug id or key")]
 PRESIGNED_TTL_S = 60
-
-
-async def app_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
-
-
-StorageDep = Annotated[Storage, Depends(app_storage)]
 
 
 def _read(a: object) -> AttachmentRead:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, SettingsDep, require
+from api.deps import CurrentUser, SessionDep, SessionmakerDep, SettingsDep, require
 from api.errors import UnprocessableEntity, error_responses
 from api.expenses import budgets, csv_io, service
 from api.expenses.repository import ExpenseFilters
@@ -184,10 +184,10 @@ async def summarize_expenses(
         **error_responses(400, 401, 403, 422),
     },
 )
-async def export_expenses(filters: Filters, request: Request) -> StreamingResponse:
+async def export_expenses(filters: Filters, maker: SessionmakerDep) -> StreamingResponse:
     today = date.today().isoformat()
     return StreamingResponse(
-        csv_io.export_csv(request.app.state.sessionmaker, filters),
+        csv_io.export_csv(maker, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="expenses-{today}.csv"'},
     )

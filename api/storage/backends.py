@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlparse
 
 from api.errors import AppError, ServiceUnavailable
@@ -47,6 +47,7 @@ class BlobNotFound(KeyError):
     pass
 
 
+@runtime_checkable
 class Storage(Protocol):
     name: str
 
