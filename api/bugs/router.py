@@ -24,7 +24,7 @@ from api.concurrency import IfMatch, set_etag
 from api.db import UtcInput
 from api.deps import CurrentUser, SessionDep, SettingsDep, require
 from api.errors import BadRequest, error_responses
-from api.jobs.router import ExecutorDep
+from api.jobs.deps import ExecutorDep
 from api.jobs.schemas import JobRead
 from api.jobs.service import read_job
 from api.middleware import CheckedJsonRoute

@@ -8,13 +8,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.deps import SessionDep, SettingsDep, require
+from api.deps import ClosingDep, SessionDep, SessionmakerDep, SettingsDep, require
 from api.errors import error_responses
 from api.jobs import repository, service
+from api.jobs.deps import ExecutorDep, SlotsDep
 from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
-from api.jobs.runtime import executor_state_without_runtime
 from api.jobs.schemas import (
     MAX_INPUT_FILES,
     JobCreate,
@@ -24,8 +23,7 @@ from api.jobs.schemas import (
     JobStorageRead,
     RuntimeRead,
 )
-from api.jobs.service import ExecutorState
-from api.jobs.sse import EventStreamResponse, StreamSlots, event_stream
+from api.jobs.sse import EventStreamResponse, event_stream
 from api.jobs.storage import read_output_file
 from api.middleware import CheckedJsonRoute, body_limit
 from api.models import Job, JobStatus, User
@@ -45,34 +43,6 @@ runtimes_router = APIRouter(route_class=CheckedJsonRoute, tags=["runtimes"])
 MAX_WAIT_S = 30.0
 Runner = Annotated[User, Depends(require("jobs:run"))]
 JobId = Annotated[uuid.UUID, Path(description="The job's UUID")]
-
-
-async def executor_state(request: Request, settings: SettingsDep) -> ExecutorState:
-    runtime = getattr(request.app.state, "jobs", None)
-    return runtime.state if runtime is not None else executor_state_without_runtime(settings)
-
-
-async def sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return maker
-
-
-async def stream_slots(request: Request, settings: SettingsDep) -> StreamSlots:
-    """This process's event streams (made at the first one): their caps and shared feeds."""
-    slots: StreamSlots | None = getattr(request.app.state, "job_stream_slots", None)
-    if slots is None:
-        slots = request.app.state.job_stream_slots = StreamSlots(
-            request.app.state.sessionmaker,
-            per_user=settings.job_sse_max_streams_per_user,
-            per_job=settings.job_sse_max_streams_per_job,
-            poll_s=settings.job_poll_interval_s,
-        )
-    return slots
-
-
-ExecutorDep = Annotated[ExecutorState, Depends(executor_state)]
-SlotsDep = Annotated[StreamSlots, Depends(stream_slots)]
-SessionmakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(sessionmaker)]
 
 
 def _location(job_id: uuid.UUID) -> str:
@@ -103,7 +73,7 @@ async def create_job(
     settings: SettingsDep,
     executor: ExecutorDep,
     maker: SessionmakerDep,
-    request: Request,
+    closing: ClosingDep,
     response: Response,
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end")
@@ -135,7 +105,7 @@ async def create_job(
             job.id,
             wait,
             settings.job_poll_interval_s,
-            request.app.state.closing,
+            closing,
             # new: nobody can run it before this commit, so listening first misses nothing
             submit=None if replayed else session.commit,
         )
@@ -224,7 +194,7 @@ async def stream_events(
     session: SessionDep,
     settings: SettingsDep,
     slots: SlotsDep,
-    request: Request,
+    closing: ClosingDep,
     last_event_id: Annotated[
         int | None, Header(ge=0, description="Resume after this event id")
     ] = None,
@@ -236,7 +206,7 @@ async def stream_events(
         slot,
         last_event_id or 0,
         keepalive_s=settings.job_sse_keepalive_s,
-        closing=request.app.state.closing,
+        closing=closing,
     )
     return EventStreamResponse(
         stream,

@@ -10,11 +10,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from api.config import Settings
+from api.jobs.deps import job_runtime
 from api.jobs.runtime import executor_state_without_runtime
 from api.middleware import CheckedJsonRoute
 from api.models import Role
 from api.permissions import PERMISSIONS
+from api.state import engine_of, settings_of, storage_of
 from api.storage import StorageUnavailable
 
 log = logging.getLogger("nimbus.health")
@@ -53,14 +54,14 @@ async def healthz() -> Health:
 async def readyz(request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
-        async with request.app.state.engine.connect() as conn:
+        async with engine_of(request.app).connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "not ready"; the reason goes to the log
         log.warning("readiness: database check failed: %s", exc)
         checks["database"] = "unavailable"
     try:
-        await request.app.state.storage.check()
+        await storage_of(request.app).check()
         checks["storage"] = "ok"
     except StorageUnavailable as exc:
         log.warning("readiness: storage check failed: %s", exc)
@@ -76,8 +77,8 @@ def _executor_check(request: Request) -> tuple[str, str]:
     """ok (a worker here, or jobs left to `nimbus worker`s), disabled (switched off on
     purpose) or unavailable (wanted but no sandbox works: the detail says how to fix it).
     An ok on the weaker bubblewrap sandbox comes with its notice (how to get Docker)."""
-    settings: Settings = request.app.state.settings
-    runtime = getattr(request.app.state, "jobs", None)
+    settings = settings_of(request.app)
+    runtime = job_runtime(request.app)
     state = runtime.state if runtime is not None else executor_state_without_runtime(settings)
     if state.available:
         return "ok", state.notice or ""  # ready, but say so when on the weaker sandbox
