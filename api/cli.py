@@ -23,6 +23,7 @@ from api.errors import AppError
 from api.http_limits import bounded_http_protocol
 from api.logs import configure_logging
 from api.models import Role
+from api.state import storage_of
 from executor.backends import ExecutorUnavailable
 
 app = typer.Typer(help="Nimbus: bug tracker, expense tracker and sandboxed code runner.")
@@ -332,7 +333,7 @@ def backup(
 
     async def go(tmp: Path) -> str:
         application = create_app()
-        storage = application.state.storage
+        storage = storage_of(application)
         engine = create_engine(get_settings().effective_database_url)
         try:
             with tmp.open("wb") as fh:
@@ -374,7 +375,7 @@ def restore(
 
     async def go(tmp: Path) -> str:
         application = create_app()
-        storage = application.state.storage
+        storage = storage_of(application)
         engine = create_engine(get_settings().effective_database_url)
         try:
             path = Path(source)

@@ -47,6 +47,7 @@ from api.ops.router import health_router, roles_router
 from api.outbox import Handler, OutboxDrainer
 from api.projects.router import router as projects_router
 from api.spa import SPAStaticFiles, default_spa_dir
+from api.state import settings_of
 from api.storage import Storage, open_storage
 from api.users.router import router as users_router
 from api.webhooks.delivery import webhook_handler
@@ -178,7 +179,7 @@ class NimbusAPI(FastAPI):
     error middleware, so a 500 carries them too."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeadersMiddleware(super().build_middleware_stack(), self.state.settings)
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), settings_of(self))
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

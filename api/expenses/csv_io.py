@@ -45,7 +45,7 @@ from api.expenses.schemas import (
     parse_currency,
     parse_spent_on,
 )
-from api.expenses.service import category_paths, uid
+from api.expenses.service import Answer, Replay, category_paths, once, request_fingerprint, uid
 from api.models import Expense, ExpenseCategory, User
 from api.money import format_amount
 from api.permissions import has_permission
@@ -560,6 +560,25 @@ async def import_csv(
     if run.touched:
         await budgets.check_alerts(session, {p: sorted(d) for p, d in run.touched.items()})
     return run.report()
+
+
+async def import_once(
+    session: AsyncSession,
+    user: User,
+    upload: Upload,
+    *,
+    dry_run: bool,
+    max_rows: int,
+    idempotency_key: str | None,
+) -> Answer[ImportReport] | Replay:
+    """`import_csv` as POST /expenses/import answers it: once per Idempotency-Key."""
+
+    async def run() -> Answer[ImportReport]:
+        report = await import_csv(session, user, upload, dry_run=dry_run, max_rows=max_rows)
+        return Answer(report, {})
+
+    fingerprint = request_fingerprint(f"dry_run={dry_run}", upload.sha256)
+    return await once(session, user, idempotency_key, "expenses.import", fingerprint, 200, run)
 
 
 async def _batches(rows: AsyncIterator[Row]) -> AsyncIterator[list[Row]]:

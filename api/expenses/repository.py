@@ -341,7 +341,19 @@ async def record_import(
 async def idempotency_record(
     session: AsyncSession, user_id: int, key: str
 ) -> ExpenseIdempotencyKey | None:
-    return await session.get(ExpenseIdempotencyKey, (user_id, key))
+    """As stored now: read again after losing the race to insert it."""
+    return await session.get(ExpenseIdempotencyKey, (user_id, key), populate_existing=True)
+
+
+async def forget_unanswered_key(session: AsyncSession, user_id: int, key: str) -> None:
+    """Delete ``key``'s reservation if it holds no answer (see `service.reserve_key`)."""
+    await session.execute(
+        delete(ExpenseIdempotencyKey).where(
+            col(ExpenseIdempotencyKey.user_id) == user_id,
+            col(ExpenseIdempotencyKey.key) == key,
+            col(ExpenseIdempotencyKey.status_code) == 0,
+        )
+    )
 
 
 def visible_project_ids(user_id: int) -> Select[Any]:

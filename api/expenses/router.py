@@ -7,7 +7,6 @@ anyone else's expense, like every endpoint here) and store files through object 
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from typing import Annotated, Any
 
@@ -96,13 +95,13 @@ SORT_DOC = (
 )
 
 
-def _replay(record: Any) -> JSONResponse:
-    stored = json.loads(record.response)
-    return JSONResponse(
-        stored["body"],
-        status_code=record.status_code,
-        headers={**stored["headers"], REPLAYED: "true"},
-    )
+def _answer(outcome: service.Answer[Any] | service.Replay, response: Response) -> Any:
+    """The body to send (its headers set on ``response``), or the replay of an earlier one."""
+    if isinstance(outcome, service.Replay):
+        headers = {**outcome.headers, REPLAYED: "true"}
+        return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+    response.headers.update(outcome.headers)
+    return outcome.body
 
 
 @router.get(
@@ -135,24 +134,8 @@ async def create_expense(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
-    if idempotency_key is not None:
-        fingerprint = service.request_fingerprint(
-            json.dumps(data.model_dump(mode="json"), sort_keys=True)
-        )
-        earlier = await service.claim_idempotency_key(
-            session, user, idempotency_key, "expenses.create", fingerprint
-        )
-        if earlier is not None:
-            return _replay(earlier)
-    expense = await service.create_expense(session, user, data)
-    headers = {"Location": f"/api/v1/expenses/{expense.id}", "ETag": f'"{expense.version}"'}
-    response.headers.update(headers)
-    body = await service.read_one(session, expense)
-    if idempotency_key is not None:
-        await service.remember_response(
-            session, user, idempotency_key, 201, body.model_dump(mode="json"), headers
-        )
-    return body
+    outcome = await service.record_expense(session, user, data, idempotency_key)
+    return _answer(outcome, response)
 
 
 @router.get(
@@ -224,26 +207,21 @@ async def import_expenses(
     user: Creator,
     session: SessionDep,
     settings: SettingsDep,
+    response: Response,
     dry_run: bool = False,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     upload = await csv_io.read_upload(request, settings.expense_import_max_bytes)
     with upload.file:
-        if idempotency_key is not None:
-            fingerprint = service.request_fingerprint(f"dry_run={dry_run}", upload.sha256)
-            earlier = await service.claim_idempotency_key(
-                session, user, idempotency_key, "expenses.import", fingerprint
-            )
-            if earlier is not None:
-                return _replay(earlier)
-        report = await csv_io.import_csv(
-            session, user, upload, dry_run=dry_run, max_rows=settings.expense_import_max_rows
+        outcome = await csv_io.import_once(
+            session,
+            user,
+            upload,
+            dry_run=dry_run,
+            max_rows=settings.expense_import_max_rows,
+            idempotency_key=idempotency_key,
         )
-    if idempotency_key is not None:
-        await service.remember_response(
-            session, user, idempotency_key, 200, report.model_dump(mode="json"), {}
-        )
-    return report
+    return _answer(outcome, response)
 
 
 @router.get(

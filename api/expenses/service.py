@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_expense, forget_blobs
 from api.bugs.activity import ACTOR_KEY
-from api.concurrency import flush_change, flush_new, lock_for_write
+from api.concurrency import etag, flush_change, flush_new, lock_for_write
 from api.db import utcnow
 from api.errors import Forbidden
 from api.expenses import budgets, repository
@@ -46,6 +47,8 @@ from api.models import Expense, ExpenseActivity, ExpenseCategory, ExpenseIdempot
 from api.money import fits_currency, format_amount, minor_units
 from api.pagination import PageParams, paginate, resolve_sort
 from api.permissions import has_permission, may
+
+M = TypeVar("M", bound=BaseModel)
 
 EXPENSE_SORTS = {
     "spent_on": Expense.spent_on,
@@ -450,61 +453,102 @@ async def delete_category(session: AsyncSession, category_id: int, if_match: str
 # ----- Idempotency-Key ---------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Replay:
+    """The answer first given under an Idempotency-Key, to give again as it was."""
+
+    status_code: int
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Answer(Generic[M]):
+    body: M
+    headers: dict[str, str]
+
+
+async def record_expense(
+    session: AsyncSession, user: User, data: ExpenseCreate, idempotency_key: str | None
+) -> Answer[ExpenseRead] | Replay:
+    """`create_expense` as POST /expenses answers it: once per Idempotency-Key."""
+
+    async def create() -> Answer[ExpenseRead]:
+        expense = await create_expense(session, user, data)
+        location = f"/api/v1/expenses/{expense.id}"
+        headers = {"Location": location, "ETag": etag(expense.version)}
+        return Answer(await read_one(session, expense), headers)
+
+    fingerprint = request_fingerprint(json.dumps(data.model_dump(mode="json"), sort_keys=True))
+    return await once(session, user, idempotency_key, "expenses.create", fingerprint, 201, create)
+
+
+async def once(
+    session: AsyncSession,
+    user: User,
+    key: str | None,
+    operation: str,
+    fingerprint: str,
+    status_code: int,
+    work: Callable[[], Awaitable[Answer[M]]],
+) -> Answer[M] | Replay:
+    """Do ``work`` and keep its answer under ``key``; or replay the answer kept there."""
+    if key is None:
+        return await work()
+    reservation = await reserve_key(session, uid(user), key, operation, fingerprint)
+    if isinstance(reservation, Replay):
+        return reservation
+    answer = await work()
+    reservation.status_code = status_code
+    kept = {"body": answer.body.model_dump(mode="json"), "headers": answer.headers}
+    reservation.response = json.dumps(kept)
+    await session.flush()
+    return answer
+
+
+async def reserve_key(
+    session: AsyncSession, user_id: int, key: str, operation: str, fingerprint: str
+) -> ExpenseIdempotencyKey | Replay:
+    """Reserve ``key`` for this request (the row it answers into), or the answer to replay.
+
+    The reservation is written first and commits with the answer, so a concurrent retry with
+    the same key waits for it (PostgreSQL: on the unique key; SQLite: for the write lock) and
+    replays the answer instead of doing the work twice. A request that fails takes its
+    reservation with it, so the key is free for the retry. Before `flush_new` did this insert,
+    on SQLite a failed request's reservation stayed behind without an answer: such a row
+    only ever comes from that, and gives way.
+    """
+    earlier = await repository.idempotency_record(session, user_id, key)
+    if earlier is None or earlier.status_code == 0:
+        if earlier is not None:
+            session.expunge(earlier)
+            await repository.forget_unanswered_key(session, user_id, key)
+        reservation = ExpenseIdempotencyKey(
+            user_id=user_id,
+            key=key,
+            operation=operation,
+            request_fingerprint=fingerprint,
+            status_code=0,
+            response="",
+        )
+        if await flush_new(session, reservation):
+            return reservation
+        earlier = await repository.idempotency_record(session, user_id, key)  # it was first
+        assert earlier is not None
+    if earlier.operation != operation or earlier.request_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was first used with a different request; use a new key"
+        )
+    kept = json.loads(earlier.response)
+    return Replay(earlier.status_code, kept["body"], kept["headers"])
+
+
 def request_fingerprint(*parts: bytes | str) -> str:
     digest = hashlib.sha256()
     for part in parts:
         digest.update(part.encode() if isinstance(part, str) else part)
         digest.update(b"\x1f")
     return digest.hexdigest()
-
-
-async def claim_idempotency_key(
-    session: AsyncSession, user: User, key: str, operation: str, fingerprint: str
-) -> ExpenseIdempotencyKey | None:
-    """The stored answer to replay, or None after reserving the key for this request.
-
-    The reservation row is written first, so a concurrent retry with the same key waits on it
-    and then replays this request's answer instead of doing the work twice.
-    """
-    earlier = await repository.idempotency_record(session, uid(user), key)
-    if earlier is None:
-        try:
-            async with session.begin_nested():
-                session.add(
-                    ExpenseIdempotencyKey(
-                        user_id=uid(user),
-                        key=key,
-                        operation=operation,
-                        request_fingerprint=fingerprint,
-                        status_code=0,
-                        response="",
-                    )
-                )
-                await session.flush()
-            return None
-        except IntegrityError:
-            earlier = await repository.idempotency_record(session, uid(user), key)
-            assert earlier is not None
-    if earlier.operation != operation or earlier.request_fingerprint != fingerprint:
-        raise IdempotencyKeyReused(
-            "This Idempotency-Key was first used with a different request; use a new key"
-        )
-    return earlier
-
-
-async def remember_response(
-    session: AsyncSession,
-    user: User,
-    key: str,
-    status_code: int,
-    body: Any,
-    headers: dict[str, str],
-) -> None:
-    record_ = await repository.idempotency_record(session, uid(user), key)
-    assert record_ is not None
-    record_.status_code = status_code
-    record_.response = json.dumps({"body": body, "headers": headers}, default=str)
-    await session.flush()
 
 
 def parse_group_by(raw: str | None) -> list[GroupBy]:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from api.models import Expense, ExpenseActivity
+from api.models import Expense, ExpenseActivity, ExpenseIdempotencyKey
 from tests.api.bug_helpers import make_project
 from tests.api.expense_helpers import URL, category_id, make_expense
 from tests.conftest import auth_headers
@@ -266,6 +266,63 @@ async def test_a_retry_with_the_same_idempotency_key_creates_one_expense(client,
     assert other.status_code == 409
     assert other.json()["code"] == "idempotency_key_reused"
     assert await db.scalar(select(func.count()).select_from(Expense)) == 1
+
+
+async def test_a_key_whose_request_failed_is_free_for_the_retry(client, tester, admin, db):
+    """The failed request changed nothing, its key reservation included: the retry runs.
+
+    On SQLite the reservation's SAVEPOINT was the request's first write, so pysqlite had begun
+    no transaction and the savepoint committed on its own: every retry replayed an empty
+    answer, a 500."""
+    project = await make_project(client, admin, key="OPS")
+    body = {
+        "amount": "4.20",
+        "currency": "EUR",
+        "category_id": await category_id(client, tester),
+        "spent_on": "2026-03-29",
+        "project_id": project["id"],
+    }
+    h = {**auth_headers(tester), "Idempotency-Key": "k-after-422"}
+    refused = await client.post(URL, json=body, headers=h)
+    assert refused.status_code == 422, refused.text  # not a member yet
+    again = await client.post(URL, json=body, headers=h)
+    assert again.status_code == 422, again.text  # tried again, not a replay of nothing
+    assert "Idempotent-Replayed" not in again.headers
+    r = await client.put(
+        f"/api/v1/projects/{project['id']}/members/{tester.id}", headers=auth_headers(admin)
+    )
+    assert r.status_code == 201, r.text
+    created = await client.post(URL, json=body, headers=h)
+    assert created.status_code == 201, created.text
+    replayed = await client.post(URL, json=body, headers=h)
+    assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == created.json()
+    assert await db.scalar(select(func.count()).select_from(Expense)) == 1
+
+
+async def test_a_reservation_left_without_an_answer_gives_way(client, tester, db):
+    """What a failed request left behind on SQLite before the fix no longer blocks its key."""
+    left = {"operation": "expenses.create", "request_fingerprint": "0" * 64, "response": ""}
+    db.add(ExpenseIdempotencyKey(user_id=tester.id, key="k-left", status_code=0, **left))
+    await db.commit()
+    h = {**auth_headers(tester), "Idempotency-Key": "k-left"}
+    body = {"amount": "1.00", "currency": "EUR", "spent_on": "2026-03-29"}
+    body["category_id"] = await category_id(client, tester)
+    created = await client.post(URL, json=body, headers=h)
+    assert created.status_code == 201, created.text
+    replayed = await client.post(URL, json=body, headers=h)
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == created.json()
+    assert await db.scalar(select(func.count()).select_from(Expense)) == 1
+
+
+async def test_an_import_whose_request_failed_leaves_its_key_free(client, tester, db):
+    h = {**auth_headers(tester), "Content-Type": "text/csv", "Idempotency-Key": "imp-bad"}
+    bad = "spent_on,amount,currency,category\n2026-03-29,1.00,EUR,No such category\n"
+    for _ in range(2):
+        r = await client.post(f"{URL}/import", content=bad.encode(), headers=h)
+        assert r.status_code == 422 and r.json()["code"] == "import_rejected", r.text
+    assert await db.scalar(select(func.count()).select_from(Expense)) == 0
 
 
 async def test_dates_do_not_move_with_the_database_or_process_time_zone(
