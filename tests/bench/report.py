@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from tests.bench import bench_bugs, bench_jobs, bench_jobs_api, bench_load
+from tests.bench import bench_bugs, bench_hot_reads, bench_jobs, bench_jobs_api, bench_load
 from tests.support.load import PASSWORD
 from tests.support.postgres import start_cluster
 from tests.support.served import run_like_nimbus_serve
@@ -30,6 +30,7 @@ from tests.support.server import nimbus_env, start_server
 
 MB = 1024 * 1024
 RSS_BUDGET_MB = 150
+HOT_READ_BUGS = 100_000
 
 
 @dataclass
@@ -100,6 +101,7 @@ def checks(
     bugs: dict[str, dict[str, float]],
     sizes: list[int],
     rss: dict[str, float],
+    hot: dict[str, dict[str, float]],
 ) -> list[Check]:
     api_ms = jobs_api["POST /jobs?wait print(1), warm pool (ms)"]
     out = [
@@ -144,6 +146,16 @@ def checks(
                 True,
             )
         )
+    for name, row in hot.items():
+        if name != bench_hot_reads.HEALTHZ:
+            out.append(
+                Check(
+                    f"hot read {name}: requests per CPU second vs `/healthz`",
+                    row["ratio_cpu"],
+                    bench_hot_reads.TARGET_RATIO,
+                    False,
+                )
+            )
     for name, mb in rss.items():
         if name.startswith("API only"):
             out.append(Check(f"idle API process RSS, {name}", mb, RSS_BUDGET_MB, True, unit=" MB"))
@@ -295,6 +307,20 @@ def markdown(report: dict[str, Any], budget: list[Check], images: list[str]) -> 
         "",
         "![bugs](bugs.png)",
         "",
+        "## Hot reads against `nimbus serve`",
+        "",
+        f"Closed loop, {report['hot_reads_connections']} connections, one `nimbus serve` on "
+        f"PostgreSQL with {report['hot_reads_bugs']:,} bugs, a developer member signed in; "
+        "medians over the rounds, each ratio against `/healthz` of the same round.",
+        "",
+        "| request | req/s | req per CPU second | ratio (wall) | ratio (CPU) |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {k} | {r['req_per_s']:.0f} | {r['req_per_cpu_s']:.0f} | "
+            f"{r['ratio_wall']:.2f}x | {r['ratio_cpu']:.2f}x |"
+            for k, r in report["hot_reads"].items()
+        ),
+        "",
         "## Mixed HTTP load against `nimbus serve`",
         "",
         f"{load['duration_s']:.0f} s, {load['users']} virtual users in a closed loop (no think time), "
@@ -344,6 +370,9 @@ async def main(
     jobs_api = await bench_jobs_api.measure(samples, jobs)
     print("== bug lists")
     bugs = bench_bugs.summary(await bench_bugs.run(bug_sizes, bug_runs))
+    print("== hot reads")
+    hot = await bench_hot_reads.measure(bugs=HOT_READ_BUGS)
+    bench_hot_reads.print_summary(hot)
     print("== load")
     run = await bench_load.measure(load_s, users)
     bench_load.print_run(run)
@@ -356,6 +385,9 @@ async def main(
         "jobs_api": jobs_api,
         "bug_sizes": bug_sizes,
         "bugs": bugs,
+        "hot_reads": hot.summary(),
+        "hot_reads_bugs": hot.bugs,
+        "hot_reads_connections": hot.connections,
         "load": {
             "duration_s": run.result.duration_s,
             "users": run.result.concurrency,
@@ -367,7 +399,7 @@ async def main(
             "job_statuses": dict(run.audit.job_statuses),
         },
     }
-    budget = checks(jobs_api, bugs, bug_sizes, rss)
+    budget = checks(jobs_api, bugs, bug_sizes, rss, report["hot_reads"])
     write(out, report, budget)
     print(f"\nreport: {out / 'report.md'}")
     print("\n".join(c.row() for c in budget))
