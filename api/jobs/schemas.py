@@ -39,6 +39,9 @@ def _checked_path(path: str) -> str:
         ) from exc
 
 
+MAX_INPUT_FILES = 100
+
+
 class JobInputFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -114,7 +117,7 @@ class JobCreate(BaseModel):
 
     runtime: Literal["python"] = "python"
     source: str | None = None
-    files: list[JobInputFile] | None = Field(default=None, min_length=1, max_length=100)
+    files: list[JobInputFile] | None = Field(default=None, min_length=1, max_length=MAX_INPUT_FILES)
     entrypoint: RelativePath = "main.py"
     stdin: str = ""
     args: list[Argument] = Field(default_factory=list, max_length=100)
@@ -172,6 +175,13 @@ class JobFileRead(BaseModel):
     sha256: str
 
 
+class JobOrigin(BaseModel):
+    """What started a job that is not a plain run of its owner's."""
+
+    kind: str = Field(description="`bug_reproduction`: a bug's reproduction script")
+    bug_id: int | None = Field(default=None, description="The bug it reproduces")
+
+
 class JobSummary(BaseModel):
     """A job without its output text (the `exit` event carries this)."""
 
@@ -192,6 +202,9 @@ class JobSummary(BaseModel):
     files_truncated: bool
     attempts: int
     cancel_requested: bool
+    origin: JobOrigin | None = Field(
+        default=None, description="Set when the job was not started as a plain run"
+    )
     created_at: datetime
     queued_at: datetime
     started_at: datetime | None
@@ -244,6 +257,29 @@ class JobRead(JobSummary):
     stderr: str
 
 
+class JobInputFileRead(BaseModel):
+    """An input file as the sandbox got it: UTF-8 text as such, anything else in base64."""
+
+    path: str
+    content: str
+    encoding: Literal["utf8", "base64"]
+    size: int = Field(description="Bytes, decoded")
+
+
+class JobDetail(JobRead):
+    """A job with what it ran, as it was submitted: resubmitting `source` (or `files`),
+    `entrypoint`, `stdin`, `args` and `runtime` runs the same thing again. Lists leave these out.
+
+    A job given as one UTF-8 file at its entrypoint, or as `source`, has `source` (and no
+    `input_files`); any other has `input_files`. A purged job has neither (see `purged_at`)."""
+
+    source: str | None = Field(description="The entrypoint's text, for a one-file job")
+    input_files: list[JobInputFileRead] | None = Field(
+        description="The input files, for a job of several files (or of one non-UTF-8 file)"
+    )
+    stdin: str = Field(description="Standard input (not UTF-8 bytes, if any, replaced)")
+
+
 class RuntimeRead(BaseModel):
     name: str
     description: str
@@ -256,3 +292,7 @@ class RuntimeRead(BaseModel):
     )
     default_limits: JobLimits
     max_limits: JobLimits
+    max_input_bytes: int = Field(
+        description="Decoded source or files plus stdin of one job, at most (413 above)"
+    )
+    max_input_files: int = Field(description="Input files of one job, at most (422 above)")

@@ -37,9 +37,12 @@ from api.jobs.exceptions import (
 )
 from api.jobs.schemas import (
     JobCreate,
+    JobDetail,
     JobFileRead,
+    JobInputFileRead,
     JobLimits,
     JobLimitsRequest,
+    JobOrigin,
     JobRead,
     JobStorageRead,
     JobSummary,
@@ -275,13 +278,61 @@ async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) 
     return job
 
 
+_COMPUTED = frozenset({"files", "origin"})
+
+
 def _columns(job: Job, model: type[JobSummary]) -> dict[str, Any]:
-    return {name: getattr(job, name) for name in model.model_fields if name != "files"}
+    values = {name: getattr(job, name) for name in model.model_fields if name not in _COMPUTED}
+    return {**values, "origin": _origin(job)}
+
+
+def _origin(job: Job) -> JobOrigin | None:
+    if job.on_finish is None:
+        return None
+    bug_id = (job.on_finish_data or {}).get("bug_id")
+    return JobOrigin(kind=job.on_finish, bug_id=bug_id if isinstance(bug_id, int) else None)
 
 
 def to_read(job: Job, files: Sequence[JobFile]) -> JobRead:
     read = [JobFileRead.model_validate(f) for f in files]
     return JobRead.model_validate({**_columns(job, JobRead), "files": read})
+
+
+def to_detail(job: Job, files: Sequence[JobFile]) -> JobDetail:
+    """The job with what it ran, in the shape it was submitted in (see `JobDetail`)."""
+    inputs = {path: base64.b64decode(content) for path, content in job.input_files.items()}
+    source = _single_text_file(inputs, job.entrypoint)
+    return JobDetail.model_validate(
+        {
+            **_columns(job, JobRead),
+            "files": [JobFileRead.model_validate(f) for f in files],
+            "source": source,
+            "input_files": None if source is not None or not inputs else _input_files(inputs),
+            "stdin": job.stdin.decode(errors="replace"),
+        }
+    )
+
+
+def _single_text_file(inputs: dict[str, bytes], entrypoint: str) -> str | None:
+    if list(inputs) != [entrypoint]:
+        return None
+    try:
+        return inputs[entrypoint].decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _input_files(inputs: dict[str, bytes]) -> list[JobInputFileRead]:
+    files = []
+    for path, content in sorted(inputs.items()):
+        try:
+            text, encoding = content.decode(), "utf8"
+        except UnicodeDecodeError:
+            text, encoding = _b64(content), "base64"
+        files.append(
+            JobInputFileRead(path=path, content=text, encoding=encoding, size=len(content))
+        )
+    return files
 
 
 def to_summary(job: Job, files: Sequence[JobFileRead]) -> JobSummary:
@@ -291,6 +342,11 @@ def to_summary(job: Job, files: Sequence[JobFileRead]) -> JobSummary:
 async def read_job(session: AsyncSession, job: Job) -> JobRead:
     files = await repository.files_of(session, [job.id])
     return to_read(job, files[job.id])
+
+
+async def read_job_detail(session: AsyncSession, job: Job) -> JobDetail:
+    files = await repository.files_of(session, [job.id])
+    return to_detail(job, files[job.id])
 
 
 async def storage(session: AsyncSession, settings: Settings) -> JobStorageRead:
