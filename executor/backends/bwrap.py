@@ -496,6 +496,7 @@ class BwrapBackend:
                 SUPERVISOR,
                 str(sandbox_end.fileno()),
                 self.python,
+                "-u",  # unbuffered: output streams as it is printed, and survives a kill
                 "-B",  # no __pycache__ next to the user's files
                 spec.entrypoint,
                 *spec.args,

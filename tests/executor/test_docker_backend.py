@@ -108,10 +108,10 @@ PROGRAMS_AS_PYTHON_SEES_THEM = {
 
 
 async def plain_python(docker: aiodocker.Docker, image: str, spec: JobSpec) -> RunResult:
-    """``python3 -B <entrypoint> <args>`` itself in a hardened container (no supervisor), its
+    """``python3 -u -B <entrypoint> <args>`` itself in a hardened container (no supervisor), its
     files uploaded to a plain volume: what the sandbox's supervisor must be indistinguishable
     from."""
-    command = [PYTHON, "-B", spec.entrypoint, *spec.args]
+    command = [PYTHON, "-u", "-B", spec.entrypoint, *spec.args]
     config = container_config(image, spec.limits, command)
     config["HostConfig"]["Mounts"] = [{"Type": "volume", "Target": "/work"}]
     config["OpenStdin"] = config["StdinOnce"] = config["AttachStdin"] = False
@@ -137,7 +137,7 @@ async def test_sandboxes_run_programs_exactly_like_a_plain_python(
 ) -> None:
     """The supervisor runs the program in its own interpreter: nothing a program can observe
     (argv, paths, flags, globals, tracebacks, exit status) may differ from a fresh
-    ``python3 -B main.py``, in a warm container or a one-shot one."""
+    ``python3 -u -B main.py``, in a warm container or a one-shot one."""
     source = PROGRAMS_AS_PYTHON_SEES_THEM[program].encode("latin-1")
     spec = JobSpec(
         files={

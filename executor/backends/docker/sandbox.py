@@ -10,7 +10,7 @@ the kernel enforces: the inputs, the output-files cap, and a page for each file 
 return (the file system counts whole pages). A program writing past it gets ENOSPC and the job
 ends ``output_exceeded``. A tmpfs volume lives only while its container runs, so the container
 runs the supervisor in `supervisor` (``BOOTSTRAP``): it takes the job's files and stdin from
-the attach stream, runs the program as its child exactly as ``python3 -B <entrypoint> <args>``
+the attach stream, runs the program as its child exactly as ``python3 -u -B <entrypoint> <args>``
 would, and when the program has ended (or on SIGUSR1, our "stop" for timeouts, cancellation and
 output floods) kills every process but itself, writes one end-of-run line carrying this job's
 nonce at the end of stdout and of stderr, and waits to be killed. The work directory is then
@@ -349,7 +349,7 @@ class Sandbox:
         """Create the container (and its ``work_bytes`` work directory) and attach to it."""
         sandbox = cls(docker, f"nimbus-sbx-{uuid.uuid4().hex[:16]}")
         sandbox.work_bytes = work_bytes
-        command = [PYTHON, "-B", "-c", BOOTSTRAP]
+        command = [PYTHON, "-u", "-B", "-c", BOOTSTRAP]  # -u: output as it is printed
         config = container_config(image, limits, command, work_bytes=work_bytes, labels=labels)
         try:
             sandbox.container = await api_call(docker.containers.create(config, name=sandbox.name))

@@ -19,8 +19,9 @@ O_NOFOLLOW``, parents 0700), leaves exactly ``free`` bytes of the work directory
 directory is sized for inputs up to `POOL_INPUT_BYTES`), sets the mtimes
 to 0 (the host's cheap "did the program write anything?" probe relies on it), then forks: the
 child lowers RLIMIT_FSIZE/RLIMIT_NOFILE to the job's limits, takes its own process group, and
-runs the program in its own, already started interpreter exactly as ``python3 -B <entrypoint>
-<args>`` would: same ``sys.argv``, ``sys.path[0]``, ``sys.flags``, a fresh ``__main__`` module,
+runs the program in its own, already started interpreter exactly as ``python3 -u -B
+<entrypoint> <args>`` would (``-u``: output reaches the stream as it is printed, so nothing is
+lost to a kill): same ``sys.argv``, ``sys.path[0]``, ``sys.flags``, a fresh ``__main__`` module,
 tracebacks without the bootstrap's frame, exit status 1 for an uncaught exception, death by
 SIGINT for an uncaught KeyboardInterrupt (a test compares it with a plain ``python3``). The only
 trace left: two bootstrap frames under the program's own in ``inspect.stack()`` (the recursion
@@ -212,7 +213,7 @@ for name, value in job["rlimits"].items():
 def run(entrypoint, args):
     path = os.path.abspath(entrypoint)
     sys.argv = [entrypoint, *args]
-    sys.orig_argv = [sys.executable, "-B", entrypoint, *args]
+    sys.orig_argv = [sys.executable, "-u", "-B", entrypoint, *args]
     sys.path.insert(0, os.path.dirname(path))
     with open(path, "rb") as file:  # the job spec guarantees it is among the files
         source = file.read()
