@@ -182,6 +182,15 @@ class JobOrigin(BaseModel):
     bug_id: int | None = Field(default=None, description="The bug it reproduces")
 
 
+class JobHint(BaseModel):
+    """What a failed run most likely means, for whoever reads its traceback."""
+
+    code: Literal["stdin_exhausted"] = Field(
+        description="`stdin_exhausted`: input() read past the end of the standard input"
+    )
+    message: str
+
+
 class JobSummary(BaseModel):
     """A job without its output text (the `exit` event carries this)."""
 
@@ -202,6 +211,9 @@ class JobSummary(BaseModel):
     files_truncated: bool
     attempts: int
     cancel_requested: bool
+    hint: JobHint | None = Field(
+        default=None, description="Set on a failed job when its error has a likely plain cause"
+    )
     origin: JobOrigin | None = Field(
         default=None, description="Set when the job was not started as a plain run"
     )

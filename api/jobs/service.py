@@ -35,6 +35,7 @@ from api.jobs.exceptions import (
     SubmissionRateLimited,
     TooManyJobs,
 )
+from api.jobs.hints import job_hint
 from api.jobs.schemas import (
     JobCreate,
     JobDetail,
@@ -278,12 +279,12 @@ async def get_visible_job(session: AsyncSession, user: User, job_id: uuid.UUID) 
     return job
 
 
-_COMPUTED = frozenset({"files", "origin"})
+_COMPUTED = frozenset({"files", "origin", "hint"})
 
 
 def _columns(job: Job, model: type[JobSummary]) -> dict[str, Any]:
     values = {name: getattr(job, name) for name in model.model_fields if name not in _COMPUTED}
-    return {**values, "origin": _origin(job)}
+    return {**values, "origin": _origin(job), "hint": job_hint(job)}
 
 
 def _origin(job: Job) -> JobOrigin | None:

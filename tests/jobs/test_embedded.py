@@ -188,3 +188,40 @@ async def test_auto_with_an_engine_but_no_image_runs_on_bwrap_until_it_is_built(
             assert "`nimbus sandbox build`" in python["notice"]
             r = await c.post("/api/v1/jobs?wait=10", json={"source": "print(6*7)"}, headers=h)
             assert r.json()["status"] == "succeeded", r.text
+
+
+READS_TWO_LINES = "a = input()\nb = input()\nprint(a, b)\n"
+
+
+async def test_input_past_the_end_of_stdin_says_so_on_bwrap(tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        spa_dir=tmp_path / "no-spa",
+        executor_backend="bwrap",
+        worker_shutdown_grace_s=1.0,
+    )
+    app = await _embedded(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+            h = await _login(c)
+            for stdin in ("", "only one line\n"):
+                body = {"source": READS_TWO_LINES, "stdin": stdin}
+                r = await c.post("/api/v1/jobs?wait=10", json=body, headers=h)
+                job = r.json()
+                assert job["status"] == "failed", r.text
+                assert job["stderr"].rstrip().endswith("EOFError: EOF when reading a line")
+                assert job["hint"]["code"] == "stdin_exhausted"
+                assert "read more than the standard input" in job["hint"]["message"]
+                again = (await c.get(f"/api/v1/jobs/{job['id']}", headers=h)).json()
+                assert again["hint"] == job["hint"]
+                events = parse_sse(
+                    (await c.get(f"/api/v1/jobs/{job['id']}/events", headers=h)).text
+                )
+                assert events[-1][1] == "exit" and events[-1][2]["hint"] == job["hint"]
+            enough = {"source": READS_TWO_LINES, "stdin": "1\n2\n"}
+            r = await c.post("/api/v1/jobs?wait=10", json=enough, headers=h)
+            assert r.json()["status"] == "succeeded" and r.json()["hint"] is None
+            other = {"source": "raise EOFError('Ran out of input')"}
+            r = await c.post("/api/v1/jobs?wait=10", json=other, headers=h)
+            assert r.json()["status"] == "failed" and r.json()["hint"] is None

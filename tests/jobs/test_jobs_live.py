@@ -190,3 +190,13 @@ async def test_concurrent_jobs_all_finish(live):
     )
     assert [r.json()["status"] for r in responses] == ["succeeded"] * 6
     assert [r.json()["stdout"] for r in responses] == [f"{i}\n" for i in range(6)]
+
+
+async def test_input_past_the_end_of_stdin_says_so(live):
+    dev = await live.user()
+    r = await live.submit(dev, {"source": "name = input()\nprint(name)\n"}, wait=20)
+    body = r.json()
+    assert body["status"] == "failed" and body["exit_code"] == 1, r.text
+    assert body["hint"]["code"] == "stdin_exhausted"
+    r = await live.submit(dev, {"source": "name = input()\n", "stdin": "Ann\n"}, wait=20)
+    assert r.json()["status"] == "succeeded" and r.json()["hint"] is None

@@ -102,6 +102,7 @@ export function JobOutputView({
           <p className={`mb-1 small ${result.status === "succeeded" ? "text-success" : "text-body"}`}>
             {outcome(result)}
           </p>
+          {result.hint && <p className="small alert alert-info py-1 px-2 mb-1">{result.hint.message}</p>}
           {(result.stdout_truncated || result.stderr_truncated) && (
             <p className="small text-warning-emphasis mb-1">Output was cut at the job's output limit.</p>
           )}
