@@ -2,25 +2,56 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import bindparam, delete, exists, func, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import col
 
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, User
 from api.pagination import PageParams, creation_order, paginate
+from api.prepared import PreparedSelect
 
-_USER_BY_ID = select(User).where(col(User.id) == bindparam("user_id"))
+_USER_BY_ID = PreparedSelect(
+    select(*User.__table__.columns).where(col(User.id) == bindparam("user_id"))  # type: ignore[attr-defined]
+)
 
 
 async def user_by_id(session: AsyncSession, user_id: int) -> User | None:
-    """The user every authenticated request looks up: one statement built once (cheaper than
-    ``session.get``'s identity-map path on a fresh session)."""
-    user: User | None = await session.scalar(_USER_BY_ID, {"user_id": user_id})
+    """The user every authenticated request looks up, as a prepared statement: loading it as
+    an ORM entity cost a quarter of a `GET /users/me`. The row becomes a `User` of the
+    session (persistent and unchanged, as if the ORM had loaded it), so services edit it and
+    the request's commit writes it as before."""
+    found = session.sync_session.identity_map.get(identity_key(User, user_id))
+    if isinstance(found, User):
+        return found
+    row = await _USER_BY_ID.first(session, {"user_id": user_id})
+    if row is None:
+        return None
+    return _as_loaded(session, row)
+
+
+def _as_loaded(session: AsyncSession, row: dict[str, Any]) -> User:
+    """What the ORM makes of a row it loads: an instance built without validation (the row is
+    the database's), its every column set and unchanged, persistent in ``session``."""
+    user: User = _user_manager().new_instance()
+    user.__dict__.update(row)
+    make_transient_to_detached(user)
+    session.add(user)
     return user
+
+
+@functools.cache
+def _user_manager() -> Any:
+    configure_mappers()  # an instance can be made only once the mappers are
+    return sa_inspect(User).class_manager
 
 
 async def user_by_email(session: AsyncSession, email: str) -> User | None:
