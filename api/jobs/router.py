@@ -94,26 +94,18 @@ async def create_job(
     response.headers["Location"] = _location(job.id)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    if wait > 0:
-        if JobStatus(job.status).is_final:
-            response.status_code = status.HTTP_200_OK
-            return await service.read_job(session, job)
-        if replayed:  # it may end before we listen: look first
-            await session.commit()
-        now = await service.wait_for_job(
-            maker,
-            job.id,
-            wait,
-            settings.job_poll_interval_s,
-            closing,
-            # new: nobody can run it before this commit, so listening first misses nothing
-            submit=None if replayed else session.commit,
-        )
-        if now is not None:  # as it is now: 202 with `running`, not the snapshot from before
-            if JobStatus(now.status).is_final:
-                response.status_code = status.HTTP_200_OK
-            return now
-    return await service.read_job(session, job) if replayed else service.to_read(job, [])
+    read, ended = await service.answer_submission(
+        session,
+        maker,
+        job,
+        replayed=replayed,
+        wait_s=wait,
+        poll_s=settings.job_poll_interval_s,
+        closing=closing,
+    )
+    if ended:
+        response.status_code = status.HTTP_200_OK
+    return read
 
 
 @router.get(

@@ -436,6 +436,40 @@ async def wait_for_job(
                 await asyncio.wait_for(wake.wait(), min(remaining, poll_s))
 
 
+async def answer_submission(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    job: Job,
+    *,
+    replayed: bool,
+    wait_s: float,
+    poll_s: float,
+    closing: asyncio.Event | None = None,
+) -> tuple[JobRead, bool]:
+    """What `POST /jobs` answers for ``job``, and whether it ended within ``wait_s`` (200 then).
+
+    Waiting (``wait_s`` > 0) commits the request's session before the request ends, the one
+    place a service commits: no worker can claim a new job before its commit, so the wait would
+    only ever time out. The commit runs once we listen for the job's end, so none is missed;
+    a replayed job is already committed and may end before we listen, so it is read first."""
+    if wait_s > 0:
+        if JobStatus(job.status).is_final:
+            return await read_job(session, job), True
+        if replayed:
+            await session.commit()
+        now = await wait_for_job(
+            sessionmaker,
+            job.id,
+            wait_s,
+            poll_s,
+            closing,
+            submit=None if replayed else session.commit,
+        )
+        if now is not None:  # as it is now: `running`, not the snapshot from before
+            return now, JobStatus(now.status).is_final
+    return (await read_job(session, job) if replayed else to_read(job, [])), False
+
+
 # -- cancel -------------------------------------------------------------------------------------
 
 
