@@ -14,6 +14,12 @@ class FileTooLarge(AppError):
     title = "The file is larger than the upload limit"
 
 
+class RangeNotSatisfiable(AppError):
+    status = 416
+    code = "range_not_satisfiable"
+    title = "The requested byte range is outside the file"
+
+
 class ContentTypeMismatch(AppError):
     status = 415
     code = "content_type_mismatch"

@@ -8,14 +8,12 @@ from fastapi import APIRouter, Depends, File, Header, Path, Request, Response, U
 from fastapi.responses import RedirectResponse, StreamingResponse
 
 from api.attachments import service
-from api.attachments.exceptions import AttachmentNotFound, FileTooLarge
+from api.attachments.exceptions import FileTooLarge
 from api.attachments.schemas import AttachmentRead
 from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
-from api.errors import AppError, error_responses
+from api.errors import error_responses
 from api.middleware import MULTIPART_FRAMING, CheckedJsonRoute, body_limit
 from api.pagination import Page, Pages, linked_page
-from api.storage.backends import BlobNotFound
-from api.storage.names import content_disposition
 
 router = APIRouter(route_class=CheckedJsonRoute, tags=["attachments"])
 
@@ -135,57 +133,20 @@ async def download_attachment(
     storage: StorageDep,
     range_header: Annotated[str | None, Header(alias="Range")] = None,
 ) -> Response:
-    a = await service.get_visible(session, user, attachment_id)
-    try:
-        url = await storage.presigned_url(
-            a.storage_key, a.filename, a.content_type, PRESIGNED_TTL_S
-        )
-    except BlobNotFound as exc:
-        raise AttachmentNotFound("The attachment's file is missing from storage") from exc
-    if url is not None:
-        return RedirectResponse(url, status_code=status.HTTP_307_TEMPORARY_REDIRECT)
-    headers = {
-        "Content-Disposition": content_disposition(a.filename),
-        "Accept-Ranges": "bytes",
-        "X-Content-Type-Options": "nosniff",
-    }
-    wanted = byte_range(range_header, a.size)
-    if wanted is None:
-        headers["Content-Length"] = str(a.size)
-        return StreamingResponse(
-            storage.get(a.storage_key), media_type=a.content_type, headers=headers
-        )
-    start, end = wanted
-    headers["Content-Length"] = str(end - start + 1)
-    headers["Content-Range"] = f"bytes {start}-{end}/{a.size}"
-    return StreamingResponse(
-        storage.get(a.storage_key, start, end),
-        status_code=status.HTTP_206_PARTIAL_CONTENT,
-        media_type=a.content_type,
-        headers=headers,
+    download = await service.download(
+        session, storage, user, attachment_id, range_header, PRESIGNED_TTL_S
     )
-
-
-class RangeNotSatisfiable(AppError):
-    status = 416
-    code = "range_not_satisfiable"
-    title = "The requested byte range is outside the file"
-
-
-def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; anything else means the whole file."""
-    if not header or not header.startswith("bytes=") or "," in header:
-        return None
-    first, _, last = header.removeprefix("bytes=").strip().partition("-")
-    if not (first.isdecimal() or last.isdecimal()):
-        return None
-    if first == "":
-        start, end = max(0, size - int(last)), size - 1
-    else:
-        start, end = int(first), min(int(last), size - 1) if last.isdecimal() else size - 1
-    if start > end or start >= size:
-        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-    return start, end
+    if download.redirect_to is not None:
+        return RedirectResponse(
+            download.redirect_to, status_code=status.HTTP_307_TEMPORARY_REDIRECT
+        )
+    assert download.chunks is not None
+    return StreamingResponse(
+        download.chunks,
+        status_code=status.HTTP_206_PARTIAL_CONTENT if download.partial else status.HTTP_200_OK,
+        media_type=download.media_type,
+        headers=download.headers,
+    )
 
 
 @router.delete(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from api.attachments.exceptions import AttachmentNotFound, ContentTypeMismatch, FileTooLarge
+from api.attachments.exceptions import (
+    AttachmentNotFound,
+    ContentTypeMismatch,
+    FileTooLarge,
+    RangeNotSatisfiable,
+)
 from api.attachments.repository import forget_blobs
 from api.bugs import activity
 from api.bugs.service import get_visible_bug
@@ -21,8 +27,8 @@ from api.models import Attachment, User
 from api.pagination import PageParams, creation_order, paginate
 from api.permissions import may
 from api.storage import Storage
-from api.storage.backends import CHUNK, new_key
-from api.storage.names import GENERIC, is_text, safe_filename, sniff
+from api.storage.backends import CHUNK, BlobNotFound, new_key
+from api.storage.names import GENERIC, content_disposition, is_text, safe_filename, sniff
 
 ALIASES = {"image/jpg": "image/jpeg", "application/x-zip-compressed": "application/zip"}
 TEXTUAL = ("text/", "application/json", "application/xml", "application/x-yaml", "application/csv")
@@ -176,6 +182,74 @@ async def get_visible(session: AsyncSession, user: User, attachment_id: int) -> 
     except NotFound as exc:
         raise AttachmentNotFound() from exc
     return attachment
+
+
+@dataclass(frozen=True)
+class Download:
+    """How to answer a download: a redirect to the blob store, or the bytes (all, or a range)."""
+
+    redirect_to: str | None = None
+    chunks: AsyncIterator[bytes] | None = None
+    partial: bool = False
+    media_type: str = "application/octet-stream"
+    headers: dict[str, str] | None = None
+
+
+async def download(
+    session: AsyncSession,
+    storage: Storage,
+    user: User,
+    attachment_id: int,
+    range_header: str | None,
+    presigned_ttl_s: int,
+) -> Download:
+    """The attachment ``user`` may see, as a short-lived redirect where the store offers one
+    (S3), else streamed from storage: the byte range asked for, or the whole file."""
+    a = await get_visible(session, user, attachment_id)
+    try:
+        url = await storage.presigned_url(
+            a.storage_key, a.filename, a.content_type, presigned_ttl_s
+        )
+    except BlobNotFound as exc:
+        raise AttachmentNotFound("The attachment's file is missing from storage") from exc
+    if url is not None:
+        return Download(redirect_to=url)
+    headers = {
+        "Content-Disposition": content_disposition(a.filename),
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
+    wanted = byte_range(range_header, a.size)
+    if wanted is None:
+        headers["Content-Length"] = str(a.size)
+        return Download(
+            chunks=storage.get(a.storage_key), media_type=a.content_type, headers=headers
+        )
+    start, end = wanted
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{a.size}"
+    return Download(
+        chunks=storage.get(a.storage_key, start, end),
+        partial=True,
+        media_type=a.content_type,
+        headers=headers,
+    )
+
+
+def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """One `bytes=a-b`, `bytes=a-` or `bytes=-n` range; anything else means the whole file."""
+    if not header or not header.startswith("bytes=") or "," in header:
+        return None
+    first, _, last = header.removeprefix("bytes=").strip().partition("-")
+    if not (first.isdecimal() or last.isdecimal()):
+        return None
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last.isdecimal() else size - 1
+    if start > end or start >= size:
+        raise RangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    return start, end
 
 
 async def delete(session: AsyncSession, user: User, attachment_id: int) -> None:
