@@ -8,6 +8,8 @@ import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
 export type User = Schemas["UserRead"];
+/** The signed-in user, with the permissions their role holds (names as in GET /roles). */
+export type Me = Schemas["MeRead"];
 export type Role = Schemas["Role"];
 export type Project = Schemas["ProjectRead"];
 export type ProjectMember = Schemas["ProjectMemberRead"];

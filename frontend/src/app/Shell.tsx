@@ -35,7 +35,7 @@ export function Shell() {
     main.current?.focus({ preventScroll: false });
   }, [location.pathname]);
 
-  const items = visibleNav(user.role);
+  const items = visibleNav(user);
 
   return (
     <>

@@ -1,12 +1,11 @@
-/** Route guards: signed-in only, and role-restricted areas. */
+/** Route guards: signed-in only, and areas that need a permission. */
 import type { ReactNode } from "react";
 import { Navigate, useLocation } from "react-router";
 
-import type { Role } from "../api/client";
 import { useApi, useAuthStatus } from "../api/context";
 import { useMe } from "../api/queries";
 import { ErrorState, Loading } from "../ui/states";
-import { CurrentUserContext, useCurrentUser } from "./currentUser";
+import { CurrentUserContext, hasPermission, useCurrentUser } from "./currentUser";
 
 export function RequireAuth({ children }: { children: ReactNode }) {
   const status = useAuthStatus();
@@ -41,9 +40,9 @@ export function RequireAuth({ children }: { children: ReactNode }) {
   return <CurrentUserContext.Provider value={me.data}>{children}</CurrentUserContext.Provider>;
 }
 
-export function RequireRole({ roles, children }: { roles: readonly Role[]; children: ReactNode }) {
+export function RequirePermission({ permission, children }: { permission: string; children: ReactNode }) {
   const user = useCurrentUser();
-  if (!roles.includes(user.role)) {
+  if (!hasPermission(user, permission)) {
     return (
       <ErrorState
         title="This page is for administrators"

@@ -2,13 +2,15 @@
  * The top navigation as data. A new area of the app (bugs, expenses, the code runner) gets one
  * entry here and one route in routes.tsx; nothing else in the shell changes.
  */
-import type { Role } from "../api/client";
+import type { Me } from "../api/client";
+import { hasPermission } from "./currentUser";
 
 export interface NavItem {
   to: string;
   label: string;
-  /** Only these roles see the entry (the API enforces the rule; this just hides dead ends). */
-  roles?: readonly Role[];
+  /** Only users holding this permission see the entry (the API enforces the rule; this just
+   * hides dead ends). */
+  permission?: string;
   /** Match the path exactly rather than as a prefix. */
   end?: boolean;
 }
@@ -19,9 +21,9 @@ export const primaryNav: readonly NavItem[] = [
   { to: "/projects", label: "Projects" },
   { to: "/expenses", label: "Expenses" },
   { to: "/run", label: "Code runner" },
-  { to: "/admin/users", label: "Users", roles: ["admin"] },
+  { to: "/admin/users", label: "Users", permission: "users:read" },
 ];
 
-export function visibleNav(role: Role): NavItem[] {
-  return primaryNav.filter((item) => !item.roles || item.roles.includes(role));
+export function visibleNav(user: Me): NavItem[] {
+  return primaryNav.filter((item) => !item.permission || hasPermission(user, item.permission));
 }

@@ -16,7 +16,7 @@ import { ProjectsList } from "../screens/ProjectsList";
 import { Register } from "../screens/Register";
 import { SignIn } from "../screens/SignIn";
 import { Loading } from "../ui/states";
-import { RequireAuth, RequireRole } from "./guards";
+import { RequireAuth, RequirePermission } from "./guards";
 import { Shell } from "./Shell";
 
 /**
@@ -83,9 +83,9 @@ export function createRouter() {
             {
               path: "admin",
               element: (
-                <RequireRole roles={["admin"]}>
+                <RequirePermission permission="users:read">
                   <Outlet />
-                </RequireRole>
+                </RequirePermission>
               ),
               children: [{ path: "users", element: <AdminUsers /> }],
             },

@@ -1,9 +1,9 @@
-import { screen } from "@testing-library/react";
+import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 
 import type { User } from "../api/client";
-import { aUser, json, problem } from "../test/fakeServer";
+import { aUser, json, PERMISSIONS, problem } from "../test/fakeServer";
 import { renderScreen } from "../test/render";
 import { BugPage } from "./BugPage";
 
@@ -31,6 +31,14 @@ const bug = {
   version: 7,
   created_at: "2026-11-21T10:00:00Z",
   updated_at: "2026-11-21T10:00:00Z",
+  can: {
+    edit: true,
+    assign: true,
+    delete: true,
+    comment: true,
+    reproduce: true,
+    transition: ["open", "resolved"],
+  },
 };
 
 const empty = { items: [], next_cursor: null };
@@ -115,5 +123,83 @@ describe("BugPage reproduction", () => {
     expect(await screen.findByText("total is 3")).toBeInTheDocument();
     expect(screen.getByRole("log", { name: "Reproduction output" })).toHaveTextContent("total is 3");
     expect(screen.getByText("Reproduces")).toBeInTheDocument();
+  });
+});
+
+// A tester's view of someone else's bug, as the API describes it: nothing to edit or assign.
+const testersView = {
+  ...bug,
+  status: "open",
+  reporter: { id: 9, full_name: "Tess Tester" },
+  assignee: { id: 3, full_name: "Dev Alvarez" },
+  labels: ["checkout"],
+  repro_script: "raise SystemExit(1)",
+  can: { edit: false, assign: false, delete: false, comment: true, reproduce: true, transition: ["closed"] },
+};
+
+const members = {
+  items: [
+    { user: aUser({ id: 3, full_name: "Dev Alvarez", role: "developer" }), joined_at: "x", assignable: true },
+    { user: aUser({ id: 4, full_name: "Dee Gone", role: "developer" }), joined_at: "x", assignable: false },
+    { user: aUser({ id: 9, full_name: "Tess Tester", role: "tester" }), joined_at: "x", assignable: false },
+  ],
+  next_cursor: null,
+};
+
+describe("BugPage follows what the API says the caller may do", () => {
+  it("offers no edit, assignee or field controls when can says no, and shows the values", async () => {
+    renderScreen(<BugPage />, {
+      user: aUser({ id: 2, role: "tester", permissions: PERMISSIONS.tester }) as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: {
+        ...routes(() => json(500, {})),
+        "GET /api/v1/bugs/WEB-1": () => json(200, testersView),
+        "GET /api/v1/projects/WEB/members": () => json(200, members),
+      },
+    });
+    const details = await screen.findByRole("complementary", { name: "Details" });
+    expect(within(details).queryByRole("combobox")).toBeNull();
+    expect(within(details).queryByRole("textbox")).toBeNull();
+    expect(within(details).getByText("Dev Alvarez")).toBeInTheDocument();
+    expect(within(details).getByText("checkout")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Edit" })).toBeNull();
+    expect(screen.queryByRole("button", { name: "Edit script" })).toBeNull();
+    expect(screen.getByRole("button", { name: "Run reproduction" })).toBeInTheDocument();
+    expect(screen.getByRole("button", { name: "Comment" })).toBeInTheDocument();
+  });
+
+  it("offers as assignees only the members the API calls assignable", async () => {
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: {
+        ...routes(() => json(500, {})),
+        "GET /api/v1/projects/WEB/members": () => json(200, members),
+      },
+    });
+    const assignee = await screen.findByLabelText("Assignee");
+    await screen.findByRole("option", { name: "Dev Alvarez" });
+    const names = within(assignee)
+      .getAllByRole("option")
+      .map((o) => o.textContent);
+    expect(names).toEqual(["Nobody", "Dev Alvarez"]);
+    expect(screen.getByRole("button", { name: "Edit" })).toBeInTheDocument();
+    expect(screen.getByLabelText("Priority")).toBeInTheDocument();
+  });
+
+  it("hides the comment form when the caller may not comment", async () => {
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: {
+        ...routes(() => json(500, {})),
+        "GET /api/v1/bugs/WEB-1": () => json(200, { ...bug, can: { ...bug.can, comment: false } }),
+      },
+    });
+    expect(await screen.findByText("No comments yet.")).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "Comment" })).toBeNull();
   });
 });

@@ -113,7 +113,7 @@ function BugView({ bug, onReload }: { bug: Bug; onReload: () => void }) {
           <Description bug={bug} update={update} />
           <Attachments bugKey={bug.key} />
           <Reproduction bug={bug} />
-          <Comments bugKey={bug.key} />
+          <Comments bugKey={bug.key} canComment={bug.can.comment} />
           <ActivityTimeline bugKey={bug.key} projectKey={bug.project_key} />
         </div>
         <div className="col-lg-4">
@@ -305,7 +305,7 @@ function Description({ bug, update }: { bug: Bug; update: UpdateMutation }) {
           <h2 id="description-title" className="h6 text-uppercase text-body-secondary mb-0">
             Description
           </h2>
-          {!editing && (
+          {!editing && bug.can.edit && (
             <button type="button" className="btn btn-sm btn-outline-secondary" onClick={start}>
               Edit
             </button>
@@ -353,7 +353,8 @@ function Description({ bug, update }: { bug: Bug; update: UpdateMutation }) {
 function Details({ bug, update }: { bug: Bug; update: UpdateMutation }) {
   const members = useMembers(bug.project_key);
   const watch = useWatch(bug.key);
-  const developers = (members.data ?? []).filter((m) => m.user.role === "developer" && m.user.is_active);
+  const assignable = (members.data ?? []).filter((m) => m.assignable);
+  const { can } = bug;
   const [labels, setLabels] = useState(bug.labels.join(", "));
 
   function saveLabels() {
@@ -376,66 +377,88 @@ function Details({ bug, update }: { bug: Bug; update: UpdateMutation }) {
         >
           {bug.watching ? "Watching — stop watching" : "Watch this bug"}
         </button>
-        <SelectField
-          label="Assignee"
-          value={bug.assignee?.id ?? ""}
-          disabled={update.isPending || members.isPending}
-          onChange={(e) =>
-            update.mutate({ bug, changes: { assignee_id: e.target.value ? Number(e.target.value) : null } })
-          }
-        >
-          <option value="">Nobody</option>
-          {bug.assignee && !developers.some((m) => m.user.id === bug.assignee?.id) && (
-            <option value={bug.assignee.id}>{bug.assignee.full_name}</option>
-          )}
-          {developers.map((m) => (
-            <option key={m.user.id} value={m.user.id}>
-              {m.user.full_name}
-            </option>
-          ))}
-        </SelectField>
-        <SelectField
-          label="Priority"
-          value={bug.priority}
-          disabled={update.isPending}
-          onChange={(e) =>
-            update.mutate({ bug, changes: { priority: e.target.value as (typeof PRIORITIES)[number] } })
-          }
-        >
-          {PRIORITIES.map((p) => (
-            <option key={p} value={p}>
-              {humanise(p)}
-            </option>
-          ))}
-        </SelectField>
-        <SelectField
-          label="Severity"
-          value={bug.severity}
-          disabled={update.isPending}
-          onChange={(e) =>
-            update.mutate({ bug, changes: { severity: e.target.value as (typeof SEVERITIES)[number] } })
-          }
-        >
-          {SEVERITIES.map((s) => (
-            <option key={s} value={s}>
-              {humanise(s)}
-            </option>
-          ))}
-        </SelectField>
-        <Field
-          label="Labels"
-          value={labels}
-          onChange={(e) => setLabels(e.target.value)}
-          onBlur={saveLabels}
-          onKeyDown={(e) => {
-            if (e.key === "Enter") {
-              e.preventDefault();
-              saveLabels();
+        {can.assign ? (
+          <SelectField
+            label="Assignee"
+            value={bug.assignee?.id ?? ""}
+            disabled={update.isPending || members.isPending}
+            onChange={(e) =>
+              update.mutate({ bug, changes: { assignee_id: e.target.value ? Number(e.target.value) : null } })
             }
-          }}
-          help="Comma-separated; saved when you leave the field."
-        />
+          >
+            <option value="">Nobody</option>
+            {bug.assignee && !assignable.some((m) => m.user.id === bug.assignee?.id) && (
+              <option value={bug.assignee.id}>{bug.assignee.full_name}</option>
+            )}
+            {assignable.map((m) => (
+              <option key={m.user.id} value={m.user.id}>
+                {m.user.full_name}
+              </option>
+            ))}
+          </SelectField>
+        ) : null}
+        {can.edit ? (
+          <>
+            <SelectField
+              label="Priority"
+              value={bug.priority}
+              disabled={update.isPending}
+              onChange={(e) =>
+                update.mutate({ bug, changes: { priority: e.target.value as (typeof PRIORITIES)[number] } })
+              }
+            >
+              {PRIORITIES.map((p) => (
+                <option key={p} value={p}>
+                  {humanise(p)}
+                </option>
+              ))}
+            </SelectField>
+            <SelectField
+              label="Severity"
+              value={bug.severity}
+              disabled={update.isPending}
+              onChange={(e) =>
+                update.mutate({ bug, changes: { severity: e.target.value as (typeof SEVERITIES)[number] } })
+              }
+            >
+              {SEVERITIES.map((s) => (
+                <option key={s} value={s}>
+                  {humanise(s)}
+                </option>
+              ))}
+            </SelectField>
+            <Field
+              label="Labels"
+              value={labels}
+              onChange={(e) => setLabels(e.target.value)}
+              onBlur={saveLabels}
+              onKeyDown={(e) => {
+                if (e.key === "Enter") {
+                  e.preventDefault();
+                  saveLabels();
+                }
+              }}
+              help="Comma-separated; saved when you leave the field."
+            />
+          </>
+        ) : null}
         <dl className="meta-list mb-0">
+          {!can.assign && (
+            <>
+              <dt>Assignee</dt>
+              <dd>{bug.assignee?.full_name ?? "Nobody"}</dd>
+            </>
+          )}
+          {!can.edit && (
+            <>
+              <dt>Priority</dt>
+              <dd>{humanise(bug.priority)}</dd>
+              <dt>Severity</dt>
+              <dd>{humanise(bug.severity)}</dd>
+              <dt>Labels</dt>
+              <dd>{bug.labels.length > 0 ? bug.labels.join(", ") : "None"}</dd>
+            </>
+          )}
           <dt>Reporter</dt>
           <dd>{bug.reporter.full_name}</dd>
           <dt>Updated</dt>
@@ -449,7 +472,7 @@ function Details({ bug, update }: { bug: Bug; update: UpdateMutation }) {
   );
 }
 
-function Comments({ bugKey }: { bugKey: string }) {
+function Comments({ bugKey, canComment }: { bugKey: string; canComment: boolean }) {
   const comments = useComments(bugKey);
   const add = useAddComment(bugKey);
   const [body, setBody] = useState("");
@@ -503,28 +526,30 @@ function Comments({ bugKey }: { bugKey: string }) {
             Show more comments
           </button>
         )}
-        <form onSubmit={submit} className="mt-2">
-          <label htmlFor="new-comment" className="form-label">
-            Add a comment <span className="text-body-secondary">(Markdown)</span>
-          </label>
-          <textarea
-            id="new-comment"
-            className={`form-control${errors.fields.body ? " is-invalid" : ""}`}
-            rows={3}
-            value={body}
-            onChange={(e) => setBody(e.target.value)}
-          />
-          {errors.fields.body && <div className="invalid-feedback">{errors.fields.body}</div>}
-          <FormAlert message={errors.summary} />
-          <SubmitButton
-            pending={add.isPending}
-            pendingLabel="Posting…"
-            disabled={!body.trim()}
-            className="btn btn-primary mt-2"
-          >
-            Comment
-          </SubmitButton>
-        </form>
+        {canComment && (
+          <form onSubmit={submit} className="mt-2">
+            <label htmlFor="new-comment" className="form-label">
+              Add a comment <span className="text-body-secondary">(Markdown)</span>
+            </label>
+            <textarea
+              id="new-comment"
+              className={`form-control${errors.fields.body ? " is-invalid" : ""}`}
+              rows={3}
+              value={body}
+              onChange={(e) => setBody(e.target.value)}
+            />
+            {errors.fields.body && <div className="invalid-feedback">{errors.fields.body}</div>}
+            <FormAlert message={errors.summary} />
+            <SubmitButton
+              pending={add.isPending}
+              pendingLabel="Posting…"
+              disabled={!body.trim()}
+              className="btn btn-primary mt-2"
+            >
+              Comment
+            </SubmitButton>
+          </form>
+        )}
       </div>
     </section>
   );

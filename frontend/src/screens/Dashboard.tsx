@@ -3,7 +3,7 @@ import { Link } from "react-router";
 
 import { useBugs, type BugFilters } from "../api/bugs";
 import { flattenPages, useProjects } from "../api/queries";
-import { useCurrentUser } from "../app/currentUser";
+import { hasPermission, useCurrentUser } from "../app/currentUser";
 import { PageHeader } from "../ui/bits";
 import { EmptyState, ErrorState, SkeletonRows } from "../ui/states";
 import { StatusBadge } from "./bugParts";
@@ -33,6 +33,8 @@ export function Dashboard() {
   const items = flattenPages(projects.data);
   const firstName = user.full_name.split(/\s+/)[0] ?? user.full_name;
 
+  const seesAllProjects = hasPermission(user, "projects:see_all");
+  const createsProjects = hasPermission(user, "projects:create");
   return (
     <>
       <PageHeader
@@ -67,7 +69,7 @@ export function Dashboard() {
           <RecentJobs />
         </section>
       </div>
-      {user.role === "admin" && (
+      {hasPermission(user, "jobs:see_all") && (
         <section aria-labelledby="job-storage" className="mb-4">
           <JobStorage />
         </section>
@@ -75,7 +77,7 @@ export function Dashboard() {
       <section aria-labelledby="my-projects" className="dashboard-section">
         <div className="section-header">
           <h2 id="my-projects" className="h5 mb-0">
-            {user.role === "admin" ? "Projects" : "My projects"}
+            {seesAllProjects ? "Projects" : "My projects"}
           </h2>
           {items.length > 0 && <Link to="/projects">All projects</Link>}
         </div>
@@ -88,14 +90,14 @@ export function Dashboard() {
             icon="▦"
             title="No projects yet"
             action={
-              user.role === "admin" ? (
+              createsProjects ? (
                 <Link className="btn btn-primary" to="/projects?new=1">
                   Create the first project
                 </Link>
               ) : undefined
             }
           >
-            {user.role === "admin"
+            {createsProjects
               ? "Projects hold bugs, budgets and their members."
               : "You'll see projects here once an administrator adds you to one."}
           </EmptyState>

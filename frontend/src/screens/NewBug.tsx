@@ -4,6 +4,7 @@ import { Link, useNavigate, useParams } from "react-router";
 
 import { PRIORITIES, SEVERITIES, useCreateBug } from "../api/bugs";
 import { useMembers } from "../api/queries";
+import { useHasPermission } from "../app/currentUser";
 import { PageHeader } from "../ui/bits";
 import { formErrors } from "../ui/errors";
 import { Field, FormAlert, SelectField, SubmitButton } from "../ui/forms";
@@ -20,7 +21,8 @@ export function NewBug() {
   const navigate = useNavigate();
   const create = useCreateBug(key);
   const members = useMembers(key);
-  const developers = (members.data ?? []).filter((m) => m.user.role === "developer" && m.user.is_active);
+  const assignable = (members.data ?? []).filter((m) => m.assignable);
+  const mayAssign = useHasPermission("bugs:assign");
   const [preview, setPreview] = useState(false);
   const [form, setForm] = useState({
     title: "",
@@ -141,20 +143,22 @@ export function NewBug() {
               </option>
             ))}
           </SelectField>
-          <SelectField
-            className="col-sm-6 col-lg-3"
-            label="Assignee"
-            value={form.assignee}
-            onChange={(e) => setForm({ ...form, assignee: e.target.value })}
-            error={errors.fields.assignee_id}
-          >
-            <option value="">Nobody yet</option>
-            {developers.map((m) => (
-              <option key={m.user.id} value={m.user.id}>
-                {m.user.full_name}
-              </option>
-            ))}
-          </SelectField>
+          {mayAssign && (
+            <SelectField
+              className="col-sm-6 col-lg-3"
+              label="Assignee"
+              value={form.assignee}
+              onChange={(e) => setForm({ ...form, assignee: e.target.value })}
+              error={errors.fields.assignee_id}
+            >
+              <option value="">Nobody yet</option>
+              {assignable.map((m) => (
+                <option key={m.user.id} value={m.user.id}>
+                  {m.user.full_name}
+                </option>
+              ))}
+            </SelectField>
+          )}
           <Field
             className="col-sm-6 col-lg-3"
             label="Labels"

@@ -11,7 +11,6 @@ import {
   useRemoveMember,
   useUsers,
 } from "../api/queries";
-import { useCurrentUser } from "../app/currentUser";
 import { Avatar, PageHeader, RoleBadge, Time } from "../ui/bits";
 import { FormAlert, SelectField, SubmitButton } from "../ui/forms";
 import { Markdown } from "../ui/Markdown";
@@ -49,8 +48,6 @@ export function ProjectPage() {
 }
 
 function ProjectView({ project }: { project: Project }) {
-  const user = useCurrentUser();
-  const isAdmin = user.role === "admin";
   return (
     <>
       <nav aria-label="Breadcrumb">
@@ -92,7 +89,7 @@ function ProjectView({ project }: { project: Project }) {
           </div>
         </section>
         <section className="col-lg-5" aria-labelledby="members">
-          <Members projectKey={project.key} canManage={isAdmin} />
+          <Members projectKey={project.key} canManage={project.can.manage_members} />
         </section>
       </div>
       <section className="mt-4" aria-labelledby="bugs">
@@ -100,9 +97,11 @@ function ProjectView({ project }: { project: Project }) {
           <h2 id="bugs" className="h5 mb-0">
             Bugs
           </h2>
-          <Link className="btn btn-primary btn-sm" to={`/projects/${project.key}/bugs/new`}>
-            File a bug
-          </Link>
+          {project.can.file_bugs && (
+            <Link className="btn btn-primary btn-sm" to={`/projects/${project.key}/bugs/new`}>
+              File a bug
+            </Link>
+          )}
         </div>
         <BugList projectKey={project.key} />
       </section>

@@ -1,8 +1,8 @@
-/** Every project I can see; administrators create new ones here. */
+/** Every project I can see; those who may create projects do it here. */
 import { useNavigate, useSearchParams } from "react-router";
 
 import { flattenPages, useProjects } from "../api/queries";
-import { useCurrentUser } from "../app/currentUser";
+import { hasPermission, useCurrentUser } from "../app/currentUser";
 import { PageHeader } from "../ui/bits";
 import { EmptyState, ErrorState, Loading, SkeletonRows } from "../ui/states";
 import { NewProjectForm, ProjectGrid } from "./projectParts";
@@ -14,8 +14,8 @@ export function ProjectsList() {
   const projects = useProjects();
   const navigate = useNavigate();
   const [params, setParams] = useSearchParams();
-  const isAdmin = user.role === "admin";
-  const creating = isAdmin && params.get("new") === "1";
+  const mayCreate = hasPermission(user, "projects:create");
+  const creating = mayCreate && params.get("new") === "1";
   const items = flattenPages(projects.data);
 
   function setCreating(open: boolean) {
@@ -26,9 +26,13 @@ export function ProjectsList() {
     <>
       <PageHeader
         title="Projects"
-        subtitle={isAdmin ? "All projects in this workspace." : "Projects you are a member of."}
+        subtitle={
+          hasPermission(user, "projects:see_all")
+            ? "All projects in this workspace."
+            : "Projects you are a member of."
+        }
         actions={
-          isAdmin && !creating ? (
+          mayCreate && !creating ? (
             <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
               New project
             </button>
@@ -51,14 +55,14 @@ export function ProjectsList() {
             icon="▦"
             title="No projects yet"
             action={
-              isAdmin ? (
+              mayCreate ? (
                 <button type="button" className="btn btn-primary" onClick={() => setCreating(true)}>
                   Create a project
                 </button>
               ) : undefined
             }
           >
-            {isAdmin
+            {mayCreate
               ? "Create a project, then add the people who work on it."
               : "An administrator can add you to a project."}
           </EmptyState>

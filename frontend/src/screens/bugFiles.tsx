@@ -7,7 +7,7 @@ import { useAttachments, useDeleteAttachment, useReproduce, useUploadAttachment 
 import { bugKeys, useUpdateBug } from "../api/bugs";
 import type { Bug } from "../api/client";
 import { useJobStream } from "../api/jobs";
-import { useCurrentUser } from "../app/currentUser";
+import { hasPermission, useCurrentUser } from "../app/currentUser";
 import { Time } from "../ui/bits";
 import { describeError } from "../ui/errors";
 import { FormAlert, SubmitButton } from "../ui/forms";
@@ -23,7 +23,8 @@ export function Attachments({ bugKey }: { bugKey: string }) {
       files={useAttachments(bugKey)}
       upload={useUploadAttachment(bugKey)}
       remove={useDeleteAttachment(bugKey)}
-      canDelete={(a) => a.uploader_id === user.id || user.role === "admin"}
+      // the uploader's own, or anyone's with bugs:edit_any (API: SCOPED "attachments:delete")
+      canDelete={(a) => a.uploader_id === user.id || hasPermission(user, "bugs:edit_any")}
       uploadLabel="Attach files"
       hint="Drop files here or choose them: screenshots, logs, anything that helps."
       empty="No files attached."
@@ -96,32 +97,43 @@ export function Reproduction({ bug }: { bug: Bug }) {
               )}
             </p>
             <div className="d-flex flex-wrap gap-2">
-              <button
-                type="button"
-                className="btn btn-sm btn-primary"
-                disabled={reproduce.isPending || running}
-                onClick={() => reproduce.mutate(undefined, { onSuccess: (job) => setJobId(job.id) })}
-              >
-                {reproduce.isPending ? "Starting…" : running ? "Running…" : "Run reproduction"}
-              </button>
-              <button
-                type="button"
-                className="btn btn-sm btn-outline-secondary"
-                onClick={() => setEditing(true)}
-              >
-                Edit script
-              </button>
+              {bug.can.reproduce && (
+                <button
+                  type="button"
+                  className="btn btn-sm btn-primary"
+                  disabled={reproduce.isPending || running}
+                  onClick={() => reproduce.mutate(undefined, { onSuccess: (job) => setJobId(job.id) })}
+                >
+                  {reproduce.isPending ? "Starting…" : running ? "Running…" : "Run reproduction"}
+                </button>
+              )}
+              {bug.can.edit && (
+                <button
+                  type="button"
+                  className="btn btn-sm btn-outline-secondary"
+                  onClick={() => setEditing(true)}
+                >
+                  Edit script
+                </button>
+              )}
             </div>
           </>
         ) : (
           <>
             <p className="text-body-secondary small">
-              No reproduction script. Add a Python script that exits non-zero while the bug is there, and
-              anyone can check it with one click.
+              No reproduction script.
+              {bug.can.edit &&
+                " Add a Python script that exits non-zero while the bug is there, and anyone can check it with one click."}
             </p>
-            <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => setEditing(true)}>
-              Add a script
-            </button>
+            {bug.can.edit && (
+              <button
+                type="button"
+                className="btn btn-sm btn-outline-primary"
+                onClick={() => setEditing(true)}
+              >
+                Add a script
+              </button>
+            )}
           </>
         )}
         {reproduce.isError && <FormAlert message={describeError(reproduce.error).detail} />}

@@ -65,6 +65,45 @@ export const tokenPair = (n: number) => ({
   refresh_token: `refresh-${n}`,
 });
 
+/** What GET /users/me says each role holds (a sample of the table: what the screens ask). */
+export const PERMISSIONS = {
+  admin: [
+    "users:read",
+    "users:manage",
+    "projects:read",
+    "projects:create",
+    "projects:update",
+    "projects:delete",
+    "projects:manage_members",
+    "projects:see_all",
+    "bugs:create",
+    "bugs:edit_own",
+    "bugs:edit_any",
+    "bugs:assign",
+    "bugs:delete",
+    "bugs:work",
+    "bugs:verify",
+    "comments:create",
+    "jobs:run",
+    "jobs:see_all",
+    "expenses:create",
+    "expenses:see_all",
+    "expenses:edit_any",
+    "budgets:read",
+    "budgets:manage",
+  ],
+  developer: [
+    "projects:read",
+    "bugs:create",
+    "bugs:edit_own",
+    "bugs:assign",
+    "bugs:work",
+    "comments:create",
+    "jobs:run",
+  ],
+  tester: ["projects:read", "bugs:create", "bugs:edit_own", "bugs:verify", "comments:create", "jobs:run"],
+};
+
 export const aUser = (overrides: Record<string, unknown> = {}) => ({
   id: 1,
   email: "ada@example.com",
@@ -75,5 +114,6 @@ export const aUser = (overrides: Record<string, unknown> = {}) => ({
   version: 1,
   created_at: "2026-11-20T10:00:00Z",
   updated_at: "2026-11-20T10:00:00Z",
+  permissions: PERMISSIONS.admin,
   ...overrides,
 });

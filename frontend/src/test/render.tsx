@@ -4,7 +4,7 @@ import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes } from "react-router";
 
-import { Api, memoryRefreshStore, type User } from "../api/client";
+import { Api, memoryRefreshStore, type Me, type User } from "../api/client";
 import { ApiContext } from "../api/context";
 import { CurrentUserContext } from "../app/currentUser";
 import { fakeServer, type Handler } from "./fakeServer";
@@ -36,7 +36,8 @@ export function renderScreen(
   const result = render(
     <ApiContext.Provider value={api}>
       <QueryClientProvider client={queryClient}>
-        <CurrentUserContext.Provider value={user}>
+        {/* aUser() carries the permissions GET /users/me would send (an admin's by default) */}
+        <CurrentUserContext.Provider value={user as Me | null}>
           <MemoryRouter initialEntries={[path]}>
             <Routes>
               <Route path={routePath} element={ui} />

@@ -5,7 +5,6 @@ import { Link } from "react-router";
 import { ApiError, type Budget, type Project } from "../../api/client";
 import { useBudget, useSetBudget } from "../../api/expenses";
 import { flattenPages, useProjects } from "../../api/queries";
-import { useCurrentUser } from "../../app/currentUser";
 import { PageHeader } from "../../ui/bits";
 import { formErrors } from "../../ui/errors";
 import { Field, FormAlert, SelectField, SubmitButton } from "../../ui/forms";
@@ -62,7 +61,6 @@ export function BudgetsPage() {
 }
 
 function BudgetRow({ project }: { project: Project }) {
-  const user = useCurrentUser();
   const budget = useBudget(project.key);
   const [editing, setEditing] = useState(false);
   const headingId = `budget-${project.key}`;
@@ -74,7 +72,7 @@ function BudgetRow({ project }: { project: Project }) {
             <span className="project-key me-2">{project.key}</span>
             {project.name}
           </h2>
-          {user.role === "admin" && !editing && !budget.isPending && (
+          {project.can.manage_budget && !editing && !budget.isPending && (
             <button type="button" className="btn btn-sm btn-outline-primary" onClick={() => setEditing(true)}>
               {budget.data ? "Change budget" : "Set a budget"}
               <span className="visually-hidden"> for {project.name}</span>

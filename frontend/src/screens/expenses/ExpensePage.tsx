@@ -13,7 +13,7 @@ import {
   useRestoreExpense,
   useUpdateExpense,
 } from "../../api/expenses";
-import { useCurrentUser } from "../../app/currentUser";
+import { hasPermission, useCurrentUser } from "../../app/currentUser";
 import { PageHeader, Time } from "../../ui/bits";
 import { describeError } from "../../ui/errors";
 import { FormAlert } from "../../ui/forms";
@@ -199,7 +199,8 @@ function ExpenseView({ expense, onReload }: { expense: Expense; onReload: () => 
 
 function Receipts({ expense }: { expense: Expense }) {
   const user = useCurrentUser();
-  const editor = expense.user.id === user.id || user.role === "admin";
+  // the spender's own expense, or anyone's with expenses:edit_any (API: SCOPED "expenses:edit")
+  const editor = expense.user.id === user.id || hasPermission(user, "expenses:edit_any");
   return (
     <AttachmentsCard
       title="Receipts"

@@ -3,7 +3,7 @@ import { Link, useParams } from "react-router";
 
 import { ApiError } from "../../api/client";
 import { isFinal, useCancelJob, useJob } from "../../api/jobs";
-import { useCurrentUser } from "../../app/currentUser";
+import { hasPermission, useCurrentUser } from "../../app/currentUser";
 import { PageHeader, Time } from "../../ui/bits";
 import { describeError } from "../../ui/errors";
 import { formatBytes } from "../../ui/format";
@@ -41,8 +41,8 @@ export function JobPage() {
   if (job.isPending) return <Loading label="Loading the run…" />;
   if (job.isError) return <ErrorState error={job.error} onRetry={() => void job.refetch()} />;
   const data = job.data;
-  // Others may read a bug's reproduction; only its owner or an admin can cancel it.
-  const canCancel = data.owner_id === user.id || user.role === "admin";
+  // Others may read a bug's reproduction; only its owner, or who holds jobs:see_all, cancels it.
+  const canCancel = data.owner_id === user.id || hasPermission(user, "jobs:see_all");
 
   return (
     <>
