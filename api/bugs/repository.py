@@ -44,6 +44,7 @@ from api.models import (
     User,
 )
 from api.permissions import roles_with
+from api.prepared import PreparedSelect
 
 BUG_KEY = re.compile(r"^([A-Za-z][A-Za-z0-9]{1,9})-(\d{1,9})$")
 
@@ -107,6 +108,42 @@ async def read_row(session: AsyncSession, bug_id: int, viewer_id: int) -> Row[An
     stmt = read_query(_dialect(session)).where(col(Bug.id) == bug_id)
     row: Row[Any] = (await session.execute(stmt, {VIEWER: viewer_id})).one()
     return row
+
+
+async def visible_read_row(
+    session: AsyncSession, ref: str, viewer_id: int, *, members_only: bool
+) -> dict[str, Any] | None:
+    """The bug by id or key (WEB-42) as `read_query` shows it to ``viewer_id``; None when
+    there is none or, ``members_only``, the viewer is not a member of its project. One
+    prepared statement: the lookup, the visibility check and the read used to be three."""
+    if ref.isdecimal():
+        values: dict[str, Any] = {"ref_id": int(ref)}
+    elif match := BUG_KEY.match(ref):
+        values = {"ref_key": match.group(1).upper(), "ref_number": int(match.group(2))}
+    else:
+        return None
+    values[VIEWER] = viewer_id
+    stmt = _visible_read(_dialect(session), "ref_id" not in values, members_only)
+    return await stmt.first(session, values)
+
+
+@functools.cache
+def _visible_read(dialect: str, by_key: bool, members_only: bool) -> PreparedSelect:
+    stmt = read_query(dialect)
+    if by_key:
+        stmt = stmt.where(
+            col(Project.key) == bindparam("ref_key"), col(Bug.number) == bindparam("ref_number")
+        )
+    else:
+        stmt = stmt.where(col(Bug.id) == bindparam("ref_id"))
+    if members_only:
+        stmt = stmt.where(
+            exists().where(
+                col(ProjectMember.project_id) == Bug.project_id,
+                col(ProjectMember.user_id) == bindparam(VIEWER),
+            )
+        )
+    return PreparedSelect(stmt)
 
 
 def list_query(

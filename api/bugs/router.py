@@ -151,9 +151,9 @@ async def list_bugs(
 async def read_bug(
     bug_id: BugRef, user: CurrentUser, session: SessionDep, response: Response
 ) -> BugRead:
-    bug, _ = await service.get_visible_bug(session, user, bug_id)
+    bug = await service.read_visible_bug(session, user, bug_id)
     set_etag(response, bug.version)
-    return await service.read_one(session, user, bug)
+    return bug
 
 
 @router.patch(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from api.models import Bug, BugActivity
+from api.models import Bug, BugActivity, Role
 from tests.api.bug_helpers import make_bug, make_project
 from tests.conftest import auth_headers
 
@@ -89,6 +89,38 @@ async def test_non_members_never_learn_a_bug_exists(client, project, tester, mak
     assert (await client.get("/api/v1/projects/WEB/bugs", headers=h)).status_code == 404
     r = await client.post("/api/v1/projects/WEB/bugs", json={"title": "x"}, headers=h)
     assert r.status_code == 404
+
+
+def _without_instance(problem: dict) -> dict:
+    return {k: v for k, v in problem.items() if k not in ("instance", "request_id")}
+
+
+async def test_a_bug_of_another_project_reads_exactly_as_a_missing_one(
+    client, project, tester, developer, admin, make_user
+):
+    bug = await make_bug(client, tester, project, title="secret crash")
+    outsider = await make_user(Role.developer)
+    for ref, missing in ((bug["key"], "WEB-999"), (str(bug["id"]), "999999")):
+        hidden = await client.get(f"/api/v1/bugs/{ref}", headers=auth_headers(outsider))
+        absent = await client.get(f"/api/v1/bugs/{missing}", headers=auth_headers(outsider))
+        assert hidden.status_code == absent.status_code == 404
+        assert hidden.headers["content-type"] == absent.headers["content-type"]
+        assert hidden.headers["content-type"] == "application/problem+json"
+        assert "etag" not in hidden.headers
+        assert _without_instance(hidden.json()) == _without_instance(absent.json())
+        # admins see every project's bugs without being members
+        seen = await client.get(f"/api/v1/bugs/{ref}", headers=auth_headers(admin))
+        assert seen.status_code == 200 and seen.json()["id"] == bug["id"]
+    # membership is checked on every read: a member taken off the project no longer sees it
+    assert (
+        await client.get(f"/api/v1/bugs/{bug['key']}", headers=auth_headers(developer))
+    ).status_code == 200
+    r = await client.delete(
+        f"/api/v1/projects/{project['id']}/members/{developer.id}", headers=auth_headers(admin)
+    )
+    assert r.status_code == 204, r.text
+    gone = await client.get(f"/api/v1/bugs/{bug['key']}", headers=auth_headers(developer))
+    assert gone.status_code == 404 and gone.json()["code"] == "bug_not_found"
 
 
 @pytest.mark.parametrize(
