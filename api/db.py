@@ -35,6 +35,10 @@ NAMING_CONVENTION = {
 SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
+# `session.info` key: the user a unit of work acts for, whom the history rows it writes (bug and
+# expense activity) name. The current-user dependency sets it; so do a worker and the demo seed.
+ACTOR_KEY = "actor_id"
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)

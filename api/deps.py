@@ -14,9 +14,8 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.auth import service as auth_service
-from api.bugs.activity import ACTOR_KEY
 from api.config import Settings
-from api.db import get_session
+from api.db import ACTOR_KEY, get_session
 from api.errors import Forbidden, Unauthorized, UnsupportedMediaType
 from api.models import User
 from api.permissions import PERMISSIONS, has_permission

@@ -3,7 +3,7 @@
 Field edits are recorded by a `before_flush` hook that diffs every changed Bug against what was
 loaded, so no service path can change a bug without leaving a trace. Events that are not a column
 change (creation, labels, comments, attachments) go through `record`, the only other writer.
-The actor is the request's user, put on the session by `deps.current_user`.
+The actor is the request's user, put on the session (`api.db.ACTOR_KEY`) by `current_user`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session, UOWTransaction
 
+from api.db import ACTOR_KEY as ACTOR_KEY  # where it lived first; reproductions read it here
 from api.models import Bug, BugActivity, Priority
-
-ACTOR_KEY = "actor_id"
 
 # Column -> the name the API and the history use for it.
 TRACKED_FIELDS = {

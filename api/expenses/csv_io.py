@@ -31,8 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 
-from api.bugs.activity import ACTOR_KEY
-from api.db import utcnow
+from api.db import ACTOR_KEY, utcnow
 from api.expenses import budgets, repository
 from api.expenses.exceptions import ImportRejected, ImportTooLarge, InvalidCsv
 from api.expenses.repository import ExpenseFilters

@@ -13,9 +13,8 @@ from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.attachments.repository import blob_keys_for_expense, forget_blobs
-from api.bugs.activity import ACTOR_KEY
 from api.concurrency import etag, flush_change, flush_new, lock_for_write
-from api.db import utcnow
+from api.db import ACTOR_KEY, utcnow
 from api.errors import Forbidden
 from api.expenses import budgets, repository
 from api.expenses.exceptions import (
