@@ -6,7 +6,7 @@ import base64
 import binascii
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from pydantic import model_validator as model_check
@@ -232,38 +232,35 @@ class JobSummary(BaseModel):
     )
 
 
+_JOB_EXAMPLE: dict[str, Any] = {
+    "id": "0f8b7a9e-3c1d-4e2f-9a6b-5d4c3b2a1f00",
+    "owner_id": 2,
+    "status": "succeeded",
+    "runtime": "python",
+    "entrypoint": "main.py",
+    "args": [],
+    "limits": {"wall_time_s": 10.0, "memory_mb": 256, "output_bytes": 1000000},
+    "exit_code": 0,
+    "signal": None,
+    "stdout": "olleh\n",
+    "stderr": "",
+    "stdout_truncated": False,
+    "stderr_truncated": False,
+    "duration_ms": 84,
+    "error": None,
+    "files": [],
+    "files_truncated": False,
+    "attempts": 1,
+    "cancel_requested": False,
+    "created_at": "2026-11-21T10:00:00Z",
+    "queued_at": "2026-11-21T10:00:00Z",
+    "started_at": "2026-11-21T10:00:00.020Z",
+    "finished_at": "2026-11-21T10:00:00.104Z",
+}
+
+
 class JobRead(JobSummary):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "0f8b7a9e-3c1d-4e2f-9a6b-5d4c3b2a1f00",
-                    "owner_id": 2,
-                    "status": "succeeded",
-                    "runtime": "python",
-                    "entrypoint": "main.py",
-                    "args": [],
-                    "limits": {"wall_time_s": 10.0, "memory_mb": 256, "output_bytes": 1000000},
-                    "exit_code": 0,
-                    "signal": None,
-                    "stdout": "olleh\n",
-                    "stderr": "",
-                    "stdout_truncated": False,
-                    "stderr_truncated": False,
-                    "duration_ms": 84,
-                    "error": None,
-                    "files": [],
-                    "files_truncated": False,
-                    "attempts": 1,
-                    "cancel_requested": False,
-                    "created_at": "2026-11-21T10:00:00Z",
-                    "queued_at": "2026-11-21T10:00:00Z",
-                    "started_at": "2026-11-21T10:00:00.020Z",
-                    "finished_at": "2026-11-21T10:00:00.104Z",
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_JOB_EXAMPLE]})
 
     stdout: str
     stderr: str
@@ -290,6 +287,20 @@ class JobDetail(JobRead):
         description="The input files, for a job of several files (or of one non-UTF-8 file)"
     )
     stdin: str = Field(description="Standard input (not UTF-8 bytes, if any, replaced)")
+
+    # JobRead's example with what that job ran, so the example validates against this schema.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **_JOB_EXAMPLE,
+                    "source": "print(input()[::-1])",
+                    "input_files": None,
+                    "stdin": "hello",
+                }
+            ]
+        }
+    )
 
 
 class RuntimeRead(BaseModel):
