@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import BadRequest
+from api.prepared import PreparedSelect
 
 T = TypeVar("T")
 AnySelect = Select[*tuple[Any, ...]]
@@ -192,17 +193,20 @@ async def paginate_rows(
 
     ``bind`` are values for the statement's named parameters. ``reused``: ``stmt`` is a
     long-lived object (built once per shape) selecting plain columns, so its paged form is built
-    once too (SQLAlchemy derives its cache key once, not on every request) and it runs through
-    Core, skipping the ORM's result processing (~3% of a bug list page).
+    once too and runs as a `PreparedSelect` (rows are dicts): SQLAlchemy's execution path was
+    a fifth of a bug list page's CPU.
     """
-    page = (_cached_page_query if reused else _page_query)(stmt, key, bool(params.cursor))
     values = {**(bind or {}), PAGE_LIMIT: params.limit + 1}
     if params.cursor:
         after = decode_cursor(params.cursor, 2)
         columns = (key.column, key.tiebreak)
         values.update(zip(_AFTER, map(_cursor_value, after, columns), strict=True))
-    runner = await session.connection() if reused else session
-    rows = list((await runner.execute(page, values)).all())
+    rows: list[Any]
+    if reused:
+        rows = await _prepared_page(stmt, key, bool(params.cursor)).all(session, values)
+    else:
+        page = _page_query(stmt, key, bool(params.cursor))
+        rows = list((await session.execute(page, values)).all())
     if len(rows) <= params.limit:
         return rows, None
     rows = rows[: params.limit]
@@ -211,6 +215,8 @@ async def paginate_rows(
 
 def cursor_after(row: Any, key: SortKey) -> str:
     """The cursor of the page that follows ``row`` (a row of `paginate_rows`, or an entity)."""
+    if isinstance(row, Mapping):
+        return encode_cursor([row[c.key] for c in (key.column, key.tiebreak)])
     if not hasattr(row, key.column.key):
         row = row[0]  # the key columns are on the entity the row starts with
     return encode_cursor([getattr(row, c.key) for c in (key.column, key.tiebreak)])
@@ -239,7 +245,9 @@ def _page_query(stmt: AnySelect, key: SortKey, after: bool) -> AnySelect:
     return stmt.order_by(*order).limit(bindparam(PAGE_LIMIT, type_=Integer))
 
 
-_cached_page_query = functools.lru_cache(maxsize=1024)(_page_query)
+@functools.lru_cache(maxsize=1024)
+def _prepared_page(stmt: AnySelect, key: SortKey, after: bool) -> PreparedSelect:
+    return PreparedSelect(_page_query(stmt, key, after))
 
 
 def set_link_header(request: Request, response: Response, next_cursor: str | None) -> None:

@@ -124,7 +124,7 @@ async def list_bugs(
     if filters.q:
         await repository.plan_for_the_words(session)
     rows, next_cursor = await paginate_rows(session, stmt, key, params, values, reused=True)
-    return [_fields(row._mapping, user) for row in rows], next_cursor
+    return [_fields(row, user) for row in rows], next_cursor
 
 
 def _fields(r: Mapping[Any, Any], user: User) -> dict[str, Any]:
