@@ -84,10 +84,8 @@ export function useCreateJob() {
           body,
         }),
       ),
-    onSuccess: (job) => {
-      queryClient.setQueryData(jobKeys.detail(job.id), job);
-      return queryClient.invalidateQueries({ queryKey: ["jobs", "list"] });
-    },
+    // The answer is not the job page's detail (it lacks the input): that one is read anew.
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ["jobs", "list"] }),
   });
 }
 
@@ -100,6 +98,30 @@ export function useCancelJob() {
 }
 
 // --- live output ----------------------------------------------------------------------------
+
+/** A job with what it ran (`GET /jobs/{id}` only; lists leave the input out). */
+export type JobDetail = Schemas["JobDetail"];
+
+/** The request that runs ``job`` again: the same code, files, stdin, args, runtime and limits. */
+export function rerunRequest(job: JobDetail): Schemas["JobCreate"] | null {
+  const common = {
+    runtime: job.runtime as Schemas["JobCreate"]["runtime"],
+    entrypoint: job.entrypoint,
+    stdin: job.stdin,
+    args: job.args,
+    limits: {
+      wall_time_s: job.limits.wall_time_s,
+      memory_mb: job.limits.memory_mb,
+      output_bytes: job.limits.output_bytes,
+    },
+  };
+  if (typeof job.source === "string") return { ...common, source: job.source };
+  if (job.input_files?.length) {
+    const files = job.input_files.map(({ path, content, encoding }) => ({ path, content, encoding }));
+    return { ...common, files };
+  }
+  return null; // purged: nothing left to run
+}
 
 /** What the final `exit` event carries: the job without its output. */
 export type JobSummary = Omit<Job, "stdout" | "stderr">;

@@ -14,6 +14,7 @@ import { useJobStorage, useJobs } from "../api/jobs";
 import { Time } from "../ui/bits";
 import { formatBytes, monthRange } from "../ui/format";
 import { formatMoney } from "../ui/money";
+import { JobOriginLabel } from "./jobs/jobInput";
 import { JobStatusBadge } from "./jobs/jobParts";
 import { formatDuration } from "./jobs/jobText";
 
@@ -230,6 +231,7 @@ function RecentJobs() {
                 <Link to={`/jobs/${job.id}`} className="text-truncate">
                   <code>{job.entrypoint}</code>
                 </Link>
+                <JobOriginLabel origin={job.origin} />
                 <span className="small text-body-secondary ms-auto text-nowrap">
                   {formatDuration(job.duration_ms)} · <Time iso={job.created_at} />
                 </span>

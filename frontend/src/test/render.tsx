@@ -19,7 +19,8 @@ export function renderScreen(
   }: {
     routes?: Record<string, Handler>;
     user?: User | null;
-    path?: string;
+    /** The URL, or a location with router state (as `navigate(to, { state })` leaves). */
+    path?: string | { pathname: string; state: unknown };
     /** The route pattern, when the screen reads params (e.g. "/bugs/:bugKey"). */
     routePath?: string;
   },

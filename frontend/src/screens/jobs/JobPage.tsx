@@ -10,6 +10,7 @@ import { formatBytes } from "../../ui/format";
 import { FormAlert } from "../../ui/forms";
 import { useDocumentTitle } from "../../ui/hooks";
 import { EmptyState, ErrorState, Loading } from "../../ui/states";
+import { JobCode, JobInputMeta, ReproductionNote, RunActions } from "./jobInput";
 import { JobOutput } from "./jobParts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -68,8 +69,7 @@ export function JobPage() {
           </>
         }
         actions={
-          !isFinal(data.status) &&
-          canCancel && (
+          !isFinal(data.status) && canCancel ? (
             <button
               type="button"
               className="btn btn-outline-danger"
@@ -78,12 +78,18 @@ export function JobPage() {
             >
               Cancel
             </button>
+          ) : (
+            <RunActions job={data} />
           )
         }
       />
+      {data.origin?.kind === "bug_reproduction" && typeof data.origin.bug_id === "number" && (
+        <ReproductionNote bugId={data.origin.bug_id} />
+      )}
       {cancel.isError && <FormAlert message={describeError(cancel.error).detail} />}
       <div className="row g-4">
         <section className="col-lg-8" aria-labelledby="run-output">
+          <JobCode job={data} />
           <h2 id="run-output" className="h6 text-uppercase text-body-secondary">
             Output
           </h2>
@@ -110,6 +116,7 @@ export function JobPage() {
               <dd>{formatBytes(data.limits.output_bytes)}</dd>
               <dt>Attempts</dt>
               <dd>{data.attempts}</dd>
+              <JobInputMeta job={data} />
             </dl>
           </div>
         </aside>

@@ -1,6 +1,6 @@
 /** The code runner: a Python editor, stdin and limits, live output, and the history of runs. */
 import { useState, type SubmitEvent } from "react";
-import { Link } from "react-router";
+import { Link, useLocation } from "react-router";
 
 import { ApiError, type Runtime } from "../../api/client";
 import { flattenPages } from "../../api/queries";
@@ -11,6 +11,9 @@ import { Field, FormAlert } from "../../ui/forms";
 import { useDocumentTitle } from "../../ui/hooks";
 import { EmptyState, ErrorState, Loading, SkeletonRows } from "../../ui/states";
 import { CodeEditor } from "./CodeEditor";
+import { inputProblem, type InputFile, type RunnerDraft } from "./inputFiles";
+import { InputFilesField } from "./InputFilesField";
+import { JobOriginLabel } from "./jobInput";
 import { JobOutputView, JobStatusBadge } from "./jobParts";
 import { formatDuration } from "./jobText";
 
@@ -67,8 +70,17 @@ export function RunnerPage() {
 function Runner({ runtime }: { runtime: Runtime | null }) {
   const create = useCreateJob();
   const cancel = useCancelJob();
-  const [source, setSource] = useState(loadDraft);
-  const [stdin, setStdin] = useState("");
+  // "Open in editor" on a past run brings its code, files and stdin here.
+  const opened = (useLocation().state as { draft?: RunnerDraft } | null)?.draft;
+  const [source, setSource] = useState(() => opened?.source ?? loadDraft());
+  const [stdin, setStdin] = useState(opened?.stdin ?? "");
+  const [files, setFiles] = useState<InputFile[]>(opened?.files ?? []);
+  const problem = runtime
+    ? inputProblem("main.py", source, stdin, files, {
+        maxBytes: runtime.max_input_bytes,
+        maxFiles: runtime.max_input_files,
+      })
+    : null;
   const defaults = runtime?.default_limits;
   const maxima = runtime?.max_limits;
   const [wallTime, setWallTime] = useState(String(defaults?.wall_time_s ?? 10));
@@ -79,12 +91,21 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
   const errors = formErrors(create.error, ["source", "stdin", "wall_time_s", "memory_mb"]);
 
   function run() {
-    if (create.isPending || running) return;
+    if (create.isPending || running || problem !== null) return;
     saveDraft(source);
+    const code = files.length
+      ? {
+          files: [
+            { path: "main.py", content: source },
+            ...files.map(({ path, content, encoding }) => ({ path, content, encoding })),
+          ],
+          entrypoint: "main.py",
+        }
+      : { source };
     create.mutate(
       {
         runtime: "python",
-        source,
+        ...code,
         stdin,
         limits: {
           wall_time_s: Number(wallTime) || null,
@@ -149,6 +170,7 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
               placeholder="What input() reads"
             />
             {errors.fields.stdin && <div className="invalid-feedback">{errors.fields.stdin}</div>}
+            <InputFilesField files={files} onChange={setFiles} problem={problem} />
           </div>
           <Field
             className="col-6 col-md-3"
@@ -188,7 +210,7 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
           <button
             type="submit"
             className="btn btn-primary"
-            disabled={create.isPending || running || unavailable}
+            disabled={create.isPending || running || unavailable || problem !== null}
           >
             {create.isPending ? "Starting…" : running ? "Running…" : "Run"}
           </button>
@@ -276,7 +298,10 @@ function JobHistory() {
                       <Time iso={job.created_at} />
                     </td>
                     <td>
-                      <JobStatusBadge status={job.status} />
+                      <span className="d-inline-flex flex-wrap align-items-center gap-2">
+                        <JobStatusBadge status={job.status} />
+                        <JobOriginLabel origin={job.origin} />
+                      </span>
                     </td>
                     <td className="d-none d-sm-table-cell">{job.exit_code ?? "—"}</td>
                     <td className="d-none d-sm-table-cell">{formatDuration(job.duration_ms)}</td>

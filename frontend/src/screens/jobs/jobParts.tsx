@@ -8,7 +8,11 @@ import { isFinal, useJobStream, type JobStream, type JobSummary } from "../../ap
 import { describeError } from "../../ui/errors";
 import { formatBytes } from "../../ui/format";
 import { ErrorState } from "../../ui/states";
+import { FilePreview } from "./FilePreview";
 import { formatDuration, JOB_STATUS_LABEL, outcome } from "./jobText";
+import { jobFileUrl, previewKind } from "./preview";
+
+const AUTO_PREVIEWS = 3;
 
 const STATUS_TONE: Record<JobStatus, string> = {
   queued: "text-bg-secondary",
@@ -125,13 +129,20 @@ export function JobFiles({
 }) {
   const api = useApi();
   const [failure, setFailure] = useState<unknown>(null);
+  // The first few previewable files open by themselves; the others on request.
+  const [shown, setShown] = useState<Record<string, boolean>>({});
   if (files.length === 0) return null;
+  const openByDefault = new Set(
+    files
+      .filter((f) => previewKind(f.path, f.size) !== null)
+      .slice(0, AUTO_PREVIEWS)
+      .map((f) => f.path),
+  );
 
   async function download(path: string) {
     setFailure(null);
     try {
-      const encoded = path.split("/").map(encodeURIComponent).join("/");
-      const { blob, filename } = await api.download(`/api/v1/jobs/${jobId}/files/${encoded}`);
+      const { blob, filename } = await api.download(jobFileUrl(jobId, path));
       saveBlob(blob, filename);
     } catch (error) {
       setFailure(error);
@@ -142,19 +153,41 @@ export function JobFiles({
     <section aria-label="Files the script wrote" className="mt-2">
       <h3 className="h6 mb-1">Files the script wrote</h3>
       <ul className="list-unstyled mb-0 job-files">
-        {files.map((file) => (
-          <li key={file.path} className="d-flex align-items-center gap-2 py-1">
-            <code className="text-truncate">{file.path}</code>
-            <span className="small text-body-secondary">{formatBytes(file.size)}</span>
-            <button
-              type="button"
-              className="btn btn-sm btn-outline-secondary ms-auto"
-              onClick={() => void download(file.path)}
-            >
-              Download<span className="visually-hidden"> {file.path}</span>
-            </button>
-          </li>
-        ))}
+        {files.map((file) => {
+          const kind = previewKind(file.path, file.size);
+          const open = kind !== null && (shown[file.path] ?? openByDefault.has(file.path));
+          return (
+            <li key={file.path} className="py-1" data-file={file.path}>
+              <div className="d-flex align-items-center gap-2">
+                <code className="text-truncate">{file.path}</code>
+                <span className="small text-body-secondary">{formatBytes(file.size)}</span>
+                {kind !== null && (
+                  <button
+                    type="button"
+                    className="btn btn-sm btn-link ms-auto"
+                    aria-expanded={open}
+                    onClick={() => setShown({ ...shown, [file.path]: !open })}
+                  >
+                    {open ? "Hide preview" : "Preview"}
+                    <span className="visually-hidden"> {file.path}</span>
+                  </button>
+                )}
+                <button
+                  type="button"
+                  className={`btn btn-sm btn-outline-secondary${kind === null ? " ms-auto" : ""}`}
+                  onClick={() => void download(file.path)}
+                >
+                  Download<span className="visually-hidden"> {file.path}</span>
+                </button>
+              </div>
+              {open && (
+                <div className="file-preview mt-1">
+                  <FilePreview jobId={jobId} path={file.path} sha256={file.sha256} kind={kind} />
+                </div>
+              )}
+            </li>
+          );
+        })}
       </ul>
       {truncated && <p className="small text-body-secondary mb-0">Only the first files were kept.</p>}
       {failure !== null && <p className="small text-danger mb-0">{describeError(failure).detail}</p>}
