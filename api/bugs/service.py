@@ -108,15 +108,17 @@ async def list_bugs(
     filters: BugFilters,
     project_ref: str | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of bugs as the API shows them (`BugRead`'s fields, not yet validated)."""
-    project_id = None
-    if project_ref is not None:
-        project_id = (await get_visible_project(session, user, project_ref)).id
+    """A page of bugs as the API shows them (`BugRead`'s fields, not yet validated).
+
+    Of one project: the page's query checks that the user sees it, so the project is looked
+    up apart only when the page is empty (404 when it is not there or not visible)."""
+    by_id = project_ref is not None and project_ref.isdecimal()
     sees_all = has_permission(user.role, "projects:see_all")
     stmt, values = repository.list_query(
         session,
         visible_to=None if sees_all else _uid(user),
-        project_id=project_id,
+        project_id=int(project_ref) if project_ref is not None and by_id else None,
+        project_key=project_ref.upper() if project_ref is not None and not by_id else None,
         filters=filters,
     )
     key = resolve_sort(params.sort, BUG_SORTS, tiebreak=Bug.id, default="-updated_at")
@@ -124,6 +126,8 @@ async def list_bugs(
     if filters.q:
         await repository.plan_for_the_words(session)
     rows, next_cursor = await paginate_rows(session, stmt, key, params, values, reused=True)
+    if not rows and project_ref is not None:
+        await get_visible_project(session, user, project_ref)
     return [_fields(row, user) for row in rows], next_cursor
 
 

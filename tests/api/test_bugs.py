@@ -123,6 +123,30 @@ async def test_a_bug_of_another_project_reads_exactly_as_a_missing_one(
     assert gone.status_code == 404 and gone.json()["code"] == "bug_not_found"
 
 
+async def test_a_project_list_checks_visibility_by_id_and_key(
+    client, project, tester, admin, make_user
+):
+    await make_bug(client, tester, project, title="secret crash")
+    outsider = await make_user(Role.developer)
+    other = await make_project(client, admin, outsider, key="API")
+    for ref in ("WEB", "web", str(project["id"])):
+        hidden = await client.get(f"/api/v1/projects/{ref}/bugs", headers=auth_headers(outsider))
+        assert hidden.status_code == 404 and hidden.json()["code"] == "project_not_found"
+        seen = await client.get(f"/api/v1/projects/{ref}/bugs", headers=auth_headers(tester))
+        assert [b["title"] for b in seen.json()["items"]] == ["secret crash"]
+    # a visible project with nothing to show is an empty page, not a 404
+    for ref in ("API", str(other["id"])):
+        r = await client.get(f"/api/v1/projects/{ref}/bugs", headers=auth_headers(outsider))
+        assert r.status_code == 200 and r.json() == {"items": [], "next_cursor": None}
+    r = await client.get(
+        "/api/v1/projects/WEB/bugs", params={"status": "closed"}, headers=auth_headers(tester)
+    )
+    assert r.status_code == 200 and r.json()["items"] == []
+    assert (
+        await client.get("/api/v1/projects/NOPE/bugs", headers=auth_headers(admin))
+    ).status_code == 404
+
+
 @pytest.mark.parametrize(
     "body",
     [
