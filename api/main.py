@@ -130,6 +130,17 @@ _NOT_JSON = {
     "description": "Unsupported media type: the body is not sent as JSON",
     "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMA_REF + "Problem"}}},
 }
+# `nimbus serve` answers any request whose line and headers pass NIMBUS_REQUEST_HEAD_MAX_BYTES
+# with this, before routing (api/http_limits.py): every operation can get it.
+_HEAD_TOO_LARGE = {
+    "description": "Request header fields too large: the request line and headers pass the cap",
+    "content": {PROBLEM_JSON: {"schema": {"$ref": SCHEMA_REF + "Problem"}}},
+}
+# Relative: the API is wherever this document was fetched from.
+SERVERS = [{"url": "/", "description": "The Nimbus server that serves this document"}]
+# No licence is chosen yet: until the owners pick one, say so (SPDX's form for a licence of
+# one's own) rather than invent an open one.
+LICENSE = {"name": "Proprietary: no licence granted", "identifier": "LicenseRef-Proprietary"}
 
 
 def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
@@ -141,6 +152,8 @@ def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
             summary=app.summary,
             routes=app.routes,
             tags=app.openapi_tags,
+            servers=SERVERS,
+            license_info=LICENSE,
         )
         for path in schema.get("paths", {}).values():
             for operation in path.values():
@@ -157,6 +170,7 @@ def problem_json_openapi(app: FastAPI) -> dict[str, Any]:
                         content[PROBLEM_JSON] = content.pop("application/json")
                 if "application/json" in operation.get("requestBody", {}).get("content", {}):
                     operation["responses"].setdefault("415", _NOT_JSON)  # `json_bodies_only`
+                operation["responses"].setdefault("431", _HEAD_TOO_LARGE)
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in FASTAPI_VALIDATION_SCHEMAS:
             schemas.pop(name, None)

@@ -40,6 +40,17 @@ MAIN_SCHEMAS = {
 }
 # Non-JSON bodies a handler streams or reads itself: described by media type, not by a model.
 RAW_MEDIA_TYPES = {"application/octet-stream", "text/csv", "text/event-stream"}
+# The operations anyone may call without a token. An operation is public because it is listed
+# here, never because its route forgot the dependency that asks for a token.
+PUBLIC_OPERATIONS = {
+    "auth-register",
+    "auth-token",
+    "auth-refresh",
+    "auth-logout",
+    "roles-list",
+    "ops-healthz",
+    "ops-readyz",
+}
 
 
 @pytest.fixture(scope="module")
@@ -161,6 +172,39 @@ def test_errors_are_declared_as_problem_json(spec):
             assert ref_name(schema) == expected, (method, path, code)
     # FastAPI's own {"detail": [...]} shape is never sent, so it must not be offered either.
     assert not {"HTTPValidationError", "ValidationError"} & set(spec["components"]["schemas"])
+
+
+def test_every_operation_says_whether_it_needs_a_token(spec):
+    """Redocly's `security-defined`: a public operation says `security: []` rather than
+    leaving a reader (or a generator) to guess."""
+    public = set()
+    for method, path, op in operations(spec):
+        assert "security" in op, f"{method} {path} says nothing about authentication"
+        if op["security"] == []:
+            public.add(op["operationId"])
+    assert public == PUBLIC_OPERATIONS
+
+
+async def test_public_operations_answer_without_a_token(client):
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/api/v1/roles")).status_code == 200
+    # Logging out with a token that is no session's is done: there is nothing to revoke.
+    logout = await client.post("/api/v1/auth/logout", json={"refresh_token": "x"})
+    assert logout.status_code == 204
+
+
+def test_every_operation_documents_the_head_limit(spec):
+    for method, path, op in operations(spec):
+        response = op["responses"].get("431")
+        assert response is not None, f"{method} {path} does not document 431"
+        assert ref_name(response["content"]["application/problem+json"]["schema"]) == "Problem"
+
+
+def test_the_document_names_its_server_and_licence(spec):
+    # Relative, so the document is right wherever the API is deployed.
+    assert [server["url"] for server in spec["servers"]] == ["/"]
+    assert spec["info"]["license"]["name"]
+    assert spec["info"]["license"].keys() & {"url", "identifier"}
 
 
 def test_statuses_priorities_and_roles_are_named_enums(spec):
