@@ -28,7 +28,8 @@ async def test_hello_world_goes_to_stdout(backend: SandboxBackend) -> None:
 
 async def test_stderr_is_kept_apart_and_streamed_live(backend: SandboxBackend) -> None:
     chunks: list[tuple[str, str]] = []
-    source = "import sys\nprint('out')\nsys.stdout.flush()\nprint('err', file=sys.stderr)"
+    # one write each (unbuffered, print writes its text and its end apart: two chunks if slow)
+    source = "import sys\nsys.stdout.write('out\\n')\nsys.stderr.write('err\\n')"
     result = await run_job(backend, source, chunks=chunks)
     assert (result.stdout, result.stderr) == ("out\n", "err\n")
     assert ("stdout", "out\n") in chunks

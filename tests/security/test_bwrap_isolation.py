@@ -155,7 +155,7 @@ async def test_one_jobs_fork_bomb_does_not_fail_anothers(bwrap_backend: BwrapBac
         "            os._exit(0)\n"
         "    except OSError:\n"
         "        break\n"
-        "print('holding', flush=True)\n"
+        "os.write(1, b'holding\\n')\n"  # one write: print makes two (text, end) unbuffered
         "time.sleep(30)\n"
     )
     chunks: list[tuple[str, str]] = []
