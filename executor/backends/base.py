@@ -170,6 +170,11 @@ class RunResult:
     files: list[OutputFile] = field(default_factory=list)
     files_truncated: bool = False
     error: str | None = None
+    cpu_time_ms: int | None = None
+    """CPU time, user + system, of the program and every process it started; None: unknown.
+    Measured by the kernel and reported through a channel the program cannot write to."""
+    peak_memory_bytes: int | None = None
+    """The program's peak memory (see each backend for what it counts); None: unknown."""
 
 
 class SandboxBackend(Protocol):

@@ -86,7 +86,7 @@ INSTALL_HINT = "apt-get install bubblewrap"
 BOUND_ROOTS = ("usr", "bin", "lib", "lib64", "sbin")
 
 SUPERVISOR = r"""
-import marshal, os, select, signal, sys, zlib
+import marshal, os, resource, select, signal, sys, zlib
 sock, argv = int(sys.argv[1]), sys.argv[2:]
 
 def receive(n):
@@ -150,9 +150,13 @@ while True:  # end every other process; none can signal us, the namespace's pid 
 code = 137 if status is None else os.waitstatus_to_exitcode(status)
 code = 128 - code if code < 0 else code
 full = os.statvfs(".").f_bavail == 0
+# every process of the sandbox was ours to reap (pid 1), so this is all of their usage
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+cpu_us = int((usage.ru_utime + usage.ru_stime) * 1e6)
+figures = cpu_us.to_bytes(8, "big") + usage.ru_maxrss.to_bytes(8, "big")
 known = {path: (size, crc) for path, size, crc in inputs}
 try:
-    os.write(sock, b"F" if full else b"-")
+    os.write(sock, (b"F" if full else b"-") + figures)
     tar, out, sent, total, stack = None, None, 0, 0, [""]
     while stack and sent <= max_files and total <= budget:
         top = stack.pop()
@@ -638,6 +642,8 @@ class BwrapBackend:
             duration_ms=round((finished - started) * 1000),
             files=collected.files,
             files_truncated=collected.truncated,
+            cpu_time_ms=report.cpu_time_ms,
+            peak_memory_bytes=report.peak_memory_bytes,
         )
 
     async def close(self) -> None:
@@ -654,19 +660,26 @@ class _Report:
         self.started = False
         self.work_full = False
         self.cut_short = False
+        self.cpu_time_ms: int | None = None
+        """CPU time (user + system) of every process of the sandbox but its supervisor."""
+        self.peak_memory_bytes: int | None = None
+        """The largest resident set of any of them (``ru_maxrss``)."""
         self._chunks: list[bytes] = []
 
     async def receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await self._receive(reader, writer)
-        except OSError:  # a supervisor gone mid-answer: what came is kept, flagged as cut
-            self.cut_short = True
+        except (OSError, asyncio.IncompleteReadError):  # a supervisor gone mid-answer: what
+            self.cut_short = True  # came is kept, flagged as cut
 
     async def _receive(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.started = await reader.read(1) == b"S"
         if not self.started:
             return
         self.work_full = await reader.read(1) == b"F"
+        usage = await reader.readexactly(16)
+        self.cpu_time_ms = round(int.from_bytes(usage[:8], "big") / 1000)
+        self.peak_memory_bytes = int.from_bytes(usage[8:], "big") * 1024  # ru_maxrss: KiB
         size = 0
         while chunk := await reader.read(64 * 1024):
             if size + len(chunk) > self.cap:

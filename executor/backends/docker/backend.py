@@ -31,6 +31,7 @@ from executor.backends.docker.sandbox import (
     LABEL_CREATED,
     LABEL_INSTANCE,
     LABEL_OWNER,
+    CgroupFiles,
     Sandbox,
     StoppedFromOutside,
     api_call,
@@ -173,6 +174,7 @@ class DockerBackend:
         self._pool: WarmPool | None = None
         self._retiring: set[asyncio.Task[None]] = set()
         self._live: set[str] = set()
+        self._cgroups: CgroupFiles | None = None
 
     @property
     def docker(self) -> aiodocker.Docker:
@@ -210,6 +212,16 @@ class DockerBackend:
             raise ExecutorUnavailable(
                 f"sandbox image {self.image} is missing on {where}: run `nimbus sandbox build`"
             ) from exc
+        if self._cgroups is None:
+            try:
+                info = await api_call(self.docker.system.info(), 10.0)
+            except (aiodocker.DockerError, TimeoutError, aiohttp.ClientError, OSError) as exc:
+                log.warning("no resource figures for jobs: docker info failed: %s", exc)
+            else:
+                self._cgroups = CgroupFiles(
+                    str(info.get("CgroupDriver") or "cgroupfs"),
+                    str(info.get("CgroupVersion") or "1"),
+                )
         if self._pool_size > 0 and self._pool is None:
             self._pool = WarmPool(
                 self, self._pool_size, self._pool_limits, self._pool_max_idle_s or MAX_IDLE_S
@@ -241,6 +253,10 @@ class DockerBackend:
                 payload = job_frame(spec, sandbox.nonce) + spec.stdin
             self._live.add(sandbox.name)
             result = await sandbox.execute(payload, limits, sink, cancel)
+            if sandbox.end is not None and self._cgroups is not None:  # the container lives
+                usage = self._cgroups.read(sandbox.id)
+                result.cpu_time_ms = usage.cpu_time_ms
+                result.peak_memory_bytes = usage.peak_memory_bytes
             collected = await sandbox.collect_files(limits, unchanged=spec.files)
             result.files = collected.files
             result.files_truncated = collected.truncated

@@ -39,11 +39,13 @@ import contextlib
 import json
 import logging
 import posixpath
+import re
 import secrets
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeVar
 
 import aiodocker
@@ -98,6 +100,61 @@ EPOCH_MTIME = "1970-01-01T00:00:00Z"
 MAX_STAT_PROBES = 8
 """Above this many input files/dirs, skip the mtime probe and always read the archive."""
 MAX_END_LINE = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    cpu_time_ms: int | None = None
+    peak_memory_bytes: int | None = None
+
+
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True, slots=True)
+class CgroupFiles:
+    """Where this host keeps a container's cgroup, for an engine on this host (``docker info``
+    names the driver and version). The kernel's own count of the container's CPU time and peak
+    memory: the program, what it started, and the sandbox's supervisor (a few ms and MB). Read
+    by the host while the container still exists, so nothing in it can forge them. An engine
+    elsewhere (or a host path we cannot see) gives None."""
+
+    driver: str = "cgroupfs"
+    version: str = "1"
+    root: Path = Path("/sys/fs/cgroup")
+
+    def _group(self, controller: str, container_id: str) -> Path:
+        scope = (
+            Path("system.slice", f"docker-{container_id}.scope")
+            if self.driver == "systemd"
+            else Path("docker", container_id)
+        )
+        return self.root / scope if self.version == "2" else self.root / controller / scope
+
+    def read(self, container_id: str) -> Usage:
+        if not CONTAINER_ID.fullmatch(container_id):
+            return Usage()
+        if self.version == "2":
+            group = self._group("", container_id)
+            stat = dict(
+                line.split(maxsplit=1) for line in (_read(group / "cpu.stat") or "").splitlines()
+            )
+            usec = stat.get("usage_usec")
+            cpu = round(int(usec) / 1000) if usec else None
+            peak = _read(group / "memory.peak")
+        else:
+            ns = _read(self._group("cpuacct", container_id) / "cpuacct.usage")
+            cpu = round(int(ns) / 1e6) if ns else None
+            peak = _read(self._group("memory", container_id) / "memory.max_usage_in_bytes")
+        return Usage(cpu, int(peak) if peak else None)
+
+
+def _read(path: Path) -> str | None:
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return text or None
 
 
 class StoppedFromOutside(Exception):
