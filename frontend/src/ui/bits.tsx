@@ -22,13 +22,14 @@ export function Avatar({
   seed?: string;
   size?: "sm" | "md";
 }) {
-  // A stable hue per name so people are recognisable at a glance.
+  // A stable hue per name so people are recognisable at a glance; dark enough (30 % lightness)
+  // that white initials keep 4.5:1 whatever the hue (WCAG AA; 42 % gave 2.6:1 on yellow).
   let hash = 0;
   for (const char of seed) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
   return (
     <span
       className={`avatar avatar-${size}`}
-      style={{ backgroundColor: `hsl(${hash % 360} 55% 42%)` }}
+      style={{ backgroundColor: `hsl(${hash % 360} 55% 30%)` }}
       aria-hidden="true"
     >
       {initials(name) || "?"}
