@@ -69,12 +69,17 @@ openapi-lint: redocly-deps  ## lint frontend/openapi.json with Redocly CLI
 typecheck:
 	$(UV) run mypy
 
-# Two phases, one coverage report: tests without Docker in parallel (a PostgreSQL cluster per
-# worker), then the Docker ones in one process (one private dockerd owns its data root).
+# Three passes, one coverage report: tests without Docker in parallel (a PostgreSQL cluster per
+# worker); the API and job suites again on SQLite, the embedded default (--db=sqlite keeps the
+# tests that take their database from the fixtures); then the Docker ones in one process (one
+# private dockerd owns its data root).
 PYTEST_WORKERS ?= 2
+SQLITE_SUITES ?= tests/api tests/jobs
 pytest:
 	$(UV) run coverage erase
 	$(UV) run pytest -m "not docker and not make_run" -n $(PYTEST_WORKERS) --dist loadfile --cov --cov-report= --durations=20
+	$(UV) run pytest --db=sqlite -m "not docker and not make_run" -n $(PYTEST_WORKERS) --dist loadfile \
+		--cov --cov-append --cov-report= --durations=10 $(SQLITE_SUITES)
 	$(UV) run pytest -m "docker and not make_run" --cov --cov-append --cov-report=term --cov-fail-under=90 --durations=20
 
 frontend-check: frontend-deps
