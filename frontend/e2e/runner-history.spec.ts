@@ -12,15 +12,16 @@ test.beforeAll(async () => {
   });
 });
 
-// A 4×4 red PNG from the standard library alone (the `python` runtime has no numpy).
+// A 96×48 gradient PNG from the standard library alone (the `python` runtime has no numpy).
 const SCRIPT = `import struct, zlib
 
 def chunk(kind, data):
     body = kind + data
     return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
 
-rows = b"".join(b"\\x00" + b"\\xff\\x00\\x00" * 4 for _ in range(4))
-png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
+W, H = 96, 48
+rows = b"".join(b"\\x00" + b"".join(bytes((x * 255 // W, y * 255 // H, 160)) for x in range(W)) for y in range(H))
+png = b"\\x89PNG\\r\\n\\x1a\\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", W, H, 8, 2, 0, 0, 0))
 png += chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 open("plot.png", "wb").write(png)
 names = open("names.txt").read().split()
@@ -53,7 +54,7 @@ test("a past run shows its code, runs again, and its image previews inline", asy
   await expect(image).toHaveAttribute("src", /^blob:/);
   await expect
     .poll(() => image.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth))
-    .toBe(4);
+    .toBe(96);
   await expect(output.getByRole("cell", { name: "linus" })).toBeVisible();
 
   // The job page keeps the code, the input file, stdin.
