@@ -91,6 +91,7 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
         ExpenseCreate,
         ExpenseRead,
         JobCreate,
+        JobDetail,
         JobRead,
         JobStatus,
         Problem,
@@ -229,7 +230,8 @@ async def test_register_file_a_bug_record_an_expense_and_run_a_job(
     assert isinstance(job, JobRead)
     assert (job.status, job.exit_code, job.stdout) == (JobStatus.SUCCEEDED, 0, "olleh\n")
     again = jobs_read.sync(job.id, client=admin)
-    assert isinstance(again, JobRead) and again.stdout == "olleh\n"
+    assert isinstance(again, JobDetail) and again.stdout == "olleh\n"
+    assert again.stdin == "hello" and again.source is not None  # what it ran, kept
     files = await jobs_list_files.asyncio(job.id, client=admin)
     assert files is not None and [f.path for f in files.items] == ["out/report.txt"]
     download = jobs_download_file.sync(job.id, "out/report.txt", client=admin)
