@@ -94,7 +94,8 @@ export function SpendChart({
         />
       </div>
       <figcaption className="visually-hidden">{title}</figcaption>
-      <div className="table-responsive mt-3">
+      {/* Focusable and named: a keyboard user can scroll the table when it is wider than the card. */}
+      <div className="table-responsive mt-3" role="region" aria-label={`${title} (table)`} tabIndex={0}>
         <table className="table table-sm mb-0 chart-table">
           <caption className="visually-hidden">{title} (table)</caption>
           <thead>
