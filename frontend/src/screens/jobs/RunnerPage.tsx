@@ -22,7 +22,10 @@ const EXAMPLE = `import time
 
 print("Hello from the sandbox")
 time.sleep(0.5)
-name = input() or "world"
+try:
+    name = input()  # a line of the standard input below
+except EOFError:  # none given
+    name = "world"
 print(f"Goodbye, {name}!")
 
 with open("result.txt", "w") as f:
