@@ -10,7 +10,8 @@ from fastapi.responses import RedirectResponse, StreamingResponse
 from api.attachments import service
 from api.attachments.exceptions import FileTooLarge
 from api.attachments.schemas import AttachmentRead
-from api.deps import CurrentUser, SessionDep, SettingsDep, StorageDep
+from api.auth.deps import CurrentUser
+from api.deps import SessionDep, SettingsDep, StorageDep
 from api.errors import error_responses
 from api.middleware import MULTIPART_FRAMING, CheckedJsonRoute, body_limit
 from api.pagination import Page, Pages, linked_page

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import service
+from api.auth.deps import CurrentUser, SignedInUser
 from api.auth.schemas import (
     PersonalAccessTokenCreate,
     PersonalAccessTokenCreated,
@@ -16,7 +17,7 @@ from api.auth.schemas import (
     RegisterRequest,
     TokenPair,
 )
-from api.deps import ClientAddress, CurrentUser, SessionDep, SettingsDep, SignedInUser
+from api.deps import ClientAddress, SessionDep, SettingsDep
 from api.errors import error_responses
 from api.middleware import CheckedJsonRoute
 from api.pagination import Page, Pages, linked_page

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 
+from api.auth.deps import CurrentUser, require
 from api.bugs import reproductions, service
 from api.bugs.repository import BugFilters
 from api.bugs.schemas import (
@@ -22,7 +23,7 @@ from api.bugs.schemas import (
 )
 from api.concurrency import IfMatch, set_etag
 from api.db import UtcInput
-from api.deps import CurrentUser, SessionDep, SettingsDep, require
+from api.deps import SessionDep, SettingsDep
 from api.errors import BadRequest, error_responses
 from api.jobs.deps import ExecutorDep
 from api.jobs.schemas import JobRead

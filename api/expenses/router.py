@@ -13,8 +13,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
+from api.auth.deps import CurrentUser, require
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, SessionmakerDep, SettingsDep, require
+from api.deps import SessionDep, SessionmakerDep, SettingsDep
 from api.errors import UnprocessableEntity, error_responses
 from api.expenses import budgets, csv_io, service
 from api.expenses.repository import ExpenseFilters

@@ -9,7 +9,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from api.deps import ClosingDep, SessionDep, SessionmakerDep, SettingsDep, require
+from api.auth.deps import require
+from api.deps import ClosingDep, SessionDep, SessionmakerDep, SettingsDep
 from api.errors import error_responses
 from api.jobs import repository, service
 from api.jobs.deps import ExecutorDep, SlotsDep

@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
-from api.deps import CurrentUser, SessionDep
+from api.auth.deps import CurrentUser
+from api.deps import SessionDep
 from api.errors import error_responses
 from api.middleware import CheckedJsonRoute
 from api.notifications import service

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
+from api.auth.deps import require
 from api.concurrency import IfMatch, set_etag
-from api.deps import SessionDep, require
+from api.deps import SessionDep
 from api.errors import error_responses
 from api.middleware import CheckedJsonRoute
 from api.models import User

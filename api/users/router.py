@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from api.auth.deps import CurrentUser, require
 from api.concurrency import IfMatch, set_etag
-from api.deps import CurrentUser, SessionDep, SettingsDep, require
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.middleware import CheckedJsonRoute
 from api.models import Role, User

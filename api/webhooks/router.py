@@ -6,7 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 
-from api.deps import SessionDep, SettingsDep, require
+from api.auth.deps import require
+from api.deps import SessionDep, SettingsDep
 from api.errors import error_responses
 from api.middleware import CheckedJsonRoute
 from api.models import User
