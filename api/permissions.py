@@ -47,6 +47,12 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
 }
 
 
+# The role an account starts with. The first account of an installation administers it (someone
+# must); everyone after starts as a tester, the least privileged role, until an admin promotes them.
+FIRST_ACCOUNT_ROLE = Role.admin
+NEW_ACCOUNT_ROLE = Role.tester
+
+
 # Operations on something a user may own: operation -> (the permission enough when it is the
 # caller's own, the permission needed when it is anyone's). Whose it is: a bug is its reporter's
 # and its assignee's; a comment its author's; an attachment its uploader's; an expense its

@@ -12,7 +12,14 @@ from __future__ import annotations
 import pytest
 
 from api.models import Role
-from api.permissions import PERMISSIONS, SCOPED, may, permissions_of
+from api.permissions import (
+    FIRST_ACCOUNT_ROLE,
+    NEW_ACCOUNT_ROLE,
+    PERMISSIONS,
+    SCOPED,
+    may,
+    permissions_of,
+)
 
 POLICY = """
 operation                whose  admin  developer  tester
@@ -100,3 +107,9 @@ def test_ownership_never_matters_for_a_plain_permission():
 def test_a_role_is_told_the_permissions_the_table_gives_it(role):
     held = {op for op, whose, r, allowed in ROWS if whose == "-" and r == role and allowed}
     assert set(permissions_of(role)) == held
+
+
+def test_the_first_account_administers_and_every_later_one_starts_as_a_tester():
+    # Written out too: making sign-ups developers (or admins) must change this line as well.
+    assert FIRST_ACCOUNT_ROLE is Role.admin
+    assert NEW_ACCOUNT_ROLE is Role.tester

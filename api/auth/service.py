@@ -32,6 +32,7 @@ from api.db import utcnow
 from api.errors import InvalidCredentials, InvalidToken, TooManyRequests, UnprocessableEntity
 from api.models import LoginFailure, PersonalAccessToken, RefreshToken, Role, User
 from api.pagination import PageParams
+from api.permissions import FIRST_ACCOUNT_ROLE, NEW_ACCOUNT_ROLE
 from api.security import (
     PAT_PREFIX,
     create_access_token,
@@ -78,7 +79,7 @@ async def register(
         email=email,
         password_hash=password_hash,
         full_name=data.full_name,
-        role=Role.admin if await _is_first_user(session) else Role.tester,
+        role=FIRST_ACCOUNT_ROLE if await _is_first_user(session) else NEW_ACCOUNT_ROLE,
     )
     window = timedelta(seconds=settings.registration_window_s)
     await repository.prune_failures(session, (subject,), now - window)

@@ -9,7 +9,7 @@ from pydantic.config import JsonDict
 
 from api.auth.schemas import FullName, Password, TokenPair
 from api.models import Role, User
-from api.permissions import permissions_of
+from api.permissions import NEW_ACCOUNT_ROLE, permissions_of
 
 _USER_EXAMPLE: JsonDict = {
     "id": 2,
@@ -80,7 +80,7 @@ class UserCreate(BaseModel):
     email: EmailStr = Field(max_length=320)
     password: Password
     full_name: FullName
-    role: Role = Role.tester
+    role: Role = NEW_ACCOUNT_ROLE
 
 
 class UserUpdate(BaseModel):
