@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    and_,
     bindparam,
     cast,
     delete,
@@ -176,6 +177,7 @@ def list_query(
         "f_created_after": f.created_after,
         "f_updated_after": f.updated_after,
         **(_text_query(dialect, f.q) if f.q else {}),
+        **(_key_query(f.q) if f.q else {}),
     }
     bound = {name: value for name, value in values.items() if value is not None}
     return _list_query(dialect, frozenset(bound), f.unassigned), bound
@@ -218,11 +220,25 @@ def _list_query(dialect: str, filters: frozenset[str], unassigned: bool) -> Sele
         stmt = stmt.where(col(Bug.updated_at) > value("f_updated_after"))
     if "f_nothing" in filters:
         stmt = stmt.where(false())  # the key only picks this shape; its value is not used
+    words: list[ColumnElement[bool]] = []
     for name in sorted(filters):  # f_q, or on SQLite one f_q<i> / f_not<i> per search term
         if name.startswith(("f_q", "f_not")):
             match = _text_match(dialect, bindparam(name, type_=String))
-            stmt = stmt.where(~match if name.startswith("f_not") else match)
-    return stmt
+            words.append(~match if name.startswith("f_not") else match)
+    if "f_key_number" in filters:  # the search is a bug's key: that bug, or text naming it
+        of_project = select(col(Project.id)).where(col(Project.key) == value("f_key_project"))
+        key = and_(
+            col(Bug.project_id) == of_project.scalar_subquery(),
+            col(Bug.number) == value("f_key_number"),
+        )
+        return stmt.where(or_(and_(*words), key))
+    return stmt.where(*words)
+
+
+def _key_query(q: str) -> dict[str, Any]:
+    """What `_list_query` binds when the search ``q`` is a bug key (project keys are upper case)."""
+    key = BUG_KEY.match(q.strip())
+    return {"f_key_project": key[1].upper(), "f_key_number": int(key[2])} if key else {}
 
 
 _LIST_FILTERS = {"f_status", "f_priority", "f_severity", "f_label"}

@@ -234,3 +234,19 @@ async def test_search_is_planned_for_its_own_words_every_time(client, project, t
     assert plans, "the search ran as a prepared statement on this connection"
     assert sum(p.generic_plans for p in plans) == 0, plans
     assert sum(p.custom_plans for p in plans) >= 16, plans
+
+
+async def test_searching_a_bug_key_finds_that_bug(client, project, tester, admin):
+    """Searching `WEB-2` (any case) finds bug WEB-2, also on the project's list, besides any
+    bug whose text mentions it; a key of a project the caller cannot see finds nothing."""
+    await make_bug(client, tester, project, title="first")
+    await make_bug(client, tester, project, title="second")
+    await make_bug(client, tester, project, title="broken since WEB-2 landed")
+    assert await keys(client, tester, q="WEB-2") in (["WEB-3", "WEB-2"], ["WEB-2", "WEB-3"])
+    assert await keys(client, tester, q="web-1") == ["WEB-1"]
+    assert await keys(client, tester, url="/api/v1/projects/WEB/bugs", q="WEB-1") == ["WEB-1"]
+    assert await keys(client, tester, q="WEB-99") == []
+    await make_project(client, admin, key="OPS")
+    await make_bug(client, admin, "OPS", title="private")
+    assert await keys(client, admin, q="OPS-1") == ["OPS-1"]
+    assert await keys(client, tester, q="OPS-1") == []
