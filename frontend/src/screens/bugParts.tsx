@@ -1,5 +1,5 @@
 /** Pieces shared by the bug screens: badges and the filterable, paged bug list. */
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import type { Bug, BugStatus } from "../api/client";
@@ -50,6 +50,21 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
   const bugs = useBugs(projectKey, filters);
   const items = flattenPages(bugs.data);
 
+  // The search goes into the URL too (once typing pauses): Back returns to it, a link shares it.
+  useEffect(() => {
+    const wanted = q.trim();
+    setParams(
+      (current) => {
+        if ((current.get("q") ?? "") === wanted) return current;
+        const next = new URLSearchParams(current);
+        if (wanted) next.set("q", wanted);
+        else next.delete("q");
+        return next;
+      },
+      { replace: true },
+    );
+  }, [q, setParams]);
+
   function setParam(name: string, value: string, fallback: string) {
     const next = new URLSearchParams(params);
     if (value === fallback) next.delete(name);
@@ -64,7 +79,7 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
           className="col-md-4"
           label="Search bugs"
           type="search"
-          placeholder="Words in title, description or comments"
+          placeholder="Words in title, description or comments, or a key (WEB-12)"
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
