@@ -7,6 +7,7 @@ import { useApi } from "./context";
 export interface BugFilters {
   status?: BugStatus[];
   assignee_id?: string;
+  priority?: (typeof PRIORITIES)[number][];
   q?: string;
   sort?: string;
 }

@@ -172,6 +172,7 @@ export function useMembers(ref: string) {
           }),
         ),
       ),
+    enabled: ref !== "",
   });
 }
 

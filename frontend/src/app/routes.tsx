@@ -58,6 +58,7 @@ export function createRouter() {
             { path: "projects/:projectKey", element: <ProjectPage /> },
             { path: "projects/:projectKey/bugs/new", element: <NewBug /> },
             { path: "bugs", element: <BugsPage /> },
+            { path: "bugs/new", element: <NewBug /> },
             { path: "bugs/:bugKey", element: <BugPage /> },
             { path: "expenses", element: lazyScreen(expenses, (m) => m.ExpensesPage, "Loading expenses…") },
             {

@@ -1,9 +1,9 @@
 /** File a bug in a project. */
 import { useState, type SubmitEvent } from "react";
-import { Link, useNavigate, useParams } from "react-router";
+import { Link, useNavigate, useParams, useSearchParams } from "react-router";
 
 import { PRIORITIES, SEVERITIES, useCreateBug } from "../api/bugs";
-import { useMembers } from "../api/queries";
+import { flattenPages, useMembers, useProjects } from "../api/queries";
 import { useHasPermission } from "../app/currentUser";
 import { PageHeader } from "../ui/bits";
 import { formErrors } from "../ui/errors";
@@ -15,9 +15,12 @@ import { humanise } from "./bugText";
 const FIELDS = ["title", "description", "priority", "severity", "labels", "assignee_id"] as const;
 
 export function NewBug() {
-  const { projectKey = "" } = useParams();
-  const key = projectKey.toUpperCase();
-  useDocumentTitle(`New bug in ${key}`);
+  const { projectKey } = useParams();
+  const [params] = useSearchParams();
+  // /bugs/new (from the Bugs page) lets the user pick the project; ?project= preselects it
+  const [chosen, setChosen] = useState(params.get("project") ?? "");
+  const key = (projectKey ?? chosen).toUpperCase();
+  useDocumentTitle(key ? `New bug in ${key}` : "New bug");
   const navigate = useNavigate();
   const create = useCreateBug(key);
   const members = useMembers(key);
@@ -56,12 +59,20 @@ export function NewBug() {
     <>
       <nav aria-label="Breadcrumb">
         <ol className="breadcrumb small mb-2">
-          <li className="breadcrumb-item">
-            <Link to="/projects">Projects</Link>
-          </li>
-          <li className="breadcrumb-item">
-            <Link to={`/projects/${key}`}>{key}</Link>
-          </li>
+          {projectKey === undefined ? (
+            <li className="breadcrumb-item">
+              <Link to="/bugs">Bugs</Link>
+            </li>
+          ) : (
+            <>
+              <li className="breadcrumb-item">
+                <Link to="/projects">Projects</Link>
+              </li>
+              <li className="breadcrumb-item">
+                <Link to={`/projects/${key}`}>{key}</Link>
+              </li>
+            </>
+          )}
           <li className="breadcrumb-item active" aria-current="page">
             New bug
           </li>
@@ -70,6 +81,7 @@ export function NewBug() {
       <PageHeader title="File a bug" subtitle="Say what happened, what you expected, and how to see it." />
       <form className="card card-body" onSubmit={submit} noValidate>
         <FormAlert message={errors.summary} />
+        {projectKey === undefined && <ProjectChoice value={chosen} onChange={setChosen} />}
         <Field
           label="Title"
           name="title"
@@ -170,14 +182,38 @@ export function NewBug() {
           />
         </div>
         <div className="d-flex gap-2 mt-2">
-          <SubmitButton pending={create.isPending} pendingLabel="Filing…">
+          <SubmitButton pending={create.isPending} pendingLabel="Filing…" disabled={!key}>
             File bug
           </SubmitButton>
-          <Link className="btn btn-outline-secondary" to={`/projects/${key}`}>
+          <Link
+            className="btn btn-outline-secondary"
+            to={projectKey === undefined ? "/bugs" : `/projects/${key}`}
+          >
             Cancel
           </Link>
         </div>
       </form>
     </>
+  );
+}
+
+/** Which project a bug filed from the Bugs page goes to. */
+function ProjectChoice({ value, onChange }: { value: string; onChange: (key: string) => void }) {
+  const projects = flattenPages(useProjects().data);
+  return (
+    <SelectField
+      label="Project"
+      name="project"
+      required
+      value={value}
+      onChange={(e) => onChange(e.target.value)}
+    >
+      <option value="">Choose a project…</option>
+      {projects.map((p) => (
+        <option key={p.key} value={p.key}>
+          {p.key} · {p.name}
+        </option>
+      ))}
+    </SelectField>
   );
 }

@@ -3,13 +3,13 @@ import { useEffect, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import type { Bug, BugStatus } from "../api/client";
-import { BUG_STATUSES, useBugs, type BugFilters } from "../api/bugs";
+import { BUG_STATUSES, PRIORITIES, useBugs, type BugFilters } from "../api/bugs";
 import { flattenPages } from "../api/queries";
 import { Time } from "../ui/bits";
 import { Field, SelectField } from "../ui/forms";
 import { useDebounced } from "../ui/hooks";
 import { EmptyState, ErrorState, Loading, SkeletonRows } from "../ui/states";
-import { STATUS_LABEL } from "./bugText";
+import { humanise, STATUS_LABEL } from "./bugText";
 
 export function StatusBadge({ status }: { status: BugStatus }) {
   return <span className={`badge status-badge status-${status}`}>{STATUS_LABEL[status]}</span>;
@@ -38,12 +38,14 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
   const [params, setParams] = useSearchParams();
   const view = params.get("view") ?? "active";
   const assignee = params.get("assignee") ?? "";
+  const priority = PRIORITIES.find((p) => p === params.get("priority")) ?? "";
   const sort = params.get("sort") ?? "-updated_at";
   const [search, setSearch] = useState(params.get("q") ?? "");
   const q = useDebounced(search);
   const filters: BugFilters = {
     ...(VIEWS[view]?.status ? { status: VIEWS[view].status } : {}),
     ...(assignee ? { assignee_id: assignee } : {}),
+    ...(priority ? { priority: [priority] } : {}),
     ...(q.trim() ? { q: q.trim() } : {}),
     sort,
   };
@@ -76,7 +78,7 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
     <div>
       <form className="row g-2 mb-3" role="search" onSubmit={(e) => e.preventDefault()}>
         <Field
-          className="col-md-4"
+          className="col-md-3"
           label="Search bugs"
           type="search"
           placeholder="Words in title, description or comments, or a key (WEB-12)"
@@ -106,7 +108,20 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
           <option value="none">Nobody</option>
         </SelectField>
         <SelectField
-          className="col-md-3"
+          className="col-6 col-md-2"
+          label="Priority"
+          value={priority}
+          onChange={(e) => setParam("priority", e.target.value, "")}
+        >
+          <option value="">Any</option>
+          {[...PRIORITIES].reverse().map((p) => (
+            <option key={p} value={p}>
+              {humanise(p)}
+            </option>
+          ))}
+        </SelectField>
+        <SelectField
+          className="col-6 col-md-2"
           label="Sort"
           value={sort}
           onChange={(e) => setParam("sort", e.target.value, "-updated_at")}
@@ -123,9 +138,12 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
       ) : bugs.isError ? (
         <ErrorState error={bugs.error} onRetry={() => void bugs.refetch()} />
       ) : items.length === 0 ? (
-        <EmptyState icon="✓" title={q || assignee || view !== "active" ? "No bugs match" : "No open bugs"}>
-          {q || assignee || view !== "active"
-            ? "Try another status, assignee or search."
+        <EmptyState
+          icon="✓"
+          title={q || assignee || priority || view !== "active" ? "No bugs match" : "No open bugs"}
+        >
+          {q || assignee || priority || view !== "active"
+            ? "Try another status, assignee, priority or search."
             : "Nothing is waiting to be worked on here."}
         </EmptyState>
       ) : (
