@@ -31,6 +31,10 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "bugs:delete": (ADMIN, "Delete bugs"),
     "bugs:work": (DEVELOPERS, "Start, stop and resolve work on bugs"),
     "bugs:verify": (TESTERS, "Verify, close and reopen bugs"),
+    "bugs:override_verdict": (
+        ADMIN,
+        "Close a bug resolved as fixed whose reproduction still fails (with a comment)",
+    ),
     "comments:create": (EVERYONE, "Comment on bugs you can see"),
     "comments:edit_own": (EVERYONE, "Edit and delete your own comments"),
     "comments:moderate": (ADMIN, "Edit or delete anyone's comment"),

@@ -39,6 +39,7 @@ bugs:be_assigned         -      no     yes        no
 bugs:delete              -      yes    no         no
 bugs:work                -      yes    yes        no
 bugs:verify              -      yes    no         yes
+bugs:override_verdict    -      yes    no         no
 comments:create          -      yes    yes        yes
 comments:edit_own        -      yes    yes        yes
 comments:moderate        -      yes    no         no

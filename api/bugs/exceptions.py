@@ -41,3 +41,8 @@ class NoReproScript(Conflict):
 class TooManyLabels(UnprocessableEntity):
     code = "too_many_labels"
     title = "A bug cannot have that many labels"
+
+
+class StillReproduces(Conflict):
+    code = "still_reproduces"
+    title = "The bug's reproduction still fails"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -42,6 +43,7 @@ from api.models import (
     Comment,
     Project,
     ProjectMember,
+    Reproduction,
     User,
 )
 from api.permissions import roles_with
@@ -411,6 +413,16 @@ async def release_person(session: AsyncSession, user_id: int, project_id: int | 
 
 def activity_query(bug_id: int) -> Select[Any]:
     return select(BugActivity).where(col(BugActivity.bug_id) == bug_id)
+
+
+def reproductions_query(bug_id: int) -> Select[Any]:
+    return select(Reproduction).where(col(Reproduction.bug_id) == bug_id)
+
+
+async def reproduction_of_job(session: AsyncSession, job_id: uuid.UUID) -> Reproduction | None:
+    stmt = select(Reproduction).where(col(Reproduction.job_id) == job_id)
+    found: Reproduction | None = await session.scalar(stmt)
+    return found
 
 
 def comments_query(bug_id: int) -> Select[Any]:

@@ -18,6 +18,7 @@ from api.bugs.schemas import (
     CommentCreate,
     CommentRead,
     CommentUpdate,
+    ReproductionRead,
     TransitionOption,
     TransitionRequest,
 )
@@ -238,6 +239,25 @@ async def create_reproduction(
     _bug, job = await reproductions.reproduce(session, settings, executor, user, bug_id)
     response.headers["Location"] = f"/api/v1/jobs/{job.id}"
     return await read_job(session, job)
+
+
+@router.get(
+    "/bugs/{bug_id}/reproductions",
+    summary="A bug's verdict history: every reproduction run, newest first",
+    responses=error_responses(401, 404),
+)
+async def list_reproductions(
+    bug_id: BugRef,
+    user: CurrentUser,
+    session: SessionDep,
+    params: Pages,
+    request: Request,
+    response: Response,
+) -> Page[ReproductionRead]:
+    runs, cursor = await service.list_reproductions(session, user, bug_id, params)
+    items = [ReproductionRead.model_validate(run) for run in runs]
+    set_link_header(request, response, cursor)
+    return Page(items=items, next_cursor=cursor)
 
 
 @router.get(

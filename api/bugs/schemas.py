@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from api.models import BugStatus, Priority, Resolution, Severity
+from api.models import BugStatus, Priority, Resolution, Severity, Verdict
 
 
 class BugPriority(StrEnum):
@@ -132,6 +133,7 @@ class BugRead(BaseModel):
                     "watching": True,
                     "repro_script": "import sys\nsys.exit(1)",
                     "reproduces": True,
+                    "verdict": "reproduces",
                     "repro_job_id": "0f8b7a9e-3c1d-4e2f-9a6b-5d4c3b2a1f00",
                     "repro_checked_at": "2026-11-21T10:05:00Z",
                     "version": 3,
@@ -167,7 +169,11 @@ class BugRead(BaseModel):
     assignee: UserRef | None
     watching: bool = Field(description="Whether the caller watches this bug")
     repro_script: str | None
-    reproduces: bool | None
+    reproduces: bool | None = Field(description="The latest verdict as a yes/no (None: unknown)")
+    verdict: Verdict | None = Field(
+        description="The latest reproduction run's verdict; `running` while it goes (after "
+        "resolving as fixed: verifying the fix); None before the first run"
+    )
     repro_job_id: str | None
     repro_checked_at: datetime | None
     version: int
@@ -220,3 +226,23 @@ class ActivityRead(BaseModel):
     field: str
     old: str | None
     new: str | None
+
+
+class ReproductionRead(BaseModel):
+    """One run of the bug's reproduction script: the evidence behind a verdict."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    bug_id: int
+    job_id: uuid.UUID | None = Field(description="The run (None once the job was deleted)")
+    verdict: Verdict = Field(
+        description="`reproduces`: the script exited non-zero; `error`: the sandbox or a limit "
+        "failed, which says nothing about the bug"
+    )
+    exit_code: int | None
+    duration_ms: int | None = Field(description="Wall time of the run")
+    cpu_time_ms: int | None
+    peak_memory_bytes: int | None
+    created_at: datetime
+    finished_at: datetime | None

@@ -20,6 +20,7 @@ from api.bugs.exceptions import (
     InvalidTransition,
     NotBugEditor,
     NotCommentAuthor,
+    StillReproduces,
     TooManyLabels,
 )
 from api.bugs.repository import BugFilters
@@ -47,9 +48,11 @@ from api.models import (
     Comment,
     Priority,
     Project,
+    Reproduction,
     Resolution,
     Role,
     User,
+    Verdict,
 )
 from api.notifications.service import notify
 from api.pagination import PageParams, creation_order, paginate, paginate_rows, resolve_sort
@@ -160,6 +163,7 @@ def _fields(r: Mapping[Any, Any], user: User) -> dict[str, Any]:
         "watching": bool(r["watching"]),
         "repro_script": r["repro_script"],
         "reproduces": r["reproduces"],
+        "verdict": r["verdict"],
         "repro_job_id": r["repro_job_id"],
         "repro_checked_at": r["repro_checked_at"],
         "version": r["version"],
@@ -298,6 +302,47 @@ async def notify_reproduction(session: AsyncSession, bug: Bug, verdict: str) -> 
         title=f"Reproduction of {key} finished: {verdict}",
         link=f"/bugs/{key}",
     )
+
+
+async def fix_not_verified(session: AsyncSession, bug: Bug, job_id: str) -> None:
+    """The run verifying a fix still reproduces the bug: it goes back to work, and its
+    assignee and watchers hear why."""
+    assert bug.id is not None
+    project = await session.get(Project, bug.project_id)
+    assert project is not None
+    bug.status = BugStatus.in_progress
+    bug.resolution = None
+    bug.duplicate_of_id = None
+    activity.record(
+        session,
+        bug.id,
+        "reproduction",
+        None,
+        f"Fix not verified: the reproduction still fails (job {job_id})",
+    )
+    key = bug_key(project, bug)
+    people = set(await repository.watcher_ids(session, bug))
+    if bug.assignee_id is not None:
+        people.add(bug.assignee_id)
+    await notify(
+        session,
+        sorted(people),
+        kind="bug.fix_not_verified",
+        title=f"Fix of {key} not verified: the reproduction still fails",
+        link=f"/bugs/{key}",
+    )
+    await session.flush()
+    await _emit(session, project, bug, "bug.transitioned", actor_id=None, to=bug.status)
+
+
+async def list_reproductions(
+    session: AsyncSession, user: User, ref: str, params: PageParams
+) -> tuple[list[Reproduction], str | None]:
+    """The bug's verdict history, newest first by default."""
+    bug, _ = await get_visible_bug(session, user, ref)
+    assert bug.id is not None
+    key = creation_order(params.sort, Reproduction.id, default="-created_at")
+    return await paginate(session, repository.reproductions_query(bug.id), key, params)
 
 
 async def _notify_watchers(
@@ -441,6 +486,7 @@ async def transition(
             extra={"allowed": [o.to for o in _options(user, bug)]},
         )
     duplicate_of_id = await _check_resolution(session, user, bug, rule, req)
+    _check_verdict(session, user, bug, req)
     bug.status = req.to
     if rule.clears_resolution:
         bug.resolution = None
@@ -463,6 +509,35 @@ async def transition(
     await session.flush()
     await _emit(session, project, bug, "bug.transitioned", actor_id=user.id, to=req.to)
     return bug
+
+
+def _check_verdict(session: AsyncSession, user: User, bug: Bug, req: TransitionRequest) -> None:
+    """A fix the reproduction contradicts is not closed, unless an admin says why (recorded)."""
+    closing_a_fix = (
+        bug.status == BugStatus.resolved
+        and bug.resolution == Resolution.fixed
+        and req.to == BugStatus.closed
+    )
+    if not closing_a_fix or bug.verdict != Verdict.reproduces:
+        return
+    if not (has_permission(user.role, "bugs:override_verdict") and req.comment):
+        raise StillReproduces(
+            f"The reproduction still fails (job {bug.repro_job_id}): fix it, or run the script "
+            "again once fixed"
+            + (
+                "; an admin may close it anyway with a comment saying why"
+                if not has_permission(user.role, "bugs:override_verdict")
+                else "; to close it anyway, add a comment saying why"
+            )
+        )
+    assert bug.id is not None
+    activity.record(
+        session,
+        bug.id,
+        "verdict_override",
+        None,
+        f"Closed although the reproduction still fails (job {bug.repro_job_id})",
+    )
 
 
 async def _check_resolution(

@@ -23,6 +23,7 @@ from api.models.personal_access_token import PersonalAccessToken
 from api.models.project import Project
 from api.models.project_member import ProjectMember
 from api.models.refresh_token import RefreshToken
+from api.models.reproduction import Reproduction, Verdict
 from api.models.user import Role, User
 from api.models.webhook import Webhook
 
@@ -66,9 +67,11 @@ __all__ = [
     "Project",
     "ProjectMember",
     "RefreshToken",
+    "Reproduction",
     "Resolution",
     "Role",
     "Severity",
     "User",
+    "Verdict",
     "Webhook",
 ]

@@ -79,6 +79,8 @@ class Bug(Versioned, table=True):
     )
     repro_script: str | None = Field(default=None, sa_type=Text, nullable=True)
     reproduces: bool | None = Field(default=None, nullable=True)
+    verdict: str | None = Field(default=None, sa_type=String(20), nullable=True)
+    """The latest run's `Verdict` (`running` while it goes); None before the first run."""
     repro_job_id: str | None = Field(default=None, sa_type=String(36), nullable=True)
     repro_checked_at: datetime | None = timestamp_field()
     created_at: datetime = created_at_field()

@@ -70,6 +70,7 @@ TESTED_ELSEWHERE = {
     "attachments:delete_own": "test_attachments.py::test_deleting_an_attachment_or_its_bug_...",
     "bugs:work": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
     "bugs:verify": "test_bug_workflow.py::test_transition_table (409 invalid_transition)",
+    "bugs:override_verdict": "test_bug_verdicts.py::test_an_admin_overrides_only_with_a_...",
     "comments:moderate": "test_bug_comments.py::test_others_cannot_edit_but_admin_can",
     "expenses:see_all": "test_expense_privacy.py::test_admin_sees_and_may_fix_anyones_expense",
     "expenses:edit_any": "test_expense_privacy.py::test_admin_sees_and_may_fix_anyones_expense",
