@@ -1,6 +1,6 @@
 import { screen, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 import type { User } from "../api/client";
 import { aUser, json, PERMISSIONS, problem } from "../test/fakeServer";
@@ -201,5 +201,34 @@ describe("BugPage follows what the API says the caller may do", () => {
     });
     expect(await screen.findByText("No comments yet.")).toBeInTheDocument();
     expect(screen.queryByRole("button", { name: "Comment" })).toBeNull();
+  });
+});
+
+describe("BugPage comments", () => {
+  it("posts a comment with Ctrl+Enter", async () => {
+    const posted: string[] = [];
+    renderScreen(<BugPage />, {
+      user: aUser() as User,
+      path: "/bugs/WEB-1",
+      routePath: "/bugs/:bugKey",
+      routes: {
+        ...routes(() => json(200, bug)),
+        "POST /api/v1/bugs/WEB-1/comments": (_req: Request, body: string) => {
+          posted.push((JSON.parse(body) as { body: string }).body);
+          return json(201, {
+            id: 1,
+            bug_id: 1,
+            author: { id: 1, full_name: "Ada Lovelace" },
+            body: "Seen on staging too",
+            created_at: "2026-11-21T10:00:00Z",
+            edited_at: null,
+          });
+        },
+      },
+    });
+    const user = userEvent.setup();
+    await user.type(await screen.findByLabelText(/Add a comment/), "Seen on staging too");
+    await user.keyboard("{Control>}{Enter}{/Control}");
+    await vi.waitFor(() => expect(posted).toEqual(["Seen on staging too"]));
   });
 });

@@ -537,7 +537,15 @@ function Comments({ bugKey, canComment }: { bugKey: string; canComment: boolean 
               rows={3}
               value={body}
               onChange={(e) => setBody(e.target.value)}
+              onKeyDown={(e) => {
+                // Ctrl+Enter (⌘+Enter on a Mac) posts, as in every tracker people come from
+                if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) e.currentTarget.form?.requestSubmit();
+              }}
+              aria-describedby="new-comment-hint"
             />
+            <div id="new-comment-hint" className="form-text">
+              Ctrl+Enter posts.
+            </div>
             {errors.fields.body && <div className="invalid-feedback">{errors.fields.body}</div>}
             <FormAlert message={errors.summary} />
             <SubmitButton
