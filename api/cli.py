@@ -187,17 +187,27 @@ async def _run_worker(settings: Settings) -> None:
 @sandbox_app.command("build")
 def sandbox_build(
     tag: Annotated[str | None, typer.Option(help="Image tag (NIMBUS_SANDBOX_IMAGE)")] = None,
+    runtime: Annotated[
+        str, typer.Option(help="python, or python-sci (numpy, pandas, matplotlib, scipy, pytest)")
+    ] = "python",
 ) -> None:
     """Build the runtime image: `docker build` if a registry answers, else offline."""
     from executor.image import ImageBuildError, build_image
+    from executor.image.build import SCI_TAG, build_sci_image
 
+    if runtime not in ("python", "python-sci"):
+        typer.echo(f"error: unknown runtime {runtime!r}: python or python-sci", err=True)
+        raise typer.Exit(2)
     settings = get_settings()
     try:
-        built = build_image(
-            docker_host=settings.docker_host,
-            tag=tag or settings.sandbox_image,
-            progress=_progress,
-        )
+        if runtime == "python-sci":
+            built = build_sci_image(settings.docker_host, tag or SCI_TAG, progress=_progress)
+        else:
+            built = build_image(
+                docker_host=settings.docker_host,
+                tag=tag or settings.sandbox_image,
+                progress=_progress,
+            )
     except ImageBuildError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from exc

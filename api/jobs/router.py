@@ -12,8 +12,8 @@ from fastapi.responses import StreamingResponse
 from api.auth.deps import require
 from api.deps import ClosingDep, SessionDep, SessionmakerDep, SettingsDep
 from api.errors import error_responses
-from api.jobs import repository, service
-from api.jobs.deps import ExecutorDep, SlotsDep
+from api.jobs import repository, runtimes, service
+from api.jobs.deps import ExecutorDep, SlotsDep, job_runtime
 from api.jobs.exceptions import JobFileNotFound, JobOutputPurged
 from api.jobs.schemas import (
     MAX_INPUT_FILES,
@@ -75,6 +75,7 @@ async def create_job(
     executor: ExecutorDep,
     maker: SessionmakerDep,
     closing: ClosingDep,
+    request: Request,
     response: Response,
     wait: Annotated[
         float, Query(ge=0, le=MAX_WAIT_S, description="Seconds to wait for the job to end")
@@ -89,6 +90,8 @@ async def create_job(
         ),
     ] = None,
 ) -> JobRead:
+    jobs = job_runtime(request.app)
+    await runtimes.require(jobs.backend if jobs is not None else None, data.runtime)
     job, replayed = await service.create_job(
         session, settings, executor, user, data, idempotency_key=idempotency_key
     )
@@ -305,18 +308,26 @@ async def download_file(job_id: JobId, path: str, user: Runner, session: Session
     responses=error_responses(401),
 )
 async def list_runtimes(
-    _: Runner, settings: SettingsDep, executor: ExecutorDep
+    _: Runner, settings: SettingsDep, executor: ExecutorDep, request: Request
 ) -> Page[RuntimeRead]:
-    python = RuntimeRead(
-        name="python",
-        description="Python 3 with the standard library; no network",
-        available=executor.available,
-        backend=executor.backend,
-        detail=executor.detail,
-        notice=executor.notice,
-        default_limits=service.default_limits(settings),
-        max_limits=service.max_limits(settings),
-        max_input_bytes=settings.job_max_request_bytes,
-        max_input_files=MAX_INPUT_FILES,
-    )
-    return whole_list([python])
+    jobs = job_runtime(request.app)
+    listed = []
+    for name in runtimes.NAMES:
+        found = await runtimes.probe(jobs.backend if jobs is not None else None, name)
+        listed.append(
+            RuntimeRead(
+                name=name,
+                description=runtimes.DESCRIPTIONS[name],
+                available=executor.available and found.available,
+                backend=executor.backend,
+                detail=executor.detail,
+                notice=executor.notice,
+                default_limits=service.default_limits(settings),
+                max_limits=service.max_limits(settings),
+                max_input_bytes=settings.job_max_request_bytes,
+                max_input_files=MAX_INPUT_FILES,
+                reason=found.reason if executor.available else executor.detail,
+                packages=found.packages,
+            )
+        )
+    return whole_list(listed)

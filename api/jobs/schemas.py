@@ -115,7 +115,9 @@ class JobCreate(BaseModel):
         json_schema_extra={"examples": [{"source": "print(input()[::-1])", "stdin": "hello"}]},
     )
 
-    runtime: Literal["python"] = "python"
+    runtime: str = Field(
+        default="python", max_length=64, description="One of GET /runtimes (422 otherwise)"
+    )
     source: str | None = None
     files: list[JobInputFile] | None = Field(default=None, min_length=1, max_length=MAX_INPUT_FILES)
     entrypoint: RelativePath = "main.py"
@@ -205,7 +207,17 @@ class JobSummary(BaseModel):
     signal: int | None
     stdout_truncated: bool
     stderr_truncated: bool
-    duration_ms: int | None
+    duration_ms: int | None = Field(description="Wall time of the run inside the sandbox")
+    cpu_time_ms: int | None = Field(
+        default=None,
+        description="CPU time (user + system) of the script and its children, in ms; null "
+        "while the job runs or when the sandbox could not measure it",
+    )
+    peak_memory_bytes: int | None = Field(
+        default=None,
+        description="Peak memory of the script and its children, in bytes; null while the job "
+        "runs or when the sandbox could not measure it",
+    )
     error: str | None = Field(description="What went wrong in the infrastructure (status error)")
     files: list[JobFileRead]
     files_truncated: bool
@@ -247,6 +259,8 @@ _JOB_EXAMPLE: dict[str, Any] = {
     "stdout_truncated": False,
     "stderr_truncated": False,
     "duration_ms": 84,
+    "cpu_time_ms": 31,
+    "peak_memory_bytes": 9437184,
     "error": None,
     "files": [],
     "files_truncated": False,
@@ -319,3 +333,9 @@ class RuntimeRead(BaseModel):
         description="Decoded source or files plus stdin of one job, at most (413 above)"
     )
     max_input_files: int = Field(description="Input files of one job, at most (422 above)")
+    reason: str | None = Field(
+        default=None, description="Why the runtime is not available here, and the fix"
+    )
+    packages: dict[str, str] = Field(
+        default_factory=dict, description="Its Debian packages and their versions"
+    )

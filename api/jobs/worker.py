@@ -31,7 +31,7 @@ from typing import Any, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.config import Settings
-from api.jobs import metrics, queue, repository, retention, service
+from api.jobs import metrics, queue, repository, retention, runtimes, service
 from api.jobs.signals import QUEUE, cancel_topic, signals
 from api.logs import job_id_var
 from api.models import Job
@@ -61,6 +61,7 @@ def job_spec(job: Job) -> JobSpec:
         args=list(job.args),
         stdin=job.stdin,
         limits=service.sandbox_limits(job),
+        image=runtimes.image_of(job.runtime),
     )
 
 

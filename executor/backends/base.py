@@ -107,6 +107,8 @@ class JobSpec:
     args: list[str] = field(default_factory=list)
     stdin: bytes = b""
     limits: Limits = DEFAULT_LIMITS
+    image: str | None = None
+    """The Docker image of the job's runtime; None: the backend's own. Bubblewrap ignores it."""
 
     @classmethod
     def from_source(cls, source: str, **kwargs: object) -> JobSpec:

@@ -30,6 +30,20 @@ SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 # Packages beyond minbase; python3 pulls in the full standard library (python3.11).
 EXTRA_PACKAGES = ("python3",)
+SCI_TAG = "nimbus-sandbox:py3-sci-r2"
+"""The ``python-sci`` runtime: the same offline build with Debian's scientific packages."""
+SCI_PACKAGES = (
+    "python3",
+    "python3-numpy",
+    "python3-pandas",
+    "python3-matplotlib",
+    "python3-scipy",
+    "python3-pytest",
+)
+# matplotlib draws without a display and caches fonts in the writable /tmp tmpfs.
+SCI_ENV = ("MPLBACKEND=Agg", "MPLCONFIGDIR=/tmp/matplotlib")
+PACKAGES_LABEL = "org.nimbus.packages"
+"""Image label: the runtime's Debian packages and versions, ``name=version`` comma-separated."""
 # Removed after install: nothing in the sandbox needs a package manager or login tooling.
 PRUNE_PATHS = ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man")
 
@@ -108,9 +122,19 @@ def _run(cmd: list[str], what: str, timeout_s: float, progress: Progress | None 
             raise ImageBuildError(f"{what} failed ({live.returncode}): " + "\n".join(last))
 
 
-def build_rootfs_tarball(mirror: str | None = None, progress: Progress | None = None) -> Path:
+def _tarball_name(packages: tuple[str, ...]) -> str:
+    if packages == EXTRA_PACKAGES:
+        return f"rootfs-{SUITE}-python3-r{RECIPE}.tar"
+    return f"rootfs-{SUITE}-{SCI_TAG.partition(':')[2]}.tar"
+
+
+def build_rootfs_tarball(
+    mirror: str | None = None,
+    progress: Progress | None = None,
+    packages: tuple[str, ...] = EXTRA_PACKAGES,
+) -> Path:
     """Create (or reuse) the cached rootfs tarball and return its path."""
-    tarball = cache_dir() / f"rootfs-{SUITE}-python3-r{RECIPE}.tar"
+    tarball = cache_dir() / _tarball_name(packages)
     if tarball.exists():
         if progress is not None:
             progress(f"reusing the cached rootfs {tarball}")
@@ -128,7 +152,7 @@ def build_rootfs_tarball(mirror: str | None = None, progress: Progress | None = 
             [
                 debootstrap,
                 "--variant=minbase",
-                f"--include={','.join(EXTRA_PACKAGES)}",
+                f"--include={','.join(packages)}",
                 SUITE,
                 str(root),
                 mirror or _apt_mirror(),
@@ -139,6 +163,9 @@ def build_rootfs_tarball(mirror: str | None = None, progress: Progress | None = 
         )
         _harden_rootfs(root)
         _add_work_dir(root)
+        if packages != EXTRA_PACKAGES:
+            _drop_toolchain(root)
+            _record_versions(root, packages)
         partial = tarball.with_suffix(".partial")
         _run(
             ["tar", "--numeric-owner", "-C", str(root), "-cf", str(partial), "."],
@@ -147,6 +174,60 @@ def build_rootfs_tarball(mirror: str | None = None, progress: Progress | None = 
         )
         partial.rename(tarball)
     return tarball
+
+
+VERSIONS_FILE = "usr/share/nimbus/packages"
+"""In the rootfs: the requested packages' versions, one ``name=version`` a line."""
+
+
+def _record_versions(root: Path, packages: tuple[str, ...]) -> None:
+    """Read the installed versions from the rootfs's own dpkg database (no chroot needed)."""
+    proc = subprocess.run(  # noqa: S603
+        ["dpkg-query", f"--admindir={root / 'var/lib/dpkg'}", "-W", "-f=${Package}=${Version}\\n"]
+        + ["python3.11" if name == "python3" else name for name in packages],
+        check=False,
+        capture_output=True,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        raise ImageBuildError(f"dpkg-query failed: {proc.stderr.decode(errors='replace')}")
+    target = root / VERSIONS_FILE
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(proc.stdout)
+
+
+def rootfs_versions(tarball: Path) -> str:
+    """The ``name=version`` lines recorded in a rootfs tarball, comma-joined (a label value)."""
+    proc = subprocess.run(  # noqa: S603
+        ["tar", "-xOf", str(tarball), f"./{VERSIONS_FILE}"],  # noqa: S607
+        check=False,
+        capture_output=True,
+        timeout=120,
+    )
+    lines = proc.stdout.decode(errors="replace").split() if proc.returncode == 0 else []
+    return ",".join(lines)
+
+
+# scipy depends on pythran, which pulls in g++ and binutils: the sandbox keeps no compiler.
+TOOLCHAIN_GLOBS = (
+    "usr/bin/*gcc*",
+    "usr/bin/*g++*",
+    "usr/bin/c++",
+    "usr/bin/cpp*",
+    "usr/bin/*-linux-gnu-*",
+    "usr/bin/as",
+    "usr/bin/ld",
+    "usr/bin/ld.*",
+    "usr/lib/gcc/*/*/cc1*",
+    "usr/libexec/gcc/*/*/cc1*",
+)
+
+
+def _drop_toolchain(root: Path) -> None:
+    for pattern in TOOLCHAIN_GLOBS:
+        for path in root.glob(pattern):
+            if path.is_file() or path.is_symlink():
+                path.unlink()
 
 
 def _harden_rootfs(root: Path) -> None:
@@ -181,15 +262,24 @@ def _add_work_dir(root: Path) -> None:
 
 
 def build_offline(
-    tag: str = DEFAULT_TAG, docker_host: str | None = None, progress: Progress | None = None
+    tag: str = DEFAULT_TAG,
+    docker_host: str | None = None,
+    progress: Progress | None = None,
+    packages: tuple[str, ...] = EXTRA_PACKAGES,
 ) -> str:
-    tarball = build_rootfs_tarball(progress=progress)
+    tarball = build_rootfs_tarball(progress=progress, packages=packages)
     if progress is not None:
         progress(f"docker import: {tarball.name} as {tag}")
+    changes: list[str] = []
+    if packages != EXTRA_PACKAGES:  # the python image stays as it was built before
+        changes += ["--change", f"LABEL {PACKAGES_LABEL}={rootfs_versions(tarball)}"]
+        for env in SCI_ENV:
+            changes += ["--change", f"ENV {env}"]
     with tarball.open("rb") as data:
         proc = _docker(
             docker_host,
             "import",
+            *changes,
             "--change",
             "USER 65534:65534",
             "--change",
@@ -211,6 +301,34 @@ def build_from_dockerfile(tag: str = DEFAULT_TAG, docker_host: str | None = None
     if proc.returncode != 0:
         raise ImageBuildError(f"docker build failed: {proc.stderr.decode(errors='replace')}")
     return tag
+
+
+def build_sci_image(
+    docker_host: str | None = None, tag: str = SCI_TAG, progress: Progress | None = None
+) -> str:
+    """Make sure the ``python-sci`` image exists (always the offline debootstrap build)."""
+    if image_exists(tag, docker_host):
+        return tag
+    if progress is not None:
+        progress(f"building the python-sci image {tag} (once; later starts reuse it)")
+    return build_offline(tag, docker_host, progress, packages=SCI_PACKAGES)
+
+
+def image_packages(tag: str, docker_host: str | None = None) -> dict[str, str] | None:
+    """The packages recorded on image ``tag`` (name -> version); None when it is missing."""
+    proc = _docker(
+        docker_host,
+        "image",
+        "inspect",
+        "-f",
+        f'{{{{index .Config.Labels "{PACKAGES_LABEL}"}}}}',
+        tag,
+        timeout=60,
+    )
+    if proc.returncode != 0:
+        return None
+    pairs = [item.partition("=") for item in proc.stdout.decode().strip().split(",") if item]
+    return {name: version for name, _, version in pairs}
 
 
 def build_image(
@@ -238,8 +356,11 @@ def main() -> None:
     parser.add_argument("--docker-host", default=None)
     parser.add_argument("--tag", default=DEFAULT_TAG)
     parser.add_argument("--rootfs-only", action="store_true")
+    parser.add_argument("--sci", action="store_true", help="build the python-sci image")
     args = parser.parse_args()
-    if args.rootfs_only:
+    if args.sci:
+        print(build_sci_image(args.docker_host, progress=print))
+    elif args.rootfs_only:
         print(build_rootfs_tarball())
     else:
         print(build_image(args.docker_host, args.tag))

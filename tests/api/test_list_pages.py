@@ -119,4 +119,4 @@ async def test_short_computed_lists_come_whole(client, admin, developer, tester)
     assert [t["to"] for t in r.json()["items"]] == ["in_progress"]
     r = await client.get("/api/v1/runtimes", headers=auth_headers(developer))
     assert r.status_code == 200 and r.json()["next_cursor"] is None
-    assert [runtime["name"] for runtime in r.json()["items"]] == ["python"]
+    assert [runtime["name"] for runtime in r.json()["items"]] == ["python", "python-sci"]

@@ -53,3 +53,12 @@ def backend(request: pytest.FixtureRequest) -> SandboxBackend:
     """Every backend, for the behaviour all of them must share (use `run_job` with it)."""
     chosen: SandboxBackend = request.getfixturevalue(f"{request.param}_backend")
     return chosen
+
+
+@pytest.fixture(scope="session")
+def sci_image(docker_engine: Engine) -> str:
+    """The python-sci image, built once (minutes, offline) only for the tests that need it;
+    an engine that has the tag already (``~/.cache/nimbus`` keeps the rootfs too) skips it."""
+    from executor.image.build import build_sci_image
+
+    return build_sci_image(docker_engine.docker_host)

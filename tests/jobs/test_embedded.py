@@ -84,7 +84,7 @@ async def test_without_a_sandbox_the_api_starts_and_jobs_say_how_to_fix_it(tmp_p
             assert ready.status_code == 503
             assert ready.json()["checks"]["executor"] == "unavailable"
             assert "dockerd" in ready.json()["details"]["executor"]
-            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            python, *_ = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
             assert python["available"] is False and python["backend"] is None
 
 
@@ -131,7 +131,7 @@ async def test_auto_without_docker_runs_on_bwrap_and_says_it_is_weaker(tmp_path)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             h = await _login(c)
-            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            python, *_ = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
             assert python["available"] is True and python["backend"] == "bwrap"
             assert "weaker sandbox" in python["notice"]
             assert "`nimbus sandbox build`" in python["notice"]
@@ -159,7 +159,7 @@ async def test_auto_without_docker_or_bwrap_names_the_commands_that_fix_it(tmp_p
             fix = ready.json()["details"]["executor"]
             for command in ("make run", "apt-get install bubblewrap", "nimbus sandbox build"):
                 assert command in fix
-            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            python, *_ = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
             assert python["available"] is False and python["detail"] == fix
             assert python["notice"] is None
             r = await c.post("/api/v1/jobs", json={"source": "print(1)"}, headers=h)
@@ -182,7 +182,7 @@ async def test_auto_with_an_engine_but_no_image_runs_on_bwrap_until_it_is_built(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
             h = await _login(c)
-            (python,) = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
+            python, *_ = (await c.get("/api/v1/runtimes", headers=h)).json()["items"]
             assert python["available"] is True and python["backend"] == "bwrap"
             assert "nimbus-sandbox:never-built is missing" in python["notice"]
             assert "`nimbus sandbox build`" in python["notice"]

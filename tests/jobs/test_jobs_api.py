@@ -389,7 +389,7 @@ async def test_events_of_an_ended_job_replay_and_resume(client, developer):
 async def test_runtimes_report_limits_and_availability(client, tester):
     r = await client.get("/api/v1/runtimes", headers=auth_headers(tester))
     assert r.status_code == 200
-    (python,) = r.json()["items"]
+    python, *_ = r.json()["items"]
     assert python["name"] == "python" and python["available"] is True
     assert python["max_limits"] == {
         "wall_time_s": 30.0,

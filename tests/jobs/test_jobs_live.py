@@ -177,7 +177,7 @@ async def test_readyz_and_runtimes_report_the_docker_executor(live):
     dev = await live.user()
     ready = await live.client.get("/readyz")
     assert ready.status_code == 200 and ready.json()["checks"]["executor"] == "ok"
-    (python,) = (await live.client.get("/api/v1/runtimes", headers=auth_headers(dev))).json()[
+    python, *_ = (await live.client.get("/api/v1/runtimes", headers=auth_headers(dev))).json()[
         "items"
     ]
     assert python["available"] is True and python["backend"] == "docker"

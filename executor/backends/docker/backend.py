@@ -239,13 +239,15 @@ class DockerBackend:
         limits = spec.limits
         sandbox: Sandbox | None = None
         try:
-            if self._pool is not None:
+            if self._pool is not None and spec.image in (None, self.image):
                 sandbox, payload = await self._pool.take(spec)
                 if sandbox is not None and cancel is not None and cancel.is_set():
                     return RunResult(outcome=Outcome.CANCELLED)  # while it waited for the pool
             if sandbox is None:
                 work = work_free_bytes(limits) + inputs_bytes(spec.files) + PAGE
-                sandbox = await Sandbox.create(self.docker, self.image, limits, work, self.labels())
+                sandbox = await Sandbox.create(
+                    self.docker, spec.image or self.image, limits, work, self.labels()
+                )
                 self._live.add(sandbox.name)
                 if cancel is not None and cancel.is_set():
                     return RunResult(outcome=Outcome.CANCELLED)
