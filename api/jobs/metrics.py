@@ -10,6 +10,17 @@ JOBS_TOTAL = Counter("nimbus_jobs", "Jobs that ended, by final status", ["status
 JOB_DURATION = Histogram(
     "nimbus_job_duration_seconds", "Run time of ended jobs inside the sandbox", buckets=_SECONDS
 )
+_MIB = 1024 * 1024
+JOB_CPU = Histogram(
+    "nimbus_job_cpu_seconds",
+    "CPU time (user + system) of ended jobs' scripts and their children",
+    buckets=_SECONDS,
+)
+JOB_PEAK_MEMORY = Histogram(
+    "nimbus_job_peak_memory_bytes",
+    "Peak memory of ended jobs' scripts and their children",
+    buckets=tuple(n * _MIB for n in (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)),
+)
 QUEUE_WAIT = Histogram(
     "nimbus_job_queue_wait_seconds", "Time from queued to started", buckets=_SECONDS
 )

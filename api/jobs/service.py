@@ -520,6 +520,8 @@ def final_values(
             stderr_truncated=result.stderr_truncated,
             files_truncated=result.files_truncated,
             duration_ms=result.duration_ms,
+            cpu_time_ms=result.cpu_time_ms,
+            peak_memory_bytes=result.peak_memory_bytes,
             error=result.error,
         )
     return values
@@ -554,6 +556,10 @@ async def end_job(
     metrics.JOBS_TOTAL.labels(status=str(job.status)).inc()
     if job.duration_ms is not None:
         metrics.JOB_DURATION.observe(job.duration_ms / 1000)
+    if job.cpu_time_ms is not None:
+        metrics.JOB_CPU.observe(job.cpu_time_ms / 1000)
+    if job.peak_memory_bytes is not None:
+        metrics.JOB_PEAK_MEMORY.observe(job.peak_memory_bytes)
 
 
 async def notify_if_long(session: AsyncSession, job: Job, notify_after_s: float) -> None:

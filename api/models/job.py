@@ -82,6 +82,10 @@ class Job(SQLModel, table=True):
     stderr_truncated: bool = False
     files_truncated: bool = False
     duration_ms: int | None = None
+    cpu_time_ms: int | None = None
+    """CPU time (user + system) of the script and its children, as the sandbox measured it."""
+    peak_memory_bytes: int | None = Field(default=None, sa_type=BigInteger, nullable=True)
+    """Peak memory of the script and its children, as the sandbox measured it."""
     error: str | None = Field(default=None, sa_type=Text)
 
     # the queue
