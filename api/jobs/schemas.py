@@ -207,7 +207,17 @@ class JobSummary(BaseModel):
     signal: int | None
     stdout_truncated: bool
     stderr_truncated: bool
-    duration_ms: int | None
+    duration_ms: int | None = Field(description="Wall time of the run inside the sandbox")
+    cpu_time_ms: int | None = Field(
+        default=None,
+        description="CPU time (user + system) of the script and its children, in ms; null "
+        "while the job runs or when the sandbox could not measure it",
+    )
+    peak_memory_bytes: int | None = Field(
+        default=None,
+        description="Peak memory of the script and its children, in bytes; null while the job "
+        "runs or when the sandbox could not measure it",
+    )
     error: str | None = Field(description="What went wrong in the infrastructure (status error)")
     files: list[JobFileRead]
     files_truncated: bool
@@ -249,6 +259,8 @@ _JOB_EXAMPLE: dict[str, Any] = {
     "stdout_truncated": False,
     "stderr_truncated": False,
     "duration_ms": 84,
+    "cpu_time_ms": 31,
+    "peak_memory_bytes": 9437184,
     "error": None,
     "files": [],
     "files_truncated": False,
