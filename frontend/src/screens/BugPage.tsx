@@ -22,9 +22,10 @@ import { Field, FormAlert, SelectField, SubmitButton } from "../ui/forms";
 import { useDocumentTitle } from "../ui/hooks";
 import { Markdown } from "../ui/Markdown";
 import { ConflictNotice, EmptyState, ErrorState, Loading, SkeletonRows } from "../ui/states";
-import { Attachments, Reproduction } from "./bugFiles";
+import { Attachments, Reproduction, VerdictBadge } from "./bugFiles";
 import { StatusBadge } from "./bugParts";
 import { humanise, STATUS_LABEL } from "./bugText";
+import { describeReproduction } from "./verdict";
 
 export function BugPage() {
   const { bugKey = "" } = useParams();
@@ -86,6 +87,7 @@ function BugView({ bug, onReload }: { bug: Bug; onReload: () => void }) {
           </h1>
           <div className="d-flex flex-wrap align-items-center gap-2 text-body-secondary">
             <StatusBadge status={bug.status} />
+            {bug.repro_script && <VerdictBadge bug={bug} />}
             {bug.resolution && (
               <span>
                 Resolution: <strong>{humanise(bug.resolution)}</strong>
@@ -622,8 +624,7 @@ function describeChange(
     return to === null ? `removed the attachment ${quote(from)}` : `attached ${quote(to)}`;
   if (field === "repro_script")
     return to === null ? "removed the reproduction script" : "changed the reproduction script";
-  if (field === "reproduction")
-    return to?.startsWith("started") ? "ran the reproduction script" : `reproduction: ${to ?? ""}`;
+  if (field === "reproduction" || field === "verdict_override") return describeReproduction(field, to);
   if (field.startsWith("comment:")) return to === null ? "deleted a comment" : "edited a comment";
   if (field === "assignee_id") {
     const person = (id: string | null) => (id === null ? "nobody" : (names.get(id) ?? `user #${id}`));

@@ -13,6 +13,7 @@ import { describeError } from "../ui/errors";
 import { FormAlert, SubmitButton } from "../ui/forms";
 import { AttachmentsCard } from "./attachmentParts";
 import { JobOutputView } from "./jobs/jobParts";
+import { REPRODUCTION_STATUS_LABEL, VERDICT_TONE, verdictLabel } from "./verdict";
 
 export function Attachments({ bugKey }: { bugKey: string }) {
   const user = useCurrentUser();
@@ -32,12 +33,12 @@ export function Attachments({ bugKey }: { bugKey: string }) {
   );
 }
 
-function Verdict({ bug }: { bug: Bug }) {
-  if (bug.reproduces === true) return <span className="badge text-bg-danger">Reproduces</span>;
-  if (bug.reproduces === false) return <span className="badge text-bg-success">Does not reproduce</span>;
+/** The bug's current verdict, shown next to its status and on its reproduction. */
+export function VerdictBadge({ bug }: { bug: Bug }) {
+  const tone = bug.verdict ? VERDICT_TONE[bug.verdict] : "text-bg-light border";
   return (
-    <span className="badge text-bg-light border">
-      {bug.repro_checked_at ? "Inconclusive" : "Not run yet"}
+    <span className={`badge ${tone}`} data-verdict={bug.verdict ?? "none"}>
+      {verdictLabel(bug.verdict, bug)}
     </span>
   );
 }
@@ -71,7 +72,7 @@ export function Reproduction({ bug }: { bug: Bug }) {
           <h2 id="repro-title" className="h6 text-uppercase text-body-secondary mb-0 flex-grow-1">
             Reproduction
           </h2>
-          <Verdict bug={bug} />
+          <VerdictBadge bug={bug} />
         </div>
         {editing ? (
           <ScriptForm bug={bug} onDone={() => setEditing(false)} />
@@ -139,7 +140,12 @@ export function Reproduction({ bug }: { bug: Bug }) {
         {reproduce.isError && <FormAlert message={describeError(reproduce.error).detail} />}
         {jobId && (
           <div className="mt-3">
-            <JobOutputView jobId={jobId} stream={stream} label="Reproduction output" />
+            <JobOutputView
+              jobId={jobId}
+              stream={stream}
+              label="Reproduction output"
+              statusLabels={REPRODUCTION_STATUS_LABEL}
+            />
           </div>
         )}
       </div>

@@ -26,13 +26,20 @@ const STATUS_TONE: Record<JobStatus, string> = {
   error: "text-bg-dark",
 };
 
-export function JobStatusBadge({ status }: { status: JobStatus }) {
+export function JobStatusBadge({
+  status,
+  labels,
+}: {
+  status: JobStatus;
+  /** Words for some statuses where the job has a meaning (a reproduction: failed = Reproduces). */
+  labels?: Partial<Record<JobStatus, string>>;
+}) {
   return (
     <span className={`badge job-status ${STATUS_TONE[status]}`}>
       {!isFinal(status) && (
         <span className="spinner-grow spinner-grow-sm me-1 job-pulse" aria-hidden="true" />
       )}
-      {JOB_STATUS_LABEL[status]}
+      {labels?.[status] ?? JOB_STATUS_LABEL[status]}
     </span>
   );
 }
@@ -51,10 +58,12 @@ export function JobOutputView({
   jobId,
   stream,
   label = "Output",
+  statusLabels,
 }: {
   jobId: string;
   stream: JobStream;
   label?: string;
+  statusLabels?: Partial<Record<JobStatus, string>>;
 }) {
   const pre = useRef<HTMLPreElement>(null);
   const stick = useRef(true);
@@ -71,7 +80,7 @@ export function JobOutputView({
   return (
     <div className="job-output" data-job-id={jobId} data-status={status}>
       <div className="d-flex flex-wrap align-items-center gap-2 mb-2">
-        <JobStatusBadge status={status} />
+        <JobStatusBadge status={status} labels={statusLabels} />
         {result && (
           <span className="small text-body-secondary">
             exit code {result.exit_code ?? "—"} · {formatDuration(result.duration_ms)}
