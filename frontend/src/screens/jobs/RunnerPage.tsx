@@ -48,10 +48,58 @@ function saveDraft(source: string): void {
   }
 }
 
+/** Pick the runtime and see what is in it: its description and its packages with versions. */
+function RuntimePicker({
+  runtimes,
+  value,
+  onChange,
+}: {
+  runtimes: Runtime[];
+  value: string;
+  onChange: (name: string) => void;
+}) {
+  const chosen = runtimes.find((r) => r.name === value);
+  const packages = Object.entries(chosen?.packages ?? {});
+  return (
+    <div className="mb-3">
+      <label htmlFor="runner-runtime" className="form-label fw-medium">
+        Runtime
+      </label>
+      <select
+        id="runner-runtime"
+        className="form-select"
+        value={value}
+        aria-describedby="runner-runtime-about"
+        onChange={(event) => onChange(event.target.value)}
+      >
+        {runtimes.map((r) => (
+          <option key={r.name} value={r.name}>
+            {r.name}
+            {r.available ? "" : " (not available)"}
+          </option>
+        ))}
+      </select>
+      {chosen && (
+        <div id="runner-runtime-about" className="form-text">
+          {chosen.description}
+          {packages.length > 0 && (
+            <ul className="list-inline mb-0" aria-label={`Packages in ${chosen.name}`}>
+              {packages.map(([name, version]) => (
+                <li key={name} className="list-inline-item">
+                  <code>{name}</code> {version}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
 export function RunnerPage() {
   useDocumentTitle("Code runner");
   const runtimes = useRuntimes();
-  const python = runtimes.data?.find((r) => r.name === "python");
   return (
     <>
       <PageHeader
@@ -63,14 +111,16 @@ export function RunnerPage() {
       ) : runtimes.isError ? (
         <ErrorState error={runtimes.error} onRetry={() => void runtimes.refetch()} />
       ) : (
-        <Runner runtime={python ?? null} />
+        <Runner runtimes={runtimes.data} />
       )}
       <JobHistory />
     </>
   );
 }
 
-function Runner({ runtime }: { runtime: Runtime | null }) {
+function Runner({ runtimes }: { runtimes: Runtime[] }) {
+  const [runtimeName, setRuntimeName] = useState("python");
+  const runtime = runtimes.find((r) => r.name === runtimeName) ?? null;
   const create = useCreateJob();
   const cancel = useCancelJob();
   // "Open in editor" on a past run brings its code, files and stdin here.
@@ -107,7 +157,7 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
       : { source };
     create.mutate(
       {
-        runtime: "python",
+        runtime: runtimeName,
         ...code,
         stdin,
         limits: {
@@ -133,7 +183,12 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
       <form className="col-lg-7" onSubmit={submit} aria-label="Run a script">
         {unavailable && (
           <div className="alert alert-warning" role="alert">
-            <strong>The sandbox is not available.</strong> <WithCommands text={runtime.detail} />
+            <strong>
+              {runtime.reason && runtime.reason !== runtime.detail
+                ? `The ${runtime.name} runtime is not available.`
+                : "The sandbox is not available."}
+            </strong>{" "}
+            <WithCommands text={runtime.reason ?? runtime.detail} />
           </div>
         )}
         {!unavailable && runtime?.notice && (
@@ -141,6 +196,7 @@ function Runner({ runtime }: { runtime: Runtime | null }) {
             <strong>Weaker sandbox in use.</strong> <WithCommands text={runtime.notice} />
           </div>
         )}
+        <RuntimePicker runtimes={runtimes} value={runtimeName} onChange={setRuntimeName} />
         <div className="d-flex align-items-baseline justify-content-between">
           <span id="editor-label" className="form-label fw-medium">
             Script <code>main.py</code>
