@@ -35,22 +35,24 @@ export function BugsPage() {
           )
         }
       />
-      <div className="row mb-2">
-        <SelectField
-          className="col-md-3"
-          label="Project"
-          value={project}
-          onChange={(e) => chooseProject(e.target.value)}
-        >
-          <option value="">All projects</option>
-          {projects.map((p) => (
-            <option key={p.key} value={p.key}>
-              {p.key} · {p.name}
-            </option>
-          ))}
-        </SelectField>
-      </div>
-      <BugList projectKey={project || null} />
+      <BugList
+        projectKey={project || null}
+        leading={
+          <SelectField
+            className="col-6 col-md"
+            label="Project"
+            value={project}
+            onChange={(e) => chooseProject(e.target.value)}
+          >
+            <option value="">All projects</option>
+            {projects.map((p) => (
+              <option key={p.key} value={p.key}>
+                {p.key} · {p.name}
+              </option>
+            ))}
+          </SelectField>
+        }
+      />
     </>
   );
 }

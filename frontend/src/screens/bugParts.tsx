@@ -1,5 +1,5 @@
 /** Pieces shared by the bug screens: badges and the filterable, paged bug list. */
-import { useEffect, useState } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 import { Link, useSearchParams } from "react-router";
 
 import type { Bug, BugStatus } from "../api/client";
@@ -34,7 +34,7 @@ const SORTS: Record<string, string> = {
 };
 
 /** The bug list with its filters kept in the URL, so a filtered view can be shared or bookmarked. */
-export function BugList({ projectKey }: { projectKey: string | null }) {
+export function BugList({ projectKey, leading }: { projectKey: string | null; leading?: ReactNode }) {
   const [params, setParams] = useSearchParams();
   const view = params.get("view") ?? "active";
   const assignee = params.get("assignee") ?? "";
@@ -77,16 +77,17 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
   return (
     <div>
       <form className="row g-2 mb-3" role="search" onSubmit={(e) => e.preventDefault()}>
+        {leading}
         <Field
           className="col-md-3"
           label="Search bugs"
           type="search"
-          placeholder="Words in title, description or comments, or a key (WEB-12)"
+          placeholder="Words, or a key like WEB-12"
           value={search}
           onChange={(e) => setSearch(e.target.value)}
         />
         <SelectField
-          className="col-6 col-md-3"
+          className="col-6 col-md"
           label="Status"
           value={view}
           onChange={(e) => setParam("view", e.target.value, "active")}
@@ -98,7 +99,7 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
           ))}
         </SelectField>
         <SelectField
-          className="col-6 col-md-2"
+          className="col-6 col-md"
           label="Assignee"
           value={assignee}
           onChange={(e) => setParam("assignee", e.target.value, "")}
@@ -108,7 +109,7 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
           <option value="none">Nobody</option>
         </SelectField>
         <SelectField
-          className="col-6 col-md-2"
+          className="col-6 col-md"
           label="Priority"
           value={priority}
           onChange={(e) => setParam("priority", e.target.value, "")}
@@ -121,7 +122,7 @@ export function BugList({ projectKey }: { projectKey: string | null }) {
           ))}
         </SelectField>
         <SelectField
-          className="col-6 col-md-2"
+          className="col-6 col-md"
           label="Sort"
           value={sort}
           onChange={(e) => setParam("sort", e.target.value, "-updated_at")}
