@@ -63,8 +63,9 @@ class Settings(BaseSettings):
     job_retention_days: float = Field(default=30.0, ge=0)
     job_storage_per_user_mb: int = Field(default=200, ge=0)
     job_retention_interval_s: float = Field(default=300.0, gt=0)
-    # Event streams open at once in one API process, per user and per job (429 beyond), and how
-    # long a client may take to accept a write before its stream is dropped
+    # Event streams open at once in one API process, in all, per user and per job (429 beyond),
+    # and how long a client may take to accept a write before its stream is dropped
+    job_sse_max_streams: int = Field(default=500, ge=1)
     job_sse_max_streams_per_user: int = 20
     job_sse_max_streams_per_job: int = 100
     job_sse_send_timeout_s: float = 30.0

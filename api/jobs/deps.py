@@ -37,6 +37,7 @@ async def stream_slots(
     if getattr(state, "job_stream_slots", None) is None:
         state.job_stream_slots = StreamSlots(
             sessionmaker,
+            total=settings.job_sse_max_streams,
             per_user=settings.job_sse_max_streams_per_user,
             per_job=settings.job_sse_max_streams_per_job,
             poll_s=settings.job_poll_interval_s,

@@ -8,7 +8,8 @@ topic (the worker's commits, here or via LISTEN/NOTIFY), polls as a fallback, re
 once and keeps the newest events formatted in memory. Each stream only copies from there, so a
 wake-up costs the database the same whether one client watches or a hundred; only a client
 that is behind the kept events (a replay from the start of a long job) reads them itself, a
-batch at a time. `StreamSlots` caps the streams per user and per job (429 beyond), and a client
+batch at a time. `StreamSlots` caps the streams in the process, per user and per job (429
+beyond), so that streams cannot take the event loop from other requests, and a client
 that does not take what is sent within the send timeout is dropped, freeing its slot.
 """
 
@@ -189,11 +190,13 @@ class StreamSlots:
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         *,
+        total: int,
         per_user: int,
         per_job: int,
         poll_s: float,
     ) -> None:
         self.sessionmaker = sessionmaker
+        self.total = total
         self.per_user = per_user
         self.per_job = per_job
         self.poll_s = poll_s
@@ -206,7 +209,13 @@ class StreamSlots:
 
     def acquire(self, job_id: uuid.UUID, user_id: int) -> Slot:
         """A slot on the job's feed (started for its first watcher); `TooManyStreams` when
-        the user or the job already has as many streams as allowed."""
+        the process, the user or the job already has as many streams as allowed."""
+        if self.open >= self.total:
+            raise TooManyStreams(
+                STREAMS_RETRY_AFTER_S,
+                f"this server has {self.open} event streams open (limit {self.total}); "
+                "try again shortly",
+            )
         streams = self.by_user.get(user_id, 0)
         if streams >= self.per_user:
             raise TooManyStreams(

@@ -116,6 +116,34 @@ async def test_a_job_cannot_have_more_streams_than_allowed(live_factory, serve) 
         await live.client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(dev))
 
 
+async def test_a_process_cannot_have_more_streams_than_allowed(live_factory, serve) -> None:
+    """Many users (each under their own cap) on many jobs still meet one cap per process."""
+    async with live_factory(job_sse_max_streams=3) as live:
+        base = await serve(live.app)
+        users = [await live.user() for _ in range(4)]
+        jobs = []
+        for user in users:  # queued or running: either way their streams stay open
+            r = await live.submit(user, {"source": SLEEPER.format(s=20)})
+            assert r.status_code == 202, r.text
+            jobs.append(r.json()["id"])
+        async with (
+            httpx.AsyncClient(base_url=base, timeout=30) as c,
+            contextlib.AsyncExitStack() as held,
+        ):
+            for user, job_id in zip(users[:3], jobs[:3], strict=True):
+                r = await held.enter_async_context(open_stream(c, job_id, user))
+                assert r.status_code == 200
+            refused = await c.get(f"{JOBS}/{jobs[3]}/events", headers=auth_headers(users[3]))
+            assert_too_many_streams(refused)
+            assert "server" in refused.json()["detail"]
+            await held.aclose()  # one hangs up: the next one gets in
+            await wait_streams_open(live, 0)
+            async with open_stream(c, jobs[3], users[3]) as r:
+                assert r.status_code == 200
+        for user, job_id in zip(users, jobs, strict=True):
+            await live.client.post(f"{JOBS}/{job_id}/cancel", headers=auth_headers(user))
+
+
 async def test_closing_a_stream_frees_its_slot(live_factory, serve) -> None:
     async with live_factory(job_sse_max_streams_per_user=2) as live:
         dev = await live.user()
