@@ -11,6 +11,7 @@ What is found is kept for `CACHE_S` so that listing runtimes or submitting a job
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -104,7 +105,42 @@ async def _docker_probe(backend: DockerBackend, runtime: str) -> Probe:
         return Probe(False, f"its image {tag} is not built: run `{fix}`")
     labels = (info.get("Config") or {}).get("Labels") or {}
     items = [item.partition("=") for item in str(labels.get(PACKAGES_LABEL, "")).split(",")]
-    return Probe(True, packages={name: version for name, _, version in items if name})
+    packages = {name: version for name, _, version in items if name}
+    if not packages:  # an image built before the label existed: read its dpkg database once
+        key = str(info.get("Id") or tag)
+        if key not in _image_packages:
+            _image_packages[key] = await _dpkg_status(backend, tag)
+        packages = _image_packages[key]
+    return Probe(True, packages=packages)
+
+
+_image_packages: dict[str, dict[str, str]] = {}
+
+
+async def _dpkg_status(backend: DockerBackend, tag: str) -> dict[str, str]:
+    """``python3.11``'s version from the image's ``/var/lib/dpkg/status`` (a created, never
+    started container, deleted at once); empty when it cannot be read."""
+    try:
+        container = await backend.docker.containers.create(
+            {"Image": tag, "Cmd": ["true"], "NetworkDisabled": True, "Labels": backend.labels()}
+        )
+    except aiodocker.DockerError:
+        return {}
+    try:
+        archive = await container.get_archive("/var/lib/dpkg/status")
+        member = archive.extractfile("status")
+        text = member.read().decode(errors="replace") if member is not None else ""
+    except (aiodocker.DockerError, KeyError):
+        text = ""
+    finally:
+        with contextlib.suppress(aiodocker.DockerError):
+            await container.delete(force=True)
+    found: dict[str, str] = {}
+    for stanza in text.split("\n\n"):
+        fields = dict(line.partition(": ")[::2] for line in stanza.splitlines() if ": " in line)
+        if fields.get("Package") == "python3.11" and "Version" in fields:
+            found["python3.11"] = fields["Version"]
+    return found
 
 
 async def _host_probe(python: str, runtime: str) -> Probe:
