@@ -41,4 +41,23 @@ describe("a finished run's output", () => {
     expect(screen.getByText("The script exited with code 1.")).toBeInTheDocument();
     expect(screen.queryByText(/standard input it was given/)).not.toBeInTheDocument();
   });
+
+  it("shows CPU time and peak memory next to the wall time", () => {
+    renderScreen(
+      <JobOutputView
+        jobId="j1"
+        stream={finished({ duration_ms: 640, cpu_time_ms: 512, peak_memory_bytes: 107 * 1024 * 1024 })}
+      />,
+      {},
+    );
+    expect(screen.getByText("exit code 1 · 640 ms · 512 ms CPU · 107 MiB peak")).toBeInTheDocument();
+  });
+
+  it("shows only the wall time when the figures were not measured", () => {
+    renderScreen(
+      <JobOutputView jobId="j1" stream={finished({ cpu_time_ms: null, peak_memory_bytes: null })} />,
+      {},
+    );
+    expect(screen.getByText("exit code 1 · 40 ms")).toBeInTheDocument();
+  });
 });

@@ -9,7 +9,7 @@ import { describeError } from "../../ui/errors";
 import { formatBytes } from "../../ui/format";
 import { ErrorState } from "../../ui/states";
 import { FilePreview } from "./FilePreview";
-import { formatDuration, JOB_STATUS_LABEL, outcome } from "./jobText";
+import { formatCpuTime, formatDuration, formatPeakMemory, JOB_STATUS_LABEL, outcome } from "./jobText";
 import { jobFileUrl, previewKind } from "./preview";
 
 const AUTO_PREVIEWS = 3;
@@ -83,7 +83,14 @@ export function JobOutputView({
         <JobStatusBadge status={status} labels={statusLabels} />
         {result && (
           <span className="small text-body-secondary">
-            exit code {result.exit_code ?? "—"} · {formatDuration(result.duration_ms)}
+            {[
+              `exit code ${result.exit_code ?? "—"}`,
+              formatDuration(result.duration_ms),
+              formatCpuTime(result.cpu_time_ms),
+              formatPeakMemory(result.peak_memory_bytes),
+            ]
+              .filter((part) => part !== null)
+              .join(" · ")}
           </span>
         )}
       </div>

@@ -21,6 +21,26 @@ export function formatDuration(ms: number | null | undefined): string {
   return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(2)} s`;
 }
 
+/** CPU time (user + system) of a run, e.g. "512 ms CPU"; null when it was not measured. */
+export function formatCpuTime(ms: number | null | undefined): string | null {
+  if (ms === null || ms === undefined) return null;
+  return `${formatDuration(ms)} CPU`;
+}
+
+/** Peak memory of a run in binary units, e.g. "107 MiB peak"; null when it was not measured. */
+export function formatPeakMemory(bytes: number | null | undefined): string | null {
+  if (bytes === null || bytes === undefined) return null;
+  const units = ["B", "KiB", "MiB", "GiB"];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const shown = unit === 0 || value >= 10 ? Math.round(value).toString() : value.toFixed(1);
+  return `${shown} ${units[unit] ?? "GiB"} peak`;
+}
+
 /** What a finished job's outcome means, in a sentence. */
 export function outcome(result: JobSummary): string {
   switch (result.status) {
