@@ -2,7 +2,7 @@
 
 `app.state` is a bag of untyped attributes; reading it all over the code base made it a service
 locator whose every lookup was an unchecked `Any`. Code reads it through these accessors (and
-routers through the dependencies built on them in `api.deps` and `api.auth.deps`), which check what they hand out.
+routers through the dependencies built on them in `api.deps`), which check what they hand out.
 """
 
 from __future__ import annotations
