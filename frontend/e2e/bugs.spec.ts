@@ -146,7 +146,9 @@ test("attachments are dropped, picked, downloaded and deleted; the reproduction 
     .getByRole("log", { name: "Reproduction output" })
     .getByText("total is 3")
     .waitFor({ timeout: 30_000 });
-  await repro.getByText("Reproduces", { exact: true }).waitFor();
+  // the run's badge and the bug's verdict both say so (exit 1 is the bug, not a failure)
+  await expect(repro.locator('[data-verdict="reproduces"]')).toHaveText("Reproduces");
+  await expect(page.locator(".page-header [data-verdict]")).toHaveText("Reproduces");
   await shot(page, "16-bug-attachments-repro");
 });
 
