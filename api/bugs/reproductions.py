@@ -112,8 +112,8 @@ async def _on_finished(session: AsyncSession, job: Job) -> None:
     run.verdict = verdict
     run.exit_code = job.exit_code
     run.duration_ms = job.duration_ms
-    run.cpu_time_ms = getattr(job, "cpu_time_ms", None)
-    run.peak_memory_bytes = getattr(job, "peak_memory_bytes", None)
+    run.cpu_time_ms = job.cpu_time_ms
+    run.peak_memory_bytes = job.peak_memory_bytes
     run.finished_at = job.finished_at
     if bug.repro_job_id != str(job.id):
         await session.flush()
