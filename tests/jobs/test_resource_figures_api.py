@@ -38,14 +38,28 @@ async def _run(live, source: str) -> dict:
     return body
 
 
+async def _samples(live) -> tuple[float, float, float]:
+    """Samples in the CPU and memory histograms, and the CPU seconds they sum to."""
+    values = {}
+    for line in (await live.client.get("/metrics")).text.splitlines():
+        name, _, value = line.partition(" ")
+        values[name] = value
+    return (
+        float(values["nimbus_job_cpu_seconds_count"]),
+        float(values["nimbus_job_peak_memory_bytes_count"]),
+        float(values["nimbus_job_cpu_seconds_sum"]),
+    )
+
+
 @pytest.mark.slow
 async def test_a_busy_loop_stores_its_cpu_time(live, sandbox):
+    cpu_before, memory_before, sum_before = await _samples(live)
     body = await _run(live, BUSY)
     print(f"{sandbox.name}: 0.5 s busy loop -> {body['cpu_time_ms']} ms CPU via the API")
     assert body["cpu_time_ms"] is not None and 450 <= body["cpu_time_ms"] <= 2000, body
-    metrics = (await live.client.get("/metrics")).text
-    assert "nimbus_job_cpu_seconds_count" in metrics
-    assert "nimbus_job_peak_memory_bytes_count" in metrics
+    cpu_after, memory_after, sum_after = await _samples(live)
+    assert cpu_after == cpu_before + 1 and memory_after == memory_before + 1
+    assert sum_after - sum_before == pytest.approx(body["cpu_time_ms"] / 1000)
 
 
 @pytest.mark.slow
