@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
+import uuid
 from typing import Any
 
 import aiodocker
@@ -418,3 +420,45 @@ async def test_auto_selection_falls_back_to_bwrap(tmp_path: object) -> None:
 async def test_invalid_job_is_an_error_not_a_crash(docker_backend: DockerBackend) -> None:
     result = await docker_backend.run(JobSpec(files={"a.py": b""}, entrypoint="main.py"))
     assert result.outcome is Outcome.ERROR
+
+
+async def test_old_stopped_sandboxes_made_before_instance_labels_are_reaped(
+    docker_engine: Engine,
+) -> None:
+    """Issue 18, finding 1: sandboxes from before installations were labelled are reaped only
+    when stopped long enough; running ones, other names and any labelled one are left alone."""
+    from executor.backends.docker.backend import reap_legacy_sandboxes
+
+    tag = uuid.uuid4().hex[:10]
+    made: dict[str, aiodocker.containers.DockerContainer] = {}
+
+    async def make(docker: aiodocker.Docker, name: str, cmd: list[str], **labels: str) -> None:
+        config = {"Image": docker_engine.image, "Cmd": cmd, "Labels": {LABEL: "1", **labels}}
+        made[name] = await docker.containers.create(config, name=name)
+        await made[name].start()
+
+    async with aiodocker.Docker(url=docker_engine.docker_host) as docker:
+        try:
+            old = f"nimbus-sbx-{tag}000000"
+            running = f"nimbus-sbx-{tag}111111"
+            other_install = f"nimbus-sbx-{tag}222222"
+            other_name = f"nimbus-sbx-{tag}-keep"
+            await make(docker, old, ["true"])
+            await make(docker, running, ["sleep", "60"])
+            await make(docker, other_install, ["true"], **{LABEL_INSTANCE: "another"})
+            await make(docker, other_name, ["true"])
+            for name in (old, other_install, other_name):
+                await made[name].wait()
+            # stopped just now: too young, whoever made it may still be reading it
+            assert await reap_legacy_sandboxes(docker, exited_for_s=600, name_contains=tag) == 0
+            await asyncio.sleep(2.1)
+            assert await reap_legacy_sandboxes(docker, exited_for_s=2, name_contains=tag) == 1
+            left = {
+                c._container["Names"][0].lstrip("/")
+                for c in await docker.containers.list(all=True, filters=json.dumps({"name": [tag]}))
+            }
+            assert left == {running, other_install, other_name}
+        finally:
+            for container in made.values():
+                with contextlib.suppress(aiodocker.DockerError):
+                    await container.delete(force=True, v=True)

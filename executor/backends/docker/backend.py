@@ -7,9 +7,11 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 
 import aiodocker
 import aiohttp
@@ -41,6 +43,12 @@ from executor.backends.docker.supervisor import PAGE, inputs_bytes, job_frame, w
 from executor.image.build import DEFAULT_TAG
 
 log = logging.getLogger(__name__)
+
+LEGACY_NAME = re.compile(r"nimbus-sbx-[0-9a-f]{16}")
+LEGACY_EXITED_FOR_S = 15 * 60.0
+"""A sandbox made before installations were labelled is reaped only once it has been stopped
+this long: its maker (possibly another installation, still on older code) has long finished
+reading its files by then."""
 
 
 async def _delete_volume(docker: aiodocker.Docker, name: str) -> None:
@@ -108,6 +116,41 @@ async def reap_sandboxes(
         except aiodocker.DockerError as exc:
             # 409: a container started using it meanwhile (not ours to judge: leave it)
             log.warning("reaper could not delete volume %s: %s", volume["Name"], exc)
+    return removed
+
+
+async def reap_legacy_sandboxes(
+    docker: aiodocker.Docker,
+    *,
+    exited_for_s: float = LEGACY_EXITED_FOR_S,
+    name_contains: str = "nimbus-sbx-",
+) -> int:
+    """Delete sandboxes made before installations were labelled (no `LABEL_INSTANCE`): only
+    containers named as Nimbus names sandboxes that have stopped at least ``exited_for_s``
+    ago. Their installation cannot be told, so a running one, a young one or one carrying
+    any installation label is never touched; a stopped old one is of no use to anyone.
+    ``name_contains`` narrows the engine's listing (a test reaps only what it made)."""
+    filters = json.dumps({"name": [name_contains], "status": ["exited", "dead"]})
+    cutoff = time.time() - exited_for_s
+    removed = 0
+    for container in await api_call(docker.containers.list(all=True, filters=filters)):
+        labels = container._container.get("Labels") or {}
+        names = [n.lstrip("/") for n in container._container.get("Names") or []]
+        if LABEL_INSTANCE in labels or not any(LEGACY_NAME.fullmatch(n) for n in names):
+            continue
+        try:
+            state = (await api_call(container.show())).get("State") or {}
+            finished = state.get("FinishedAt") or ""
+            if state.get("Status") not in ("exited", "dead") or not finished.startswith("2"):
+                continue
+            ended = datetime.fromisoformat(finished[:19]).replace(tzinfo=UTC).timestamp()
+            if ended > cutoff:
+                continue
+            await api_call(container.delete(force=True, v=True))
+            removed += 1
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                log.warning("reaper could not delete container %s: %s", container.id, exc)
     return removed
 
 
@@ -309,13 +352,14 @@ class DockerBackend:
         keep = set(self._live)
         if self._pool is not None:
             keep |= self._pool.names()
-        return await reap_sandboxes(
+        removed = await reap_sandboxes(
             self.docker,
             instance=self.instance,
             older_than_s=older_than_s,
             keep=frozenset(keep),
             owner=self.owner,
         )
+        return removed + await reap_legacy_sandboxes(self.docker)
 
     async def close(self) -> None:
         if self._pool is not None:
