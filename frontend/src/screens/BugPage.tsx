@@ -25,7 +25,7 @@ import { ConflictNotice, EmptyState, ErrorState, Loading, SkeletonRows } from ".
 import { Attachments, Reproduction, VerdictBadge } from "./bugFiles";
 import { StatusBadge } from "./bugParts";
 import { humanise, STATUS_LABEL } from "./bugText";
-import { describeReproduction } from "./verdict";
+import { describeReproduction, jobOf } from "./verdict";
 
 export function BugPage() {
   const { bugKey = "" } = useParams();
@@ -589,6 +589,7 @@ function ActivityTimeline({ bugKey, projectKey }: { bugKey: string; projectKey: 
               <li key={entry.id} className="small">
                 <strong>{entry.actor?.full_name ?? "Nimbus"}</strong>{" "}
                 {describeChange(entry.field, entry.old, entry.new, names)}{" "}
+                <RunLink field={entry.field} text={entry.new} />
                 <span className="text-body-secondary">
                   <Time iso={entry.at} />
                 </span>
@@ -607,6 +608,17 @@ function ActivityTimeline({ bugKey, projectKey }: { bugKey: string; projectKey: 
         )}
       </div>
     </section>
+  );
+}
+
+/** The run a reproduction entry of the history is about: its output is the evidence. */
+function RunLink({ field, text }: { field: string; text: string | null }) {
+  const job = field === "reproduction" || field === "verdict_override" ? jobOf(text) : null;
+  if (job === null) return null;
+  return (
+    <>
+      (<Link to={`/jobs/${job}`}>see the run</Link>){" "}
+    </>
   );
 }
 
