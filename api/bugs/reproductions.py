@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import ColumnElement, exists
+from sqlalchemy import ColumnElement, and_, exists, or_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlmodel import col
 
 from api.bugs import activity, repository, service
@@ -146,9 +147,20 @@ async def _readable_by_who_sees_the_bug(session: AsyncSession, user: User, job: 
 
 
 def _bug_not_closed() -> ColumnElement[bool]:
-    """A reproduction explains a bug's verdict: retention keeps it until the bug is closed."""
+    """The latest reproduction explains a bug's verdict: retention keeps it until the bug is
+    closed. Older runs of the same bug are history, purged like any job."""
     bug_id = col(Job.on_finish_data)["bug_id"].as_integer()
-    return exists().where(col(Bug.id) == bug_id, col(Bug.status) != BugStatus.closed)
+    newer = aliased(Job)
+    superseded = exists().where(
+        col(newer.on_finish) == HOOK,
+        col(newer.on_finish_data)["bug_id"].as_integer() == bug_id,
+        or_(
+            col(newer.created_at) > col(Job.created_at),
+            and_(col(newer.created_at) == col(Job.created_at), col(newer.id) > col(Job.id)),
+        ),
+    )
+    open_bug = exists().where(col(Bug.id) == bug_id, col(Bug.status) != BugStatus.closed)
+    return and_(open_bug, ~superseded)
 
 
 REPRODUCTION_HOOK = JobHook(

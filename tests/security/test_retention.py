@@ -190,6 +190,29 @@ async def test_reproductions_of_bugs_not_closed_are_kept(maker, tmp_path):
     assert (await _state(maker, of_closed))[0].purge_reason == "retention"
 
 
+async def test_only_the_latest_reproduction_of_an_open_bug_is_kept_and_it_counts(maker, tmp_path):
+    """Older runs of the same open bug are history: purgeable. The kept run still counts in
+    its owner's stored bytes (the quota) and in the stored-bytes gauge."""
+    wire_job_hooks()
+    owner = await _user(maker)
+    now = utcnow()
+    bug = await _bug(maker, owner, BugStatus.open)
+    older = await _ended_job(maker, owner, now - timedelta(days=91), bug_id=bug)
+    latest = await _ended_job(maker, owner, now - timedelta(days=90), output=5000, bug_id=bug)
+
+    await retention.enforce(maker, _settings(tmp_path, job_storage_per_user_mb=0), now=now)
+
+    assert (await _state(maker, older))[0].purge_reason == "retention"
+    kept = (await _state(maker, latest))[0]
+    assert kept.purged_at is None and kept.stored_bytes >= 10000
+    assert owner.id is not None
+    async with maker() as session:
+        assert await repository.stored_by(session, owner.id) >= kept.stored_bytes
+        total = (await repository.storage_totals(session))[3]
+    assert total >= kept.stored_bytes
+    assert (REGISTRY.get_sample_value("nimbus_job_stored_bytes") or 0) == total
+
+
 async def test_the_quota_removes_the_oldest_jobs_first(maker, tmp_path):
     """Quota 1 MB, three jobs of ~0.75 MB each (output, its event, a file): the two oldest go
     (the third alone fits)."""
