@@ -162,7 +162,7 @@ async def _job_count(db) -> int:
             422,
             "validation_error",
         ),
-        (lambda cap: {"source": "x", "runtime": "ruby"}, 422, "validation_error"),
+        (lambda cap: {"source": "x", "runtime": "ruby"}, 422, "unknown_runtime"),
         (lambda cap: {"source": "x", "stdin": 5}, 422, "validation_error"),
         (lambda cap: {"source": "x", "args": "-v"}, 422, "validation_error"),
     ],

@@ -115,7 +115,6 @@ async def test_files_with_base64_content_and_a_chosen_entrypoint(client, develop
         {"source": "x", "limits": {"wall_time_s": 0}},
         {"source": "x", "limits": {"memory_mb": 1}},
         {"source": "x", "limits": {"cpus": 4}},
-        {"source": "x", "runtime": "ruby"},
         {"source": "x", "args": ["a\x00b"]},
         {"source": "x", "surprise": True},
     ],
