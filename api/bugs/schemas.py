@@ -242,7 +242,12 @@ class ReproductionRead(BaseModel):
     )
     exit_code: int | None
     duration_ms: int | None = Field(description="Wall time of the run")
-    cpu_time_ms: int | None
+    cpu_ms: int | None = Field(
+        validation_alias="cpu_time_ms", description="CPU time (user + system) of the script"
+    )
     peak_memory_bytes: int | None
+    build_id: int | None = Field(
+        default=None, description="The project build the run imported; null: it imported none"
+    )
     created_at: datetime
     finished_at: datetime | None

@@ -181,6 +181,10 @@ async def test_the_verdict_history_is_paged_newest_first(client, db, project, de
     page = first.json()
     assert [i["verdict"] for i in page["items"]] == ["error", "does_not_reproduce"]
     assert page["items"][0]["job_id"] == str(jobs[2].id)
+    # the field names API.md fixes for the verdict history
+    assert {"verdict", "job_id", "build_id", "exit_code", "cpu_ms", "peak_memory_bytes"} <= set(
+        page["items"][0]
+    )
     assert 'rel="next"' in first.headers["Link"]
     rest = await client.get(
         url, params={"limit": 2, "cursor": page["next_cursor"]}, headers=auth_headers(tester)

@@ -52,9 +52,10 @@ async def test_a_fix_that_does_not_fix_goes_back_to_in_progress(live):
         )
         assert run["duration_ms"] is not None and run["finished_at"] is not None
         job = (await live.client.get(f"/api/v1/jobs/{run['job_id']}", headers=h)).json()
-        assert (run["cpu_time_ms"], run["peak_memory_bytes"]) == (
+        assert (run["cpu_ms"], run["peak_memory_bytes"], run["build_id"]) == (
             job["cpu_time_ms"],
             job["peak_memory_bytes"],
+            None,
         )
         assert run["peak_memory_bytes"] is not None  # copied from the job that measured it
     finally:
