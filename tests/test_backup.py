@@ -26,7 +26,7 @@ from api.jobs import queue
 from api.jobs import service as jobs
 from api.jobs.schemas import JobCreate
 from api.main import create_app
-from api.models import User
+from api.models import Reproduction, User
 from api.storage import LocalStorage
 from executor.backends import Outcome, OutputFile, RunResult
 
@@ -145,6 +145,9 @@ async def _fill_every_table(application) -> None:
         result = RunResult(outcome=Outcome.SUCCEEDED, exit_code=0, stdout="1\n", files=files)
         await queue.finish_run(
             session, job.id, "w1", 1, result, [("stdout", "1\n")], notify_after_s=0
+        )
+        session.add(
+            Reproduction(bug_id=bug.json()["id"], job_id=job.id, verdict="reproduces", exit_code=1)
         )
         await session.commit()
 
